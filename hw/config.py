@@ -1,0 +1,246 @@
+"""The one validated configuration object of a LUT tile.
+
+Every generator, golden model, testbench and report takes a :class:`TileConfig`. All checks
+happen in ``__post_init__``, so an impossible combination is refused before any hardware is
+built; each message names the parameter, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "TileConfig", "DEFAULT"]
+
+ACT_BITS_ALLOWED = (4, 8, 16)
+WEIGHT_FORMATS = ("unsigned", "signed")
+PIPELINE_ALLOWED = (0, 1, 2)
+MAX_DIM = 4096
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value or combination (names the parameter and what is allowed)."""
+
+
+def _bits_for_range(lo: int, hi: int) -> int:
+    """Width of the narrowest two's complement signed type holding every integer in [lo, hi]."""
+    width = 1
+    while not (-(1 << (width - 1)) <= lo and hi <= (1 << (width - 1)) - 1):
+        width += 1
+    return width
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """A LUT Tensor Core tile.
+
+    Attributes
+    ----------
+    M : activation rows sharing each weight (rows of the output tile).
+    N : weight columns sharing each table (columns of the output tile).
+    K : reduction depth consumed per K-slice, a multiple of ``g``.
+    g : table index width; one table covers ``g`` activations.
+    symmetric : ``True`` stores ``2**(g-1)`` entries and negates by the index MSB (LUT Tensor
+        Core table symmetrization); ``False`` stores the ``2**g - 1`` non-zero entries of the
+        unsigned (0/1) table (LUT-GEMM style).
+    w_bits : weight code width in bits, 1..8.
+    weight_format : ``"unsigned"`` codes ``0..2**w_bits-1`` with a per-column runtime zero point
+        (``W = Wq - z``); ``"signed"`` two's complement codes (``W = Wq``).
+    a_bits : signed activation width, one of 4, 8, 16.
+    planes_per_cycle : weight bit planes consumed per cycle; 1 is fully bit-serial,
+        ``w_bits`` bit-parallel. Must divide ``w_bits``.
+    max_k : largest runtime reduction length (activations per output) the tile accepts; fixes
+        the accumulator width so that no overflow is possible. A multiple of ``K``.
+    pipeline : register stages in the array datapath: 0 none, 1 registered weight/control
+        broadcast into the array, 2 also a register after the per-cell adder tree.
+    """
+
+    M: int = 2
+    N: int = 64
+    K: int = 4
+    g: int = 4
+    symmetric: bool = True
+    w_bits: int = 2
+    weight_format: str = "unsigned"
+    a_bits: int = 8
+    planes_per_cycle: int = 1
+    max_k: int = 4096
+    pipeline: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            want = bool if f.type in ("bool", bool) else int if f.type in ("int", int) else str
+            # bool is a subclass of int: refuse True where a number is meant, and vice versa
+            if want is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{f.name}={value!r}: must be an integer")
+            if want is bool and not isinstance(value, bool):
+                raise ConfigError(f"{f.name}={value!r}: must be true or false")
+            if want is str and not isinstance(value, str):
+                raise ConfigError(f"{f.name}={value!r}: must be a string")
+        for name in ("M", "N"):
+            if not 1 <= getattr(self, name) <= MAX_DIM:
+                raise ConfigError(f"{name}={getattr(self, name)}: allowed 1..{MAX_DIM}")
+        if not 1 <= self.g <= 6:
+            raise ConfigError(f"g={self.g}: allowed 1..6 (table index width)")
+        if self.symmetric and self.g < 2:
+            raise ConfigError(
+                f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
+                "(one index bit selects negation)"
+            )
+        if not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
+            raise ConfigError(
+                f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
+            )
+        if not 1 <= self.w_bits <= 8:
+            raise ConfigError(f"w_bits={self.w_bits}: allowed 1..8")
+        if self.weight_format not in WEIGHT_FORMATS:
+            raise ConfigError(
+                f"weight_format={self.weight_format!r}: allowed {', '.join(WEIGHT_FORMATS)}"
+            )
+        if self.a_bits not in ACT_BITS_ALLOWED:
+            raise ConfigError(
+                f"a_bits={self.a_bits}: allowed {', '.join(map(str, ACT_BITS_ALLOWED))}"
+            )
+        divisors = [d for d in range(1, self.w_bits + 1) if self.w_bits % d == 0]
+        if self.planes_per_cycle not in divisors:
+            raise ConfigError(
+                f"planes_per_cycle={self.planes_per_cycle}: must divide w_bits={self.w_bits}; "
+                f"allowed {', '.join(map(str, divisors))}"
+            )
+        if not (self.K <= self.max_k <= 1 << 24 and self.max_k % self.K == 0):
+            raise ConfigError(
+                f"max_k={self.max_k}: must be a multiple of K={self.K} in {self.K}..{1 << 24}"
+            )
+        if self.pipeline not in PIPELINE_ALLOWED:
+            raise ConfigError(
+                f"pipeline={self.pipeline}: allowed {', '.join(map(str, PIPELINE_ALLOWED))}"
+            )
+
+    # ---- derived quantities -------------------------------------------------------------
+
+    @property
+    def chunks(self) -> int:
+        """Tables per row per K-slice (``K / g``)."""
+        return self.K // self.g
+
+    @property
+    def entries(self) -> int:
+        """Stored entries per table: ``2**(g-1)`` (symmetric) or ``2**g - 1`` (unsigned; the
+        all-zeros entry is the constant 0 and is not stored)."""
+        return 1 << (self.g - 1) if self.symmetric else (1 << self.g) - 1
+
+    @property
+    def beats_per_slice(self) -> int:
+        """Weight beats (cycles) per K-slice: ``w_bits / planes_per_cycle``."""
+        return self.w_bits // self.planes_per_cycle
+
+    @property
+    def max_slices(self) -> int:
+        return self.max_k // self.K
+
+    @property
+    def a_range(self) -> tuple[int, int]:
+        return -(1 << (self.a_bits - 1)), (1 << (self.a_bits - 1)) - 1
+
+    @property
+    def w_range(self) -> tuple[int, int]:
+        """Range of the integer weight value ``W`` (after the zero point)."""
+        if self.weight_format == "signed":
+            return -(1 << (self.w_bits - 1)), (1 << (self.w_bits - 1)) - 1
+        return -((1 << self.w_bits) - 1), (1 << self.w_bits) - 1
+
+    @property
+    def entry_bits(self) -> int:
+        """Signed width of one stored table entry."""
+        lo, hi = self.a_range
+        if self.symmetric:
+            return _bits_for_range(self.g * lo, -self.g * lo)
+        return _bits_for_range(self.g * lo, self.g * hi)
+
+    @property
+    def sum_bits(self) -> int:
+        """Signed width of a row's slice sum ``S = sum_k a_k`` over one K-slice."""
+        lo, hi = self.a_range
+        return _bits_for_range(self.K * lo, self.K * hi)
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator/result width: exact for any runtime K up to ``max_k``."""
+        alo, ahi = self.a_range
+        wlo, whi = self.w_range
+        products = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
+        return _bits_for_range(self.max_k * min(products), self.max_k * max(products))
+
+    @property
+    def slice_count_bits(self) -> int:
+        """Width of the runtime ``n_slices`` field (holds 1..max_slices)."""
+        return self.max_slices.bit_length()
+
+    @property
+    def has_zero_point(self) -> bool:
+        return self.weight_format == "unsigned"
+
+    # ---- naming and (de)serialization ---------------------------------------------------
+
+    @property
+    def slug(self) -> str:
+        """Stable, human-readable name of the configuration (used for files and modules)."""
+        table = "s" if self.symmetric else "u"
+        wfmt = "u" if self.weight_format == "unsigned" else "s"
+        return (
+            f"lut_m{self.M}n{self.N}k{self.K}_g{self.g}{table}_w{self.w_bits}{wfmt}"
+            f"_a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def digest(self) -> str:
+        """Short hash of the configuration (for caches)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def replace(self, **changes: Any) -> TileConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "configuration") -> TileConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown parameter(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TileConfig:
+        """Load a TOML (``[tile]`` table or top-level keys) or JSON configuration file."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot read ({exc.strerror})") from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"config file {path}: malformed ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: expected a table of parameters")
+        if "tile" in data:
+            if not isinstance(data["tile"], dict) or len(data) != 1:
+                raise ConfigError(f"config file {path}: [tile] must be the only table")
+            data = data["tile"]
+        return cls.from_dict(data, source=f"config file {path}")
+
+
+DEFAULT = TileConfig()

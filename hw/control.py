@@ -1,0 +1,107 @@
+"""Tile controller: weight and command stream handshakes, plane/slice counters, issue rule."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import TileConfig
+from .layouts import beat_layout, cmd_layout, weight_layout
+
+__all__ = ["TileControl"]
+
+
+class TileControl(wiring.Component):
+    """Issues one weight beat per cycle into the array when everything it needs is there.
+
+    A beat issues when a weight beat and the tile's command are valid, the beat's table will
+    be in the table buffer's ``current`` register when the beat reaches the array, and, for
+    the first beat of an output tile, the accumulators (which double as the result register)
+    will have been read out by then. The command stays valid for the whole output tile and is
+    accepted with its last beat.
+
+    Members: ``w`` weight beats; ``cmd`` per-tile commands; ``cur_valid``/``nxt_valid`` table
+    buffer occupancy; ``acc_free`` the accumulators are free now (result not pending, or being
+    read this cycle) and no last beat is in the array's own pipeline; ``beat`` the issued beat
+    (registered when ``pipeline >= 1``, so the broadcast into the array starts at flip-flops);
+    ``release`` the array uses the current table for the last time this cycle.
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        super().__init__(
+            {
+                "w": In(stream.Signature(weight_layout(cfg))),
+                "cmd": In(stream.Signature(cmd_layout(cfg))),
+                "cur_valid": In(1),
+                "nxt_valid": In(1),
+                "acc_free": In(1),
+                "beat": Out(stream.Signature(beat_layout(cfg), always_ready=True)),
+                "release": Out(1),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        m = Module()
+        beats = cfg.beats_per_slice
+        t = Signal(range(beats), name="plane_beat")
+        s = Signal(range(cfg.max_slices), name="slice")
+        t_last = Signal()
+        tile_last = Signal()
+        first = Signal()
+        issue = Signal()
+        issued = Signal(beat_layout(cfg))
+        m.d.comb += [
+            t_last.eq(t == beats - 1),
+            # n_slices = 0 behaves as 1: the counter never runs past the first slice
+            tile_last.eq(t_last & (s + 1 >= self.cmd.payload.n_slices)),
+            first.eq((s == 0) & (t == 0)),
+        ]
+
+        if cfg.pipeline >= 1:
+            staged = Signal(beat_layout(cfg))
+            staged_valid = Signal()
+            # The payload loads every cycle (no enable: cheaper flip-flops); valid qualifies it.
+            m.d.sync += [staged.eq(issued), staged_valid.eq(issue)]
+            m.d.comb += [self.beat.payload.eq(staged), self.beat.valid.eq(staged_valid)]
+            slice_last_in_flight = staged_valid & staged.slice_last
+            tile_last_in_flight = staged_valid & staged.tile_last
+            # The beat reads `current` one cycle after issue: the table it needs must exist
+            # beyond the one the staged slice-last beat is about to release.
+            table_ok = (self.cur_valid + self.nxt_valid) > slice_last_in_flight
+        else:
+            m.d.comb += [self.beat.payload.eq(issued), self.beat.valid.eq(issue)]
+            tile_last_in_flight = 0
+            table_ok = self.cur_valid
+
+        acc_ok = self.acc_free & ~tile_last_in_flight
+        m.d.comb += [
+            issue.eq(self.w.valid & self.cmd.valid & table_ok & (~first | acc_ok)),
+            self.w.ready.eq(issue),
+            self.cmd.ready.eq(issue & tile_last),
+            self.release.eq(self.beat.valid & self.beat.payload.slice_last),
+            issued.planes.eq(self.w.payload),
+            issued.t.eq(t),
+            issued.first.eq(first),
+            issued.slice_last.eq(t_last),
+            issued.tile_last.eq(tile_last),
+            # The signed top plane is the last local plane of the slice's last beat.
+            issued.neg.eq(t_last if cfg.weight_format == "signed" else 0),
+        ]
+        if cfg.has_zero_point:
+            for n in range(cfg.N):
+                zero = self.cmd.payload.zero[n]
+                m.d.comb += issued.zbits[n].eq(zero.word_select(t, cfg.planes_per_cycle))
+
+        with m.If(issue):
+            with m.If(t_last):
+                m.d.sync += t.eq(0)
+                with m.If(tile_last):
+                    m.d.sync += s.eq(0)
+                with m.Else():
+                    m.d.sync += s.eq(s + 1)
+            with m.Else():
+                m.d.sync += t.eq(t + 1)
+        return m

@@ -1,0 +1,84 @@
+"""Payload layouts of the tile's streams and internal buses.
+
+Every layout is an :mod:`amaranth.lib.data` layout; arrays are packed element 0 at the least
+significant bit, so the flat Verilog port of an ``ArrayLayout(ArrayLayout(x, K), M)`` holds
+element ``[m][k]`` at bit offset ``(m*K + k) * width(x)``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import signed, unsigned
+from amaranth.lib.data import ArrayLayout, StructLayout
+
+from .config import TileConfig
+
+__all__ = [
+    "act_layout",
+    "weight_layout",
+    "cmd_layout",
+    "result_layout",
+    "table_layout",
+    "beat_layout",
+]
+
+
+def act_layout(cfg: TileConfig) -> ArrayLayout:
+    """One K-slice of activations: ``[m][k]`` signed ``a_bits``."""
+    return ArrayLayout(ArrayLayout(signed(cfg.a_bits), cfg.K), cfg.M)
+
+
+def weight_layout(cfg: TileConfig) -> ArrayLayout:
+    """One weight beat: ``[n][j]`` is a K-bit vector, bit ``k`` = bit ``t*ppc + j`` of the code
+    ``Wq[k, n]`` (``t`` = beat index within the slice, planes least significant first)."""
+    return ArrayLayout(ArrayLayout(unsigned(cfg.K), cfg.planes_per_cycle), cfg.N)
+
+
+def cmd_layout(cfg: TileConfig) -> StructLayout:
+    """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1) and,
+    for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``)."""
+    members = {"n_slices": unsigned(cfg.slice_count_bits)}
+    if cfg.has_zero_point:
+        members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
+    return StructLayout(members)
+
+
+def result_layout(cfg: TileConfig) -> ArrayLayout:
+    """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``."""
+    return ArrayLayout(ArrayLayout(signed(cfg.acc_bits), cfg.N), cfg.M)
+
+
+def table_layout(cfg: TileConfig) -> StructLayout:
+    """The tables of one K-slice: ``entries[m][c][e]`` (signed ``entry_bits``) and each row's
+    slice sum ``total[m] = sum_k a[m][k]`` (signed ``sum_bits``).
+
+    Symmetric: ``entries[e] = T[e | 2**(g-1)]``; unsigned: ``entries[e] = T[e + 1]``.
+    """
+    return StructLayout(
+        {
+            "entries": ArrayLayout(
+                ArrayLayout(ArrayLayout(signed(cfg.entry_bits), cfg.entries), cfg.chunks), cfg.M
+            ),
+            "total": ArrayLayout(signed(cfg.sum_bits), cfg.M),
+        }
+    )
+
+
+def beat_layout(cfg: TileConfig) -> StructLayout:
+    """One issued weight beat with its control, as broadcast into the array.
+
+    ``t``: beat index within the slice; ``first``: first beat of an output tile (the
+    accumulators restart); ``slice_last``/``tile_last``: last beat of the slice / tile;
+    ``neg``: this beat holds the signed top plane (local plane ``ppc-1``), whose weight is
+    ``-2**(w_bits-1)``; ``zbits[n][j]``: bit ``t*ppc + j`` of column ``n``'s zero point.
+    """
+    return StructLayout(
+        {
+            "planes": weight_layout(cfg),
+            "zbits": ArrayLayout(unsigned(cfg.planes_per_cycle), cfg.N),
+            "t": unsigned(max(1, (cfg.beats_per_slice - 1).bit_length())),
+            "first": unsigned(1),
+            "slice_last": unsigned(1),
+            "tile_last": unsigned(1),
+            "neg": unsigned(1),
+        }
+    )

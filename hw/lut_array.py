@@ -1,0 +1,150 @@
+"""Bit-serial LUT MAC array: ``M x N`` cells of table select, adder tree, shift-and-add."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import TileConfig
+from .layouts import beat_layout, result_layout, table_layout
+
+__all__ = ["LutArray", "tree_sum", "plane_partial", "cell_value"]
+
+
+def tree_sum(values: list[Value]) -> Value:
+    """Balanced adder tree (Yosys keeps the structure it is given; a chain would be deep)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [a + b for a, b in zip(values[::2], values[1::2], strict=False)] + values[
+            len(values) & ~1 :
+        ]
+    return values[0]
+
+
+def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, neg: Value) -> Value:
+    """``Q = sum_k a[row][k] * (w_k - z)`` for one weight plane (``w_k`` = ``bits[k]``,
+    ``z`` = ``zbit``), negated when ``neg`` (the signed top plane). Signed result.
+
+    Symmetric table: each chunk yields ``T[idx] = sum_j a_j*(2*w_j - 1)``; with the slice sum
+    ``S``, ``sum_k a_k*(w_k - z) = (sum_c T[idx_c] + (1 - 2z)*S) / 2``, so the offset is one
+    more leaf of the tree and the halving is exact. Negations (the index MSB, ``z``, ``neg``)
+    are one's complements whose ``+1`` carries are gathered into a single small leaf.
+
+    Unsigned table: ``sum_c T[idx_c] - z*S``.
+    """
+    g = cfg.g
+    entries = table.entries[row]
+    total = table.total[row]
+    leaves: list[Value] = []
+    carries: list[Value] = []
+
+    def leaf(value: Value, negate: Value) -> None:
+        leaves.append(Mux(negate, ~value, value))
+        carries.append(negate)
+
+    for c in range(cfg.chunks):
+        idx = bits[c * g : (c + 1) * g]
+        chunk = [entries[c][e] for e in range(cfg.entries)]
+        if cfg.symmetric:
+            msb = idx[g - 1]
+            if g > 1:
+                low = idx[: g - 1]
+                value = Array(chunk)[Mux(msb, low, ~low)]
+            else:
+                value = chunk[0]
+            # T[p] = E[p_low] if the MSB is set, else -E[~p_low]
+            leaf(value, ~msb ^ neg)
+        else:
+            value = Array([0, *chunk])[idx]
+            leaf(value, neg)
+    if cfg.symmetric:
+        leaf(total, zbit ^ neg)
+        return tree_sum([*leaves, tree_sum(carries)]).as_signed() >> 1
+    if cfg.has_zero_point:
+        # neg never occurs with zero points (signed weights have none): subtract z*S
+        leaves.append(Mux(zbit, ~total, 0))
+        carries.append(zbit)
+    return tree_sum([*leaves, tree_sum(carries)]).as_signed()
+
+
+def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
+    """One cell's contribution of one beat, ``sum_j 2**j * Q_j`` over the beat's local planes
+    (before the beat's shift ``t * planes_per_cycle``)."""
+    ppc = cfg.planes_per_cycle
+    terms = []
+    for j in range(ppc):
+        neg = beat.neg if j == ppc - 1 else 0
+        zbit = beat.zbits[col][j] if cfg.has_zero_point else 0
+        q = plane_partial(cfg, table, row, beat.planes[col][j], zbit, neg)
+        terms.append(q << j if j else q)
+    return tree_sum(terms)
+
+
+class LutArray(wiring.Component):
+    """``M x N`` LUT MAC cells; the accumulators double as the result register.
+
+    Each issued beat adds ``cell_value << (t * planes_per_cycle)`` to every accumulator
+    (restarting on ``first``). After a tile's last beat the accumulators are presented on
+    ``o`` (``[m][n]`` signed ``acc_bits``) until read; the controller does not issue the next
+    tile's first beat until then. With ``pipeline == 2`` a register follows the adder tree;
+    ``last_pending`` tells the controller a tile's last beat is in that register.
+
+    Members: ``table`` current tables (broadcast); ``beat`` issued beats; ``o`` results.
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        super().__init__(
+            {
+                "table": In(table_layout(cfg)),
+                "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
+                "o": Out(stream.Signature(result_layout(cfg))),
+                "last_pending": Out(1),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        m = Module()
+        beat = self.beat.payload
+        values = {}
+        for row in range(cfg.M):
+            for col in range(cfg.N):
+                value = cell_value(cfg, self.table, row, beat, col)
+                values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
+                m.d.comb += values[row, col].eq(value)
+
+        # Accumulate stage: `ctl` are the control fields as seen by the accumulators.
+        valid, t, first, tile_last = self.beat.valid, beat.t, beat.first, beat.tile_last
+        if cfg.pipeline >= 2:
+            staged = {}
+            for key, v in values.items():
+                staged[key] = Signal(v.shape(), name=f"v_{key[0]}_{key[1]}_q")
+                m.d.sync += staged[key].eq(v)
+            values = staged
+            valid_q, t_q = Signal(), Signal.like(t)
+            first_q, tile_last_q = Signal(), Signal()
+            m.d.sync += [
+                valid_q.eq(valid),
+                t_q.eq(t),
+                first_q.eq(first),
+                tile_last_q.eq(tile_last),
+            ]
+            valid, t, first, tile_last = valid_q, t_q, first_q, tile_last_q
+            m.d.comb += self.last_pending.eq(valid_q & tile_last_q)
+
+        ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
+        for (row, col), v in values.items():
+            acc = self.o.payload[row][col]
+            shifted = v if beats == 1 else Array([v << (i * ppc) for i in range(beats)])[t]
+            acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
+            m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)
+            with m.If(valid):
+                m.d.sync += acc.eq(acc_next)
+
+        with m.If(valid & tile_last):
+            m.d.sync += self.o.valid.eq(1)
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m

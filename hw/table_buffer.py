@@ -1,0 +1,53 @@
+"""Double-buffered table store: the array reads ``current`` while ``next`` is filled."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import TileConfig
+from .layouts import table_layout
+
+__all__ = ["TableBuffer"]
+
+
+class TableBuffer(wiring.Component):
+    """Two table registers, ``next`` (written from the precompute stream) and ``current``
+    (broadcast to the array). ``current`` is loaded from ``next`` when the array releases it
+    or when it is empty; copying instead of ping-ponging keeps a mux off every broadcast
+    entry.
+
+    Members: ``i`` tables in; ``current`` the table in use; ``cur_valid``/``nxt_valid``
+    occupancy (for the controller's issue rule); ``release`` pulsed by the array in the cycle
+    it uses ``current`` for the last time.
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        layout = table_layout(cfg)
+        super().__init__(
+            {
+                "i": In(stream.Signature(layout)),
+                "current": Out(layout),
+                "cur_valid": Out(1),
+                "nxt_valid": Out(1),
+                "release": In(1),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        nxt = Signal(table_layout(self.cfg))
+        swap = Signal()
+        m.d.comb += [
+            swap.eq(self.release | ~self.cur_valid),
+            self.i.ready.eq(~self.nxt_valid | swap),
+        ]
+        with m.If(swap):
+            m.d.sync += [self.current.eq(nxt), self.cur_valid.eq(self.nxt_valid)]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [nxt.eq(self.i.payload), self.nxt_valid.eq(1)]
+        with m.Elif(swap):
+            m.d.sync += self.nxt_valid.eq(0)
+        return m

@@ -1,0 +1,179 @@
+"""NumPy golden model of the LUT tile, written from the arithmetic (DESIGN.md section 1).
+
+It shares nothing with the RTL generator but the :class:`~hw.config.TileConfig`: tables are
+built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the
+closed-form offset term, and :func:`reference_matmul` is the plain integer matmul that the
+LUT path must equal exactly. All integer arrays are ``int64``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from lutcore.hw.config import TileConfig
+
+__all__ = [
+    "pattern_matrix",
+    "build_tables",
+    "stored_entries",
+    "lookup",
+    "bit_planes",
+    "plane_coefficients",
+    "weight_values",
+    "lut_slice",
+    "lut_tile",
+    "tile_schedule",
+    "lut_matmul",
+    "pad_to",
+    "reference_matmul",
+]
+
+
+def pattern_matrix(g: int, symmetric: bool) -> np.ndarray:
+    """``t[p, j]`` for every g-bit pattern ``p``: bit j of p (unsigned) or +-1 (symmetric)."""
+    bits = (np.arange(1 << g)[:, None] >> np.arange(g)[None, :]) & 1
+    return (2 * bits - 1) if symmetric else bits
+
+
+def build_tables(a: np.ndarray, g: int, symmetric: bool) -> np.ndarray:
+    """Full tables ``T[..., c, p]`` of activations ``a[..., K]`` split into chunks of ``g``."""
+    a = np.asarray(a, dtype=np.int64)
+    chunks = a.reshape(*a.shape[:-1], a.shape[-1] // g, g)
+    return chunks @ pattern_matrix(g, symmetric).T
+
+
+def stored_entries(tables: np.ndarray, g: int, symmetric: bool) -> np.ndarray:
+    """What the hardware stores of a full table: ``T[e | 2**(g-1)]`` (symmetric) or
+    ``T[e + 1]`` (unsigned, ``T[0] = 0`` is implicit)."""
+    half = 1 << (g - 1)
+    return tables[..., half:] if symmetric else tables[..., 1:]
+
+
+def lookup(entries: np.ndarray, idx: np.ndarray, g: int, symmetric: bool) -> np.ndarray:
+    """``T[idx]`` read back from the stored entries of one table, with the symmetric sign rule
+    ``T[p] = -T[~p]``. ``entries[..., e]`` broadcast against ``idx``."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if symmetric:
+        half = 1 << (g - 1)
+        msb = idx >> (g - 1)
+        low = np.where(msb == 1, idx & (half - 1), ~idx & (half - 1))
+        value = np.take_along_axis(entries, low[..., None], axis=-1)[..., 0]
+        return np.where(msb == 1, value, -value)
+    full = np.concatenate([np.zeros_like(entries[..., :1]), entries], axis=-1)
+    return np.take_along_axis(full, idx[..., None], axis=-1)[..., 0]
+
+
+def bit_planes(codes: np.ndarray, w_bits: int) -> np.ndarray:
+    """``planes[i, ...]`` = bit ``i`` (0/1) of each ``w_bits``-bit code (two's complement for
+    negative codes)."""
+    codes = np.asarray(codes, dtype=np.int64) & ((1 << w_bits) - 1)
+    return (codes[None, ...] >> np.arange(w_bits).reshape(-1, *[1] * codes.ndim)) & 1
+
+
+def plane_coefficients(cfg: TileConfig) -> np.ndarray:
+    """``c_i`` with ``Wq = sum_i c_i * w_i``: ``2**i``, the signed top plane ``-2**(b-1)``."""
+    c = 1 << np.arange(cfg.w_bits, dtype=np.int64)
+    if cfg.weight_format == "signed":
+        c[-1] = -c[-1]
+    return c
+
+
+def weight_values(cfg: TileConfig, codes: np.ndarray, zero: np.ndarray | None) -> np.ndarray:
+    """Integer weights ``W`` from codes: ``Wq - z`` (unsigned) or ``Wq`` (signed)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if cfg.weight_format == "signed":
+        return codes
+    return codes - np.asarray(zero, dtype=np.int64)[None, :]
+
+
+def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+    """One K-slice through the LUT method: ``a[M, K]``, ``codes[K, N]`` -> ``int64[M, N]``.
+
+    Plane partials ``P_i[m, n] = sum_c T_m,c[idx_i,c,n]``. Symmetric tables use
+    ``2 * sum_k a_k (Wq_k - z) = (sum_i c_i - 2z) * S + sum_i c_i * P_i`` with ``S = sum_k a_k``
+    (the all-ones entry); unsigned tables ``sum_i c_i * P_i - z * S``.
+    """
+    g = cfg.g
+    entries = stored_entries(build_tables(a, g, cfg.symmetric), g, cfg.symmetric)  # [M, C, E]
+    planes = bit_planes(codes, cfg.w_bits)  # [b, K, N]
+    place = 1 << np.arange(g)
+    idx = np.einsum("bcjn,j->bcn", planes.reshape(cfg.w_bits, cfg.chunks, g, cfg.N), place)
+    # partial[b, m, n] = sum_c lookup(entries[m, c], idx[b, c, n])
+    looked = lookup(entries[None, :, :, None, :], idx[:, None, :, :], g, cfg.symmetric)
+    partial = looked.sum(axis=2)
+    coeff = plane_coefficients(cfg)
+    weighted = np.einsum("b,bmn->mn", coeff, partial)
+    s = np.asarray(a, dtype=np.int64).sum(axis=1)[:, None]  # S per row
+    z = np.zeros(cfg.N, np.int64) if zero is None else np.asarray(zero, np.int64)
+    if cfg.symmetric:
+        twice = (coeff.sum() - 2 * z)[None, :] * s + weighted
+        assert np.all(twice % 2 == 0), "symmetric-table identity broken"
+        return twice // 2
+    return weighted - z[None, :] * s
+
+
+def lut_tile(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+    """One output tile over a runtime K of ``a.shape[1]`` (a multiple of ``K``, at most
+    ``max_k``): the sum of :func:`lut_slice` over its K-slices."""
+    k_total = a.shape[1]
+    if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
+        raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
+    out = np.zeros((cfg.M, cfg.N), np.int64)
+    for k0 in range(0, k_total, cfg.K):
+        out += lut_slice(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
+    return out
+
+
+def pad_to(x: np.ndarray, shape: tuple[int, ...], fill: int | np.ndarray = 0) -> np.ndarray:
+    """``x`` padded at the end of each axis to ``shape`` with ``fill``."""
+    out = np.empty(shape, np.int64)
+    out[...] = fill
+    out[tuple(slice(0, s) for s in x.shape)] = x
+    return out
+
+
+def tile_schedule(
+    cfg: TileConfig,
+    a: np.ndarray,
+    codes: np.ndarray,
+    zero: np.ndarray | None,
+    k_step: int | None = None,
+) -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The tile's schedule for ``A[Mt, Kt] @ W[Kt, Nt]``: output tiles of ``M x N`` in row-major
+    order, each reducing ``k_step`` (default ``max_k``) at a time. Edges are zero-padded;
+    padding columns get code = zero point, so their weight is 0.
+
+    Yields ``(m0, n0, k0, a_tile[M, k], codes_tile[k, N], zero_tile[N] or None)``.
+    """
+    k_step = k_step or cfg.max_k
+    if k_step % cfg.K or not cfg.K <= k_step <= cfg.max_k:
+        raise ValueError(f"k_step={k_step}: must be a multiple of K={cfg.K} up to max_k")
+    mt, kt = a.shape
+    nt = codes.shape[1]
+    mp, np_, kp = (-(-mt // cfg.M) * cfg.M, -(-nt // cfg.N) * cfg.N, -(-kt // cfg.K) * cfg.K)
+    z_p = None if zero is None else pad_to(np.asarray(zero), (np_,))
+    a_p = pad_to(a, (mp, kp))
+    codes_p = pad_to(codes, (kp, np_), 0 if z_p is None else z_p[None, :])
+    for m0 in range(0, mp, cfg.M):
+        for n0 in range(0, np_, cfg.N):
+            z = None if z_p is None else z_p[n0 : n0 + cfg.N]
+            for k0 in range(0, kp, k_step):
+                k1 = min(kp, k0 + k_step)
+                yield m0, n0, k0, a_p[m0 : m0 + cfg.M, k0:k1], codes_p[k0:k1, n0 : n0 + cfg.N], z
+
+
+def lut_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+    """Whole ``A[Mt, Kt] @ W[Kt, Nt]`` through the tile's schedule (:func:`tile_schedule`),
+    each output tile by :func:`lut_tile`, partial K results summed."""
+    mt, nt = a.shape[0], codes.shape[1]
+    out = np.zeros((-(-mt // cfg.M) * cfg.M, -(-nt // cfg.N) * cfg.N), np.int64)
+    for m0, n0, _, a_t, w_t, z in tile_schedule(cfg, a, codes, zero):
+        out[m0 : m0 + cfg.M, n0 : n0 + cfg.N] += lut_tile(cfg, a_t, w_t, z)
+    return out[:mt, :nt]
+
+
+def reference_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+    """The specification: ``A.astype(int64) @ W`` with ``W`` from :func:`weight_values`."""
+    return np.asarray(a, dtype=np.int64) @ weight_values(cfg, codes, zero)
