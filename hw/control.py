@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,7 +25,7 @@ class TileControl(wiring.Component):
     buffer occupancy; ``acc_free`` the accumulators are free now (result not pending, or being
     read this cycle) and no last beat is in the array's own pipeline; ``beat`` the issued beat
     (registered when ``pipeline >= 1``, so the broadcast into the array starts at flip-flops);
-    ``release`` the array uses the current table for the last time this cycle.
+    ``consumed`` the array uses the current table for the last time this cycle.
     """
 
     def __init__(self, cfg: TileConfig):
@@ -38,7 +38,7 @@ class TileControl(wiring.Component):
                 "nxt_valid": In(1),
                 "acc_free": In(1),
                 "beat": Out(stream.Signature(beat_layout(cfg), always_ready=True)),
-                "release": Out(1),
+                "consumed": Out(1),
             }
         )
 
@@ -57,11 +57,11 @@ class TileControl(wiring.Component):
             t_last.eq(t == beats - 1),
             # n_slices = 0 behaves as 1: the counter never runs past the first slice
             tile_last.eq(t_last & (s + 1 >= self.cmd.payload.n_slices)),
-            first.eq((s == 0) & (t == 0)),
+            first.eq(~s.any() & ~t.any()),
         ]
 
         if cfg.pipeline >= 1:
-            staged = Signal(beat_layout(cfg))
+            staged = Signal(beat_layout(cfg), reset_less=True)
             staged_valid = Signal()
             # The payload loads every cycle (no enable: cheaper flip-flops); valid qualifies it.
             m.d.sync += [staged.eq(issued), staged_valid.eq(issue)]
@@ -69,8 +69,12 @@ class TileControl(wiring.Component):
             slice_last_in_flight = staged_valid & staged.slice_last
             tile_last_in_flight = staged_valid & staged.tile_last
             # The beat reads `current` one cycle after issue: the table it needs must exist
-            # beyond the one the staged slice-last beat is about to release.
-            table_ok = (self.cur_valid + self.nxt_valid) > slice_last_in_flight
+            # beyond the one the staged slice-last beat is about to release (if any).
+            table_ok = Mux(
+                slice_last_in_flight,
+                self.cur_valid & self.nxt_valid,
+                self.cur_valid | self.nxt_valid,
+            )
         else:
             m.d.comb += [self.beat.payload.eq(issued), self.beat.valid.eq(issue)]
             tile_last_in_flight = 0
@@ -81,7 +85,7 @@ class TileControl(wiring.Component):
             issue.eq(self.w.valid & self.cmd.valid & table_ok & (~first | acc_ok)),
             self.w.ready.eq(issue),
             self.cmd.ready.eq(issue & tile_last),
-            self.release.eq(self.beat.valid & self.beat.payload.slice_last),
+            self.consumed.eq(self.beat.valid & self.beat.payload.slice_last),
             issued.planes.eq(self.w.payload),
             issued.t.eq(t),
             issued.first.eq(first),
@@ -93,7 +97,8 @@ class TileControl(wiring.Component):
         if cfg.has_zero_point:
             for n in range(cfg.N):
                 zero = self.cmd.payload.zero[n]
-                m.d.comb += issued.zbits[n].eq(zero.word_select(t, cfg.planes_per_cycle))
+                groups = [zero.word_select(i, cfg.planes_per_cycle) for i in range(beats)]
+                m.d.comb += issued.zbits[n].eq(Array(groups)[t])
 
         with m.If(issue):
             with m.If(t_last):

@@ -90,14 +90,14 @@ class LutArray(wiring.Component):
     tile's first beat until then. With ``pipeline == 2`` a register follows the adder tree;
     ``last_pending`` tells the controller a tile's last beat is in that register.
 
-    Members: ``table`` current tables (broadcast); ``beat`` issued beats; ``o`` results.
+    Members: ``tables`` current tables (broadcast); ``beat`` issued beats; ``o`` results.
     """
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
         super().__init__(
             {
-                "table": In(table_layout(cfg)),
+                "tables": In(table_layout(cfg)),
                 "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
                 "o": Out(stream.Signature(result_layout(cfg))),
                 "last_pending": Out(1),
@@ -111,7 +111,7 @@ class LutArray(wiring.Component):
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):
-                value = cell_value(cfg, self.table, row, beat, col)
+                value = cell_value(cfg, self.tables, row, beat, col)
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
 
@@ -120,11 +120,12 @@ class LutArray(wiring.Component):
         if cfg.pipeline >= 2:
             staged = {}
             for key, v in values.items():
-                staged[key] = Signal(v.shape(), name=f"v_{key[0]}_{key[1]}_q")
+                staged[key] = Signal(v.shape(), name=f"v_{key[0]}_{key[1]}_q", reset_less=True)
                 m.d.sync += staged[key].eq(v)
             values = staged
-            valid_q, t_q = Signal(), Signal.like(t)
-            first_q, tile_last_q = Signal(), Signal()
+            valid_q = Signal()
+            t_q = Signal.like(t, reset_less=True)
+            first_q, tile_last_q = Signal(reset_less=True), Signal(reset_less=True)
             m.d.sync += [
                 valid_q.eq(valid),
                 t_q.eq(t),
@@ -135,8 +136,11 @@ class LutArray(wiring.Component):
             m.d.comb += self.last_pending.eq(valid_q & tile_last_q)
 
         ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
+        # The accumulators are the result register; data flip-flops need no reset.
+        accs = Signal(result_layout(cfg), reset_less=True)
+        m.d.comb += self.o.payload.eq(accs)
         for (row, col), v in values.items():
-            acc = self.o.payload[row][col]
+            acc = accs[row][col]
             shifted = v if beats == 1 else Array([v << (i * ppc) for i in range(beats)])[t]
             acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
             m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)

@@ -19,7 +19,7 @@ class TableBuffer(wiring.Component):
     entry.
 
     Members: ``i`` tables in; ``current`` the table in use; ``cur_valid``/``nxt_valid``
-    occupancy (for the controller's issue rule); ``release`` pulsed by the array in the cycle
+    occupancy (for the controller's issue rule); ``consumed`` pulsed by the array in the cycle
     it uses ``current`` for the last time.
     """
 
@@ -32,20 +32,23 @@ class TableBuffer(wiring.Component):
                 "current": Out(layout),
                 "cur_valid": Out(1),
                 "nxt_valid": Out(1),
-                "release": In(1),
+                "consumed": In(1),
             }
         )
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        nxt = Signal(table_layout(self.cfg))
+        # Data registers need no reset (their valid flags have one): cheaper flip-flops.
+        nxt = Signal(table_layout(self.cfg), reset_less=True)
+        cur = Signal(table_layout(self.cfg), reset_less=True)
+        m.d.comb += self.current.eq(cur)
         swap = Signal()
         m.d.comb += [
-            swap.eq(self.release | ~self.cur_valid),
+            swap.eq(self.consumed | ~self.cur_valid),
             self.i.ready.eq(~self.nxt_valid | swap),
         ]
         with m.If(swap):
-            m.d.sync += [self.current.eq(nxt), self.cur_valid.eq(self.nxt_valid)]
+            m.d.sync += [cur.eq(nxt), self.cur_valid.eq(self.nxt_valid)]
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [nxt.eq(self.i.payload), self.nxt_valid.eq(1)]
         with m.Elif(swap):

@@ -61,10 +61,10 @@ class LutTile(wiring.Component):
         connect(m, control.beat, array.beat)
         connect(m, array.o, wiring.flipped(self.y))
         m.d.comb += [
-            array.table.eq(tables.current),
+            array.tables.eq(tables.current),
             control.cur_valid.eq(tables.cur_valid),
             control.nxt_valid.eq(tables.nxt_valid),
-            tables.release.eq(control.release),
+            tables.consumed.eq(control.consumed),
             control.acc_free.eq((~array.o.valid | self.y.ready) & ~array.last_pending),
         ]
         return m

@@ -1,0 +1,112 @@
+"""Build the emitted Verilog for a simulator and run cocotb scenarios on it.
+
+One build directory per (simulator, configuration) under ``build/cocotb/``; a build is reused
+while its Verilog is unchanged (the Verilog is only rewritten when its text changes, so the
+simulator's own up-to-date check works).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import Verilog, VerilatorControlFile, get_runner
+
+from lutcore.hw.config import TileConfig
+from lutcore.hw.emit import tile_verilog, top_name, write_atomic
+
+from .lint import WAIVERS
+from .scenario import Scenario
+from .tools import require, sim_env
+
+__all__ = ["SIMULATORS", "SimulationFailed", "Build", "build", "run_scenario"]
+
+SIMULATORS = ("verilator", "icarus")
+BUILD_ROOT = Path(os.environ.get("LUTCORE_BUILD", "build")) / "cocotb"
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb run failed or produced no result; the message says where the log is."""
+
+
+@dataclass(frozen=True)
+class Build:
+    cfg: TileConfig
+    simulator: str
+    directory: Path
+    waves: bool
+
+
+def _prepare_env(simulator: str) -> None:
+    env = sim_env()
+    os.environ["PATH"] = env["PATH"]
+    os.environ["MAKEFLAGS"] = env["MAKEFLAGS"]
+    for tool in ("verilator",) if simulator == "verilator" else ("iverilog", "vvp"):
+        require(tool)
+
+
+def build(cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False) -> Build:
+    """Emit the tile's Verilog and build the simulation model (reused when up to date)."""
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator={simulator!r}: allowed {', '.join(SIMULATORS)}")
+    _prepare_env(simulator)
+    directory = (BUILD_ROOT / simulator / (cfg.slug + ("_waves" if waves else ""))).resolve()
+    source = directory / f"{cfg.slug}.v"
+    text = tile_verilog(cfg)
+    if not source.exists() or source.read_text() != text:
+        write_atomic(source, text)
+    sources = [Verilog(source)]
+    if simulator == "verilator":
+        sources.insert(0, VerilatorControlFile(WAIVERS))
+    runner = get_runner(simulator)
+    runner.build(
+        sources=sources,
+        hdl_toplevel=top_name(cfg),
+        build_dir=directory,
+        waves=waves,
+        timescale=("1ns", "1ps"),
+        log_file=directory / "build.log",
+    )
+    return Build(cfg, simulator, directory, waves)
+
+
+def run_scenario(built: Build, scenario: Scenario, name: str = "run") -> dict:
+    """Run ``scenario`` on a build; returns the testbench's measurements. Raises
+    :class:`SimulationFailed` (with the log path) when any check fails."""
+    if scenario.cfg != built.cfg:
+        raise ValueError("scenario and build are for different configurations")
+    run_dir = built.directory / "runs" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
+        scenario_path = Path(tmp) / "scenario.npz"
+        report_path = Path(tmp) / "report.json"
+        scenario.save(scenario_path)
+        results_xml = run_dir / "results.xml"
+        log = run_dir / "sim.log"
+        runner = get_runner(built.simulator)
+        try:
+            runner.test(
+                test_module="lutcore.sim.cocotb_tile",
+                hdl_toplevel=top_name(built.cfg),
+                hdl_toplevel_lang="verilog",
+                build_dir=built.directory,
+                test_dir=run_dir,
+                results_xml=str(results_xml),
+                extra_env={
+                    "LUTCORE_SCENARIO": str(scenario_path),
+                    "LUTCORE_REPORT": str(report_path),
+                },
+                waves=built.waves,
+                timescale=("1ns", "1ps"),
+                log_file=log,
+            )
+        except SystemExit as exc:  # the runner exits when a test failed under pytest
+            raise SimulationFailed(f"{name}: cocotb failed ({exc}); log {log}") from None
+        tests, failed = get_results(results_xml)
+        if tests == 0 or failed or not report_path.exists():
+            raise SimulationFailed(f"{name}: {failed} of {tests} cocotb tests failed; log {log}")
+        return json.loads(report_path.read_text())

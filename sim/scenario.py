@@ -1,0 +1,118 @@
+"""Test scenarios: the matrices and stream throttling one simulation run checks.
+
+A scenario is saved as ``.npz`` (arrays plus the configuration as JSON) so the simulator
+process, which imports the testbench, sees exactly what the test generated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lutcore.hw.config import TileConfig
+
+__all__ = ["Scenario", "code_range", "corner_scenario", "random_scenario"]
+
+
+@dataclass
+class Scenario:
+    """``A[Mt, Kt] @ W`` with weight codes ``codes[Kt, Nt]`` and zero points ``zero[Nt]``
+    (``None`` for signed weights); ``k_per_tile`` is the runtime K per output tile (default
+    ``max_k``); ``p_gap``/``p_stall`` throttle the input streams and the result stream."""
+
+    cfg: TileConfig
+    a: np.ndarray
+    codes: np.ndarray
+    zero: np.ndarray | None
+    seed: int = 0
+    p_gap: float = 0.0
+    p_stall: float = 0.0
+    k_per_tile: int | None = None
+
+    def save(self, path: Path) -> None:
+        meta = {
+            "cfg": self.cfg.to_dict(),
+            "seed": self.seed,
+            "p_gap": self.p_gap,
+            "p_stall": self.p_stall,
+            "k_per_tile": self.k_per_tile,
+        }
+        arrays = {"a": self.a, "codes": self.codes}
+        if self.zero is not None:
+            arrays["zero"] = self.zero
+        with open(path, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            zero = data["zero"] if "zero" in data else None
+            return cls(
+                TileConfig.from_dict(meta["cfg"]),
+                data["a"],
+                data["codes"],
+                zero,
+                meta["seed"],
+                meta["p_gap"],
+                meta["p_stall"],
+                meta["k_per_tile"],
+            )
+
+
+def code_range(cfg: TileConfig) -> tuple[int, int]:
+    """Inclusive range of weight codes: two's complement or unsigned ``w_bits``."""
+    if cfg.weight_format == "signed":
+        return -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    return 0, (1 << cfg.w_bits) - 1
+
+
+def random_scenario(
+    cfg: TileConfig, rows: int, depth: int, cols: int, *, seed: int = 0, **kw
+) -> Scenario:
+    """Uniformly random activations, codes and zero points over their full ranges."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(*cfg.a_range, size=(rows, depth), endpoint=True)
+    codes = rng.integers(*code_range(cfg), size=(depth, cols), endpoint=True)
+    zero = rng.integers(*code_range(cfg), size=cols, endpoint=True) if cfg.has_zero_point else None
+    return Scenario(cfg, a, codes, zero, seed=seed, **kw)
+
+
+def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None, **kw) -> Scenario:
+    """Extremes at the maximum runtime K (one output tile reduces ``depth``, default
+    ``max_k``): rows of all-minimum, all-maximum and alternating activations against columns
+    of all-zero codes, all-one codes, the extreme codes, alternating codes and random codes,
+    with the zero point at 0, at its maximum and random. The all-minimum row against the
+    code/zero pair that maximizes ``|W|`` drives the accumulator to its bound."""
+    depth = depth or cfg.max_k
+    rng = np.random.default_rng(seed)
+    lo, hi = cfg.a_range
+    c_lo, c_hi = code_range(cfg)
+    all_ones = (1 << cfg.w_bits) - 1 if cfg.weight_format == "unsigned" else -1
+    rows = [
+        np.full(depth, lo),
+        np.full(depth, hi),
+        np.where(np.arange(depth) % 2, lo, hi),
+        rng.integers(lo, hi, size=depth, endpoint=True),
+    ]
+    col_codes = [
+        np.zeros(depth, np.int64),  # every plane all zeros
+        np.full(depth, all_ones),  # every plane all ones
+        np.full(depth, c_lo),
+        np.full(depth, c_hi),
+        np.where(np.arange(depth) % 2, c_lo, c_hi),
+        rng.integers(c_lo, c_hi, size=depth, endpoint=True),
+    ]
+    zeros = [0, c_hi, None] if cfg.has_zero_point else [None]
+    codes, zero = [], []
+    for z in zeros:
+        for col in col_codes:
+            codes.append(col)
+            zero.append(rng.integers(c_lo, c_hi, endpoint=True) if z is None else z)
+    a = np.stack(rows)
+    codes_arr = np.stack(codes, axis=1)
+    zero_arr = np.array(zero, np.int64) if cfg.has_zero_point else None
+    return Scenario(cfg, a, codes_arr, zero_arr, seed=seed, k_per_tile=depth, **kw)

