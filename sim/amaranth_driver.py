@@ -21,10 +21,12 @@ def simulate_jobs(
     p_gap: float = 0.0,
     p_stall: float = 0.0,
     max_cycles: int = 200_000,
+    trace: list[dict[str, int]] | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """Run ``jobs`` through :class:`LutTile`; each producer inserts an idle cycle before a
     beat with probability ``p_gap`` and the consumer drops ``ready`` with probability
-    ``p_stall``. Returns the decoded results in order and the cycle count."""
+    ``p_stall``. Returns the decoded results in order and the cycle count. ``trace``, if
+    given, receives each cycle's ``valid``/``ready`` of every stream (as ``"a.valid"``...)."""
     dut = LutTile(cfg)
     rng = np.random.default_rng(seed)
     results: list[np.ndarray] = []
@@ -42,12 +44,22 @@ def simulate_jobs(
 
         return bench
 
+    probes = {
+        f"{name}.{flag}": getattr(getattr(dut, name), flag)
+        for name in ("cmd", "a", "w", "y")
+        for flag in ("valid", "ready")
+    }
+
     async def consumer(ctx):
         while len(results) < len(jobs):
             ready = int(rng.random() >= p_stall)
             ctx.set(dut.y.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.y.valid, dut.y.payload.as_value())
+            _, _, valid, payload, *handshakes = await ctx.tick().sample(
+                dut.y.valid, dut.y.payload.as_value(), *probes.values()
+            )
             state["cycles"] += 1
+            if trace is not None:
+                trace.append(dict(zip(probes, handshakes, strict=True)))
             if valid and ready:
                 results.append(decode_result(cfg, payload))
             if state["cycles"] > max_cycles:

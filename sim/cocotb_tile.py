@@ -60,12 +60,39 @@ async def tile_scenario(dut) -> None:
     cmds = [job.cmd for job in jobs]
     acts = [beat for job in jobs for beat in job.acts]
     weights = [beat for job in jobs for beat in job.weights]
-    cocotb.start_soon(drive(clk, dut.cmd__valid, dut.cmd__ready, dut.cmd__payload, cmds,
-                            random.Random(rng.random()), sc.p_gap))
-    cocotb.start_soon(drive(clk, dut.a__valid, dut.a__ready, dut.a__payload, acts,
-                            random.Random(rng.random()), sc.p_gap))
-    cocotb.start_soon(drive(clk, dut.w__valid, dut.w__ready, dut.w__payload, weights,
-                            random.Random(rng.random()), sc.p_gap))
+    cocotb.start_soon(
+        drive(
+            clk,
+            dut.cmd__valid,
+            dut.cmd__ready,
+            dut.cmd__payload,
+            cmds,
+            random.Random(rng.random()),
+            sc.p_gap,
+        )
+    )
+    cocotb.start_soon(
+        drive(
+            clk,
+            dut.a__valid,
+            dut.a__ready,
+            dut.a__payload,
+            acts,
+            random.Random(rng.random()),
+            sc.p_gap,
+        )
+    )
+    cocotb.start_soon(
+        drive(
+            clk,
+            dut.w__valid,
+            dut.w__ready,
+            dut.w__payload,
+            weights,
+            random.Random(rng.random()),
+            sc.p_gap,
+        )
+    )
 
     results = []
     cycles = busy = 0

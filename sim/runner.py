@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cocotb_tools.check_results import get_results
-from cocotb_tools.runner import Verilog, VerilatorControlFile, get_runner
+from cocotb_tools.runner import VerilatorControlFile, Verilog, get_runner
 
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import tile_verilog, top_name, write_atomic

@@ -50,7 +50,7 @@ class Scenario:
     def load(cls, path: Path) -> Scenario:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
-            zero = data["zero"] if "zero" in data else None
+            zero = data.get("zero", None)
             return cls(
                 TileConfig.from_dict(meta["cfg"]),
                 data["a"],

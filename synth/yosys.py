@@ -1,55 +1,67 @@
-"""In-process Yosys through pyosys (native Yosys with ABC).
+"""Yosys through pyosys (native Yosys 0.70 with ABC), one child process per script.
 
-Each call runs a script on a fresh design; Yosys' log goes to a file (``tee -q``) so the
-console only shows our own progress messages.
+pyosys ends the whole process on a Yosys error (``log_error`` exits), so each script runs in
+a child Python that imports pyosys; the parent turns a failure into :class:`YosysError` with
+the Yosys error line and the log path. Yosys' output goes to the log, not the console.
 """
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["YosysError", "run_script", "yosys_version"]
+__all__ = ["YosysError", "run_script", "yosys_abc", "yosys_version"]
+
+_CHILD = """
+import sys
+from pyosys import libyosys as ys
+ys.run_pass("tee -q -o " + sys.argv[2] + " script " + sys.argv[1], ys.Design())
+"""
 
 
 class YosysError(RuntimeError):
-    """A Yosys command failed; the message names the command and the log file."""
+    """A Yosys script failed; the message has Yosys' error and the log file."""
 
 
 def yosys_version() -> str:
-    from pyosys import libyosys as ys
+    """``Yosys 0.70 (git sha1 ...)`` without the build machine's compiler path."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "from pyosys import libyosys as ys; print(ys.yosys_maybe_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.strip().split(", ")[0].rstrip(")") + ")"
 
-    return ys.yosys_maybe_version() if hasattr(ys, "yosys_maybe_version") else "unknown"
+
+def yosys_abc() -> Path:
+    """The ABC binary that ships with pyosys (the one Yosys' ``abc`` pass runs)."""
+    import pyosys
+
+    path = Path(pyosys.__file__).parent / "yosys-abc"
+    if not path.exists():
+        raise YosysError(f"yosys-abc not found next to pyosys ({path}); reinstall pyosys")
+    return path
 
 
-def run_script(commands: list[str], log: Path | None = None):
-    """Run ``commands`` on a new design and return it. ``log`` receives Yosys' output (a
-    temporary file when not given). Raises :class:`YosysError` naming the failing command."""
-    from pyosys import libyosys as ys
+def run_script(commands: list[str], log: Path | None = None) -> Path:
+    """Run ``commands`` as one Yosys script on a fresh design; returns the log path.
 
+    Raises :class:`YosysError` with Yosys' ``ERROR:`` line when a command fails.
+    """
     if log is None:
         log = Path(tempfile.mkdtemp(prefix="lutcore-yosys-")) / "yosys.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
-    design = ys.Design()
-    # pyosys echoes each command header on the process' stdout: send fd 1 to the log too.
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(log, "a") as sink:
-            os.dup2(sink.fileno(), 1)
-            for command in commands:
-                try:
-                    ys.run_pass(f"tee -q -a {log} {command}", design)
-                except Exception as exc:  # pyosys turns log_error into an exception
-                    tail = "\n".join(log.read_text().splitlines()[-15:])
-                    raise YosysError(
-                        f"yosys command `{command}` failed ({exc}); log {log}:\n{tail}"
-                    ) from None
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-    return design
+    script = log.with_suffix(".ys")
+    script.write_text("\n".join(commands) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(script), str(log)], capture_output=True, text=True
+    )
+    if proc.returncode:
+        text = log.read_text() if log.exists() else ""
+        errors = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+        detail = errors[-1] if errors else (proc.stderr.strip()[-2000:] or "no output")
+        raise YosysError(f"yosys failed: {detail} (script {script}, log {log})")
+    return log

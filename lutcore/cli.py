@@ -1,0 +1,143 @@
+"""The ``lutcore`` command: ``lutcore <subcommand> [config options]``.
+
+Every subcommand that works on a tile takes ``--config FILE`` (TOML or JSON) and per-parameter
+flags (``--M 4 --w-bits 3 --no-symmetric``...); flags override the file. The configuration
+is validated before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from lutcore.hw.config import ConfigError, TileConfig
+
+BUILD = Path("build")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tile configuration (defaults: the paper's M2 N64 K4 tile)")
+    group.add_argument("--config", type=Path, help="TOML or JSON file of tile parameters")
+    for f in fields(TileConfig):
+        help_text = f"default {f.default}"
+        if f.type in ("bool", bool):
+            group.add_argument(
+                _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            kind = str if f.type in ("str", str) else int
+            group.add_argument(_flag(f.name), dest=f.name, type=kind, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> TileConfig:
+    base = TileConfig.from_file(args.config) if args.config else TileConfig()
+    changes = {
+        f.name: getattr(args, f.name)
+        for f in fields(TileConfig)
+        if getattr(args, f.name) is not None
+    }
+    return base.replace(**changes)
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    from lutcore.hw.emit import write_tile
+
+    cfg = config_from_args(args)
+    path = write_tile(cfg, args.out_dir)
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from lutcore.hw.emit import top_name, write_tile
+    from lutcore.sim.lint import lint
+
+    cfg = config_from_args(args)
+    path = write_tile(cfg, args.out_dir)
+    findings = lint(path, top_name(cfg))
+    for line in findings:
+        print(line)
+    print(f"{path}: {len(findings)} Verilator -Wall finding(s) beyond the documented waivers")
+    return 1 if findings else 0
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from lutcore.docs import interface_markdown
+
+    text = interface_markdown(config_from_args(args))
+    if args.output:
+        from lutcore.hw.emit import write_atomic
+
+        write_atomic(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_formal(args: argparse.Namespace) -> int:
+    from lutcore.sim.formal import FORMAL_CONFIGS, prove_lut_dot
+
+    for cfg in FORMAL_CONFIGS:
+        prove_lut_dot(cfg)
+        print(f"proved: LUT dot product == multiply reference for all inputs ({cfg.slug})")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from lutcore.sim.bench import run_bench
+
+    run_bench(config_from_args(args), BUILD / "bench", simulators=args.simulators)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lutcore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("verilog", help="emit <slug>.v and <slug>.json for a tile")
+    add_config_options(p)
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog")
+    p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("lint", help="emit and run verilator --lint-only -Wall")
+    add_config_options(p)
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("ports", help="the tile's interface documentation (Markdown)")
+    add_config_options(p)
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("formal", help="SAT-prove LUT dot products equal multiply references")
+    p.set_defaults(func=cmd_formal)
+
+    p = sub.add_parser("bench", help="simulation throughput and array utilization")
+    add_config_options(p)
+    p.add_argument(
+        "--simulators", nargs="+", default=["verilator", "icarus"], choices=["verilator", "icarus"]
+    )
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        parser.exit(2, f"lutcore: error: {exc}\n")
+    except RuntimeError as exc:  # missing tools, tool failures: say what and where
+        parser.exit(1, f"lutcore: error: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
