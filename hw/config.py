@@ -220,7 +220,12 @@ class TileConfig:
                 f"{source}: unknown parameter(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(sorted(known))}"
             )
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ConfigError as exc:
+            if source == "configuration":
+                raise
+            raise ConfigError(f"{source}: {exc}") from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> TileConfig:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import TileConfig
 from .layouts import beat_layout, cmd_layout, weight_layout
+from .util import select
 
 __all__ = ["TileControl"]
 
@@ -46,8 +47,9 @@ class TileControl(wiring.Component):
         cfg = self.cfg
         m = Module()
         beats = cfg.beats_per_slice
-        t = Signal(range(beats), name="plane_beat")
-        s = Signal(range(cfg.max_slices), name="slice")
+        # At least one bit each: a zero-width counter would print as `[-1:0]` in Verilog.
+        t = Signal(range(max(beats, 2)), name="plane_beat")
+        s = Signal(range(max(cfg.max_slices, 2)), name="slice")
         t_last = Signal()
         tile_last = Signal()
         first = Signal()
@@ -55,8 +57,11 @@ class TileControl(wiring.Component):
         issued = Signal(beat_layout(cfg))
         m.d.comb += [
             t_last.eq(t == beats - 1),
-            # n_slices = 0 behaves as 1: the counter never runs past the first slice
-            tile_last.eq(t_last & (s + 1 >= self.cmd.payload.n_slices)),
+            # n_slices = 0 behaves as 1: the counter never runs past the first slice. With a
+            # fixed runtime K (max_slices = 1) every slice ends a tile.
+            tile_last.eq(
+                t_last if cfg.max_slices == 1 else t_last & (s + 1 >= self.cmd.payload.n_slices)
+            ),
             first.eq(~s.any() & ~t.any()),
         ]
 
@@ -98,7 +103,7 @@ class TileControl(wiring.Component):
             for n in range(cfg.N):
                 zero = self.cmd.payload.zero[n]
                 groups = [zero.word_select(i, cfg.planes_per_cycle) for i in range(beats)]
-                m.d.comb += issued.zbits[n].eq(Array(groups)[t])
+                m.d.comb += issued.zbits[n].eq(select(groups, t))
 
         with m.If(issue):
             with m.If(t_last):

@@ -75,7 +75,7 @@ def beat_layout(cfg: TileConfig) -> StructLayout:
         {
             "planes": weight_layout(cfg),
             "zbits": ArrayLayout(unsigned(cfg.planes_per_cycle), cfg.N),
-            "t": unsigned(max(1, (cfg.beats_per_slice - 1).bit_length())),
+            "t": unsigned(max(1, (cfg.beats_per_slice - 1).bit_length())),  # never 0 bits
             "first": unsigned(1),
             "slice_last": unsigned(1),
             "tile_last": unsigned(1),

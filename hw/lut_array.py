@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import TileConfig
 from .layouts import beat_layout, result_layout, table_layout
+from .util import select, tree_sum
 
 __all__ = ["LutArray", "tree_sum", "plane_partial", "cell_value"]
-
-
-def tree_sum(values: list[Value]) -> Value:
-    """Balanced adder tree (Yosys keeps the structure it is given; a chain would be deep)."""
-    values = list(values)
-    while len(values) > 1:
-        values = [a + b for a, b in zip(values[::2], values[1::2], strict=False)] + values[
-            len(values) & ~1 :
-        ]
-    return values[0]
 
 
 def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, neg: Value) -> Value:
@@ -50,13 +41,13 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
             msb = idx[g - 1]
             if g > 1:
                 low = idx[: g - 1]
-                value = Array(chunk)[Mux(msb, low, ~low)]
+                value = select(chunk, Mux(msb, low, ~low))
             else:
                 value = chunk[0]
             # T[p] = E[p_low] if the MSB is set, else -E[~p_low]
             leaf(value, ~msb ^ neg)
         else:
-            value = Array([0, *chunk])[idx]
+            value = select([0, *chunk], idx)
             leaf(value, neg)
     if cfg.symmetric:
         leaf(total, zbit ^ neg)
@@ -141,7 +132,7 @@ class LutArray(wiring.Component):
         m.d.comb += self.o.payload.eq(accs)
         for (row, col), v in values.items():
             acc = accs[row][col]
-            shifted = v if beats == 1 else Array([v << (i * ppc) for i in range(beats)])[t]
+            shifted = v if beats == 1 else select([v << (i * ppc) for i in range(beats)], t)
             acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
             m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)
             with m.If(valid):

@@ -47,6 +47,8 @@ async def tile_scenario(dut) -> None:
     cfg = sc.cfg
     jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=sc.k_per_tile)
     rng = random.Random(sc.seed)
+    if sc.corrupt:
+        jobs[0].expected[0, 0] += 1
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for handle in (dut.a__valid, dut.w__valid, dut.cmd__valid, dut.y__ready):

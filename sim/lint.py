@@ -16,6 +16,7 @@ WAIVERS = Path(__file__).with_name("verilator_lint.vlt")
 def lint(verilog: Path, top: str) -> list[str]:
     """Lint ``verilog``; returns the warning/error lines (empty when clean)."""
     exe = require("verilator")
+    verilog = verilog.resolve()
     proc = subprocess.run(
         [exe, "--lint-only", "-Wall", str(WAIVERS), str(verilog), "--top-module", top],
         capture_output=True,

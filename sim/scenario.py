@@ -21,7 +21,9 @@ __all__ = ["Scenario", "code_range", "corner_scenario", "random_scenario"]
 class Scenario:
     """``A[Mt, Kt] @ W`` with weight codes ``codes[Kt, Nt]`` and zero points ``zero[Nt]``
     (``None`` for signed weights); ``k_per_tile`` is the runtime K per output tile (default
-    ``max_k``); ``p_gap``/``p_stall`` throttle the input streams and the result stream."""
+    ``max_k``); ``p_gap``/``p_stall`` throttle the input streams and the result stream.
+    ``corrupt`` makes the testbench expect a wrong first word: a self-test of the harness
+    (the run must fail)."""
 
     cfg: TileConfig
     a: np.ndarray
@@ -31,6 +33,7 @@ class Scenario:
     p_gap: float = 0.0
     p_stall: float = 0.0
     k_per_tile: int | None = None
+    corrupt: bool = False
 
     def save(self, path: Path) -> None:
         meta = {
@@ -39,6 +42,7 @@ class Scenario:
             "p_gap": self.p_gap,
             "p_stall": self.p_stall,
             "k_per_tile": self.k_per_tile,
+            "corrupt": self.corrupt,
         }
         arrays = {"a": self.a, "codes": self.codes}
         if self.zero is not None:
@@ -60,6 +64,7 @@ class Scenario:
                 meta["p_gap"],
                 meta["p_stall"],
                 meta["k_per_tile"],
+                meta["corrupt"],
             )
 
 

@@ -1,0 +1,44 @@
+# lutcore — everything goes through the project's own virtual environment (.venv), created
+# on first use, unless a virtual environment is already active.
+VENV ?= .venv
+ENV_DIR := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),$(CURDIR)/$(VENV))
+BIN := $(ENV_DIR)/bin
+STAMP := $(ENV_DIR)/.lutcore-installed
+LUTCORE := $(BIN)/lutcore
+# Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
+ARGS ?=
+
+.PHONY: venv verilog lint ports formal bench test ruff clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x "$(BIN)/python" ]; then python3 -m venv "$(ENV_DIR)"; fi
+	"$(BIN)/python" -m pip install --quiet --upgrade pip
+	"$(BIN)/python" -m pip install --quiet -e ".[test]"
+	@touch "$@"
+
+verilog: $(STAMP)  ## emit build/verilog/<slug>.v and .json
+	"$(LUTCORE)" verilog $(ARGS)
+
+lint: $(STAMP)  ## verilator --lint-only -Wall on the emitted RTL
+	"$(LUTCORE)" lint $(ARGS)
+
+ports: $(STAMP)  ## regenerate docs/interface.md (default tile)
+	"$(LUTCORE)" ports -o docs/interface.md
+
+formal: $(STAMP)  ## prove LUT dot products equal multiply references
+	"$(LUTCORE)" formal
+
+bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
+	"$(LUTCORE)" bench $(ARGS)
+
+test: $(STAMP)  ## the whole test suite
+	"$(BIN)/python" -m pytest
+
+ruff: $(STAMP)  ## lint and format check of the Python
+	"$(BIN)/ruff" check .
+	"$(BIN)/ruff" format --check .
+
+clean:
+	rm -rf build

@@ -1,0 +1,24 @@
+"""Small expression builders shared by the blocks."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Value
+
+__all__ = ["select", "tree_sum"]
+
+
+def tree_sum(values: list[Value]) -> Value:
+    """Balanced adder tree (Yosys keeps the structure it is given; a chain would be deep)."""
+    values = list(values)
+    while len(values) > 1:
+        pairs = zip(values[::2], values[1::2], strict=False)
+        values = [a + b for a, b in pairs] + values[len(values) & ~1 :]
+    return values[0]
+
+
+def select(options: list, index: Value) -> Value:
+    """``options[index]`` as a full case mux: the list is padded to ``2**len(index)`` with its
+    last element, so every index value has an arm (no incomplete case, no latch-like X)."""
+    options = list(options)
+    options += [options[-1]] * ((1 << len(index)) - len(options))
+    return Array(options)[index]

@@ -1,0 +1,41 @@
+"""Shared test configuration: the tile configurations the suite covers, tool gating."""
+
+from __future__ import annotations
+
+import pytest
+
+from lutcore.hw.config import DEFAULT, TileConfig
+from lutcore.sim.tools import ToolMissing, in_ci, require
+
+#: The configurations every RTL-level test covers (issue: "Configurations the suite must
+#: cover"), with the runtime-K ceiling kept modest where the corner test runs at max_k.
+CONFIGS = {
+    "default": DEFAULT,
+    "m1n8k8_utable_w1": TileConfig(
+        M=1, N=8, K=8, g=4, symmetric=False, w_bits=1, max_k=256, pipeline=0
+    ),
+    "m4n16k16_g2_signed4": TileConfig(
+        M=4, N=16, K=16, g=2, w_bits=4, weight_format="signed", max_k=512, pipeline=2
+    ),
+    "m2n32k8_w3_int4": TileConfig(M=2, N=32, K=8, w_bits=3, a_bits=4, max_k=1024),
+    "bitparallel_int16": TileConfig(
+        M=2,
+        N=16,
+        K=8,
+        w_bits=4,
+        planes_per_cycle=4,
+        weight_format="signed",
+        a_bits=16,
+        max_k=8192,
+    ),
+}
+
+
+def require_tool(tool: str) -> str:
+    """The tool's path; outside CI a missing tool skips (saying how to get it), in CI fails."""
+    try:
+        return require(tool)
+    except ToolMissing as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and {exc}")
+        pytest.skip(str(exc))

@@ -1,0 +1,114 @@
+"""The configuration object refuses every invalid value or combination, by name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lutcore.cli import main
+from lutcore.hw.config import DEFAULT, ConfigError, TileConfig
+
+BAD = [
+    ({"M": 0}, "M=0: allowed 1..4096"),
+    ({"N": 5000}, "N=5000: allowed 1..4096"),
+    ({"g": 7}, "g=7: allowed 1..6"),
+    ({"g": 1, "K": 4}, "g=1 with symmetric=true"),
+    ({"K": 6}, "K=6: must be a multiple of g=4"),
+    ({"K": 2}, "K=2: must be a multiple of g=4"),
+    ({"w_bits": 0}, "w_bits=0: allowed 1..8"),
+    ({"w_bits": 9}, "w_bits=9: allowed 1..8"),
+    ({"weight_format": "bcq"}, "weight_format='bcq': allowed unsigned, signed"),
+    ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
+    (
+        {"w_bits": 3, "planes_per_cycle": 2},
+        "planes_per_cycle=2: must divide w_bits=3; allowed 1, 3",
+    ),
+    ({"max_k": 6}, "max_k=6: must be a multiple of K=4"),
+    ({"max_k": 0}, "max_k=0: must be a multiple of K=4"),
+    ({"pipeline": 3}, "pipeline=3: allowed 0, 1, 2"),
+    ({"M": True}, "M=True: must be an integer"),
+    ({"M": 2.5}, "M=2.5: must be an integer"),
+    ({"symmetric": 1}, "symmetric=1: must be true or false"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD, ids=[str(c) for c, _ in BAD])
+def test_invalid_values_are_refused_by_name(changes, message):
+    with pytest.raises(ConfigError) as info:
+        DEFAULT.replace(**changes)
+    assert message in str(info.value)
+
+
+def test_default_is_the_paper_tile():
+    cfg = TileConfig()
+    assert (cfg.M, cfg.N, cfg.K, cfg.g, cfg.symmetric, cfg.w_bits, cfg.a_bits) == (
+        2,
+        64,
+        4,
+        4,
+        True,
+        2,
+        8,
+    )
+    assert cfg.entries == 8 and cfg.beats_per_slice == 2
+
+
+def test_accumulator_width_is_exact_for_max_k():
+    # unsigned 2-bit codes with zero point: |W| <= 3; int8: |a| <= 128; K up to 4096
+    cfg = TileConfig(max_k=4096)
+    bound = 4096 * 128 * 3
+    assert -(1 << (cfg.acc_bits - 1)) <= -bound and bound <= (1 << (cfg.acc_bits - 1)) - 1
+    assert not (bound <= (1 << (cfg.acc_bits - 2)) - 1)  # one bit fewer would overflow
+
+
+def test_toml_and_json_files(tmp_path):
+    toml = tmp_path / "tile.toml"
+    toml.write_text("[tile]\nM = 4\nN = 16\nw_bits = 3\nsymmetric = false\n")
+    cfg = TileConfig.from_file(toml)
+    assert (cfg.M, cfg.N, cfg.w_bits, cfg.symmetric) == (4, 16, 3, False)
+    js = tmp_path / "tile.json"
+    js.write_text(cfg.to_json())
+    assert TileConfig.from_file(js) == cfg
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tile]\nM = 2\nfoo = 3\n", "unknown parameter(s) foo"),
+        ("[tile\nM = 2\n", "malformed"),
+        ("M = 'two'\n", "M='two': must be an integer"),
+        ("[tile]\nM = 2\n[other]\nx = 1\n", "[tile] must be the only table"),
+    ],
+)
+def test_bad_config_files_name_the_file(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        TileConfig.from_file(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        TileConfig.from_file(tmp_path / "nope.toml")
+
+
+def test_cli_refuses_bad_flag_before_writing(tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["verilog", "-o", str(out), "--w-bits", "9"])
+    assert info.value.code == 2
+    assert "w_bits=9: allowed 1..8" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_flags_override_config_file(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text("M = 1\nN = 8\nK = 8\nw_bits = 1\n")
+    out = tmp_path / "v"
+    assert main(["verilog", "--config", str(path), "--N", "4", "-o", str(out)]) == 0
+    cfg = TileConfig(M=1, N=4, K=8, w_bits=1)
+    written = json.loads((out / f"{cfg.slug}.json").read_text())
+    assert TileConfig.from_dict(written) == cfg
+    assert (out / f"{cfg.slug}.v").read_text().count(f"module {cfg.slug}(") == 1

@@ -1,0 +1,83 @@
+"""Fast in-process checks of the Amaranth components in Amaranth's own simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from lutcore.hw.config import TileConfig
+from lutcore.hw.precompute import TablePrecompute
+from lutcore.sim import golden
+from lutcore.sim.amaranth_driver import simulate_jobs
+from lutcore.sim.scenario import random_scenario
+from lutcore.sim.streams import assemble, first_mismatch, gemm_jobs, pack, unpack
+
+from .conftest import CONFIGS
+
+# Smaller N keeps Amaranth's simulator quick; every structural option is still covered.
+SMALL = {
+    name: cfg.replace(N=min(cfg.N, 8), max_k=min(cfg.max_k, 64 * cfg.K))
+    for name, cfg in CONFIGS.items()
+}
+SMALL["partial_planes_utable"] = TileConfig(
+    N=4, w_bits=4, planes_per_cycle=2, symmetric=False, weight_format="signed"
+)
+SMALL["fixed_runtime_k"] = TileConfig(M=1, N=4, K=4, w_bits=3, max_k=4)
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_tile_matches_golden_with_backpressure(name):
+    cfg = SMALL[name]
+    sc = random_scenario(cfg, 2 * cfg.M + 1, 5 * cfg.K + 1, cfg.N + 3, seed=3)
+    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=min(cfg.max_k, 2 * cfg.K))
+    results, _ = simulate_jobs(cfg, jobs, seed=5, p_gap=0.3, p_stall=0.4)
+    for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
+        assert first_mismatch(got, job.expected) is None, f"tile {i}"
+    whole = assemble(cfg, jobs, results, (sc.a.shape[0], sc.codes.shape[1]))
+    problem = first_mismatch(whole, golden.reference_matmul(cfg, sc.a, sc.codes, sc.zero))
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize(
+    "name", ["default", "m1n8k8_utable_w1", "m4n16k16_g2_signed4", "bitparallel_int16"]
+)
+def test_array_takes_one_weight_beat_per_cycle(name):
+    """Unthrottled, a GEMV of several tiles finishes in (weight beats + pipeline latency +
+    one read-out cycle per tile boundary): the array never waits on tables or control."""
+    cfg = SMALL[name]
+    depth = min(cfg.max_k, 16 * cfg.K)
+    sc = random_scenario(cfg, 1, depth, 3 * cfg.N, seed=9)
+    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero)
+    results, cycles = simulate_jobs(cfg, jobs)
+    beats = sum(len(job.weights) for job in jobs)
+    latency = 3 + cfg.pipeline
+    assert cycles <= beats + latency + 2 * len(jobs), (cycles, beats)
+    assert all(first_mismatch(r, j.expected) is None for r, j in zip(results, jobs, strict=True))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("g", [2, 3, 4, 5])
+def test_precompute_entries_match_table_definition(g, symmetric):
+    cfg = TileConfig(M=2, N=1, K=2 * g, g=g, symmetric=symmetric, a_bits=8, max_k=2 * g)
+    dut = TablePrecompute(cfg)
+    rng = np.random.default_rng(g)
+    lo, hi = cfg.a_range
+    cases = [np.full((2, cfg.K), lo), np.full((2, cfg.K), hi)]
+    cases += [rng.integers(lo, hi, size=(2, cfg.K), endpoint=True) for _ in range(20)]
+    seen = []
+
+    async def bench(ctx):
+        for a in cases:
+            ctx.set(dut.i.payload.as_value(), pack(a, cfg.a_bits))
+            await ctx.delay(1e-9)
+            seen.append((ctx.get(dut.o.payload.entries.as_value()), ctx.get(dut.o.payload.total)))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    for a, (entries_word, totals) in zip(cases, seen, strict=True):
+        want = golden.stored_entries(golden.build_tables(a, g, symmetric), g, symmetric)
+        got = unpack(entries_word, want.size, cfg.entry_bits).reshape(want.shape)
+        assert first_mismatch(got, want) is None
+        assert [int(t) for t in totals] == list(a.sum(axis=1))
