@@ -50,7 +50,7 @@ def run_bench(cfg: TileConfig, out_dir: Path, simulators: list[str]) -> dict:
     lines = [
         f"# Simulation benchmark: `{cfg.slug}`",
         "",
-        "| simulator | GEMV | cycles | array utilization | weight-bit MACs/s | cycles/s | build s |",
+        "| simulator | GEMV | cycles | utilization | weight-bit MACs/s | cycles/s | build s |",
         "|---|---|---|---|---|---|---|",
     ]
     for sim, r in rows.items():

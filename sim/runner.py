@@ -74,6 +74,13 @@ def build(cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False)
     return Build(cfg, simulator, directory, waves)
 
 
+def _failure(log: Path) -> str:
+    """The testbench's assertion message from a simulation log, if any."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = [ln.strip() for ln in text.splitlines() if "AssertionError:" in ln]
+    return found[0] if found else "cocotb test failed or did not run"
+
+
 def run_scenario(built: Build, scenario: Scenario, name: str = "run") -> dict:
     """Run ``scenario`` on a build; returns the testbench's measurements. Raises
     :class:`SimulationFailed` (with the log path) when any check fails."""
@@ -104,9 +111,9 @@ def run_scenario(built: Build, scenario: Scenario, name: str = "run") -> dict:
                 timescale=("1ns", "1ps"),
                 log_file=log,
             )
-        except SystemExit as exc:  # the runner exits when a test failed under pytest
-            raise SimulationFailed(f"{name}: cocotb failed ({exc}); log {log}") from None
+        except SystemExit:  # the runner exits when a test failed under pytest
+            raise SimulationFailed(f"{name}: {_failure(log)}; log {log}") from None
         tests, failed = get_results(results_xml)
         if tests == 0 or failed or not report_path.exists():
-            raise SimulationFailed(f"{name}: {failed} of {tests} cocotb tests failed; log {log}")
+            raise SimulationFailed(f"{name}: {_failure(log)}; log {log}")
         return json.loads(report_path.read_text())

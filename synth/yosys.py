@@ -20,6 +20,8 @@ from pyosys import libyosys as ys
 ys.run_pass("tee -q -o " + sys.argv[2] + " script " + sys.argv[1], ys.Design())
 """
 
+_VERSION = "from pyosys import libyosys as ys; print(ys.yosys_maybe_version())"
+
 
 class YosysError(RuntimeError):
     """A Yosys script failed; the message has Yosys' error and the log file."""
@@ -28,7 +30,7 @@ class YosysError(RuntimeError):
 def yosys_version() -> str:
     """``Yosys 0.70 (git sha1 ...)`` without the build machine's compiler path."""
     proc = subprocess.run(
-        [sys.executable, "-c", "from pyosys import libyosys as ys; print(ys.yosys_maybe_version())"],
+        [sys.executable, "-c", _VERSION],
         capture_output=True,
         text=True,
         check=True,
