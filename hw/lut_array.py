@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -59,6 +61,12 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
     return tree_sum([*leaves, tree_sum(carries)]).as_signed()
 
 
+def _named(m: Module, value, name: str) -> Signal:
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
+
+
 def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     """One cell's contribution of one beat, ``sum_j 2**j * Q_j`` over the beat's local planes
     (before the beat's shift ``t * planes_per_cycle``)."""
@@ -99,10 +107,34 @@ class LutArray(wiring.Component):
         cfg = self.cfg
         m = Module()
         beat = self.beat.payload
+        # Every cell reads table entries and weight bits: give each field its own signal once,
+        # so cells reference small signals instead of slicing the wide buses (which makes
+        # elaboration quadratic in the tile size).
+        tables = SimpleNamespace(
+            entries=[
+                [
+                    [_named(m, e, f"t_{r}_{c}_{i}") for i, e in enumerate(chunk)]
+                    for c, chunk in enumerate(self.tables.entries[r])
+                ]
+                for r in range(cfg.M)
+            ],
+            total=[_named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
+        )
+        lanes = SimpleNamespace(
+            planes=[
+                [_named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
+                for n in range(cfg.N)
+            ],
+            zbits=[
+                [_named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
+                for n in range(cfg.N)
+            ],
+            neg=beat.neg,
+        )
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):
-                value = cell_value(cfg, self.tables, row, beat, col)
+                value = cell_value(cfg, tables, row, lanes, col)
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
 
