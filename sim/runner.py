@@ -50,7 +50,9 @@ def _prepare_env(simulator: str) -> None:
 
 
 def build(cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False) -> Build:
-    """Emit the tile's Verilog and build the simulation model (reused when up to date)."""
+    """Emit the tile's Verilog and build the simulation model (reused when up to date).
+    ``waves`` (or ``WAVES=1`` in the environment) builds a separate, tracing model."""
+    waves = waves or os.environ.get("WAVES", "") == "1"
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r}: allowed {', '.join(SIMULATORS)}")
     _prepare_env(simulator)
