@@ -8,7 +8,6 @@ built; each message names the parameter, the value given and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, fields
@@ -203,10 +202,6 @@ class TileConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def digest(self) -> str:
-        """Short hash of the configuration (for caches)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> TileConfig:
         return dataclasses.replace(self, **changes)

@@ -55,10 +55,6 @@ class TileJob:
     weights: list[int]
     expected: np.ndarray
 
-    @property
-    def n_slices(self) -> int:
-        return len(self.acts)
-
 
 def encode_cmd(cfg: TileConfig, n_slices: int, zero: np.ndarray | None) -> int:
     layout = cmd_layout(cfg)
