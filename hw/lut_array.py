@@ -12,7 +12,7 @@ from .config import TileConfig
 from .layouts import beat_layout, result_layout, table_layout
 from .util import select, tree_sum
 
-__all__ = ["LutArray", "tree_sum", "plane_partial", "cell_value"]
+__all__ = ["LutArray", "cell_value", "plane_partial"]
 
 
 def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, neg: Value) -> Value:
@@ -40,12 +40,8 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
         idx = bits[c * g : (c + 1) * g]
         chunk = [entries[c][e] for e in range(cfg.entries)]
         if cfg.symmetric:
-            msb = idx[g - 1]
-            if g > 1:
-                low = idx[: g - 1]
-                value = select(chunk, Mux(msb, low, ~low))
-            else:
-                value = chunk[0]
+            msb, low = idx[g - 1], idx[: g - 1]  # symmetric tables have g >= 2
+            value = select(chunk, Mux(msb, low, ~low))
             # T[p] = E[p_low] if the MSB is set, else -E[~p_low]
             leaf(value, ~msb ^ neg)
         else:
@@ -53,12 +49,12 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
             leaf(value, neg)
     if cfg.symmetric:
         leaf(total, zbit ^ neg)
-        return tree_sum([*leaves, tree_sum(carries)]).as_signed() >> 1
+        return tree_sum([*leaves, tree_sum(carries)]) >> 1  # signed: arithmetic shift
     if cfg.has_zero_point:
         # neg never occurs with zero points (signed weights have none): subtract z*S
         leaves.append(Mux(zbit, ~total, 0))
         carries.append(zbit)
-    return tree_sum([*leaves, tree_sum(carries)]).as_signed()
+    return tree_sum([*leaves, tree_sum(carries)])
 
 
 def _named(m: Module, value, name: str) -> Signal:
@@ -138,7 +134,7 @@ class LutArray(wiring.Component):
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
 
-        # Accumulate stage: `ctl` are the control fields as seen by the accumulators.
+        # Accumulate stage: valid, t, first, tile_last as seen by the accumulators.
         valid, t, first, tile_last = self.beat.valid, beat.t, beat.first, beat.tile_last
         if cfg.pipeline >= 2:
             staged = {}

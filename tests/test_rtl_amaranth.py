@@ -81,3 +81,15 @@ def test_precompute_entries_match_table_definition(g, symmetric):
         got = unpack(entries_word, want.size, cfg.entry_bits).reshape(want.shape)
         assert first_mismatch(got, want) is None
         assert [int(t) for t in totals] == list(a.sum(axis=1))
+
+
+def test_zero_slices_behaves_as_one():
+    """Documented: ``n_slices = 0`` in a command is treated as 1."""
+    cfg = SMALL["default"]
+    sc = random_scenario(cfg, cfg.M, cfg.K, cfg.N, seed=4)
+    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=cfg.K)
+    mask = (1 << cfg.slice_count_bits) - 1
+    assert jobs[0].cmd & mask == 1
+    jobs[0].cmd &= ~mask
+    results, _ = simulate_jobs(cfg, jobs)
+    assert first_mismatch(results[0], jobs[0].expected) is None
