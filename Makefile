@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal bench test ruff clean
+.PHONY: venv verilog lint ports formal synth bench test ruff clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,9 @@ ports: $(STAMP)  ## regenerate docs/interface.md (default tile)
 
 formal: $(STAMP)  ## prove LUT dot products equal multiply references
 	"$(LUTCORE)" formal
+
+synth: $(STAMP)  ## Yosys/OpenSTA report: build/reports/<slug>/report.{json,md}
+	"$(LUTCORE)" synth $(ARGS)
 
 bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
 	"$(LUTCORE)" bench $(ARGS)

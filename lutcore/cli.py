@@ -97,6 +97,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from lutcore.synth.liberty import DEFAULT_LIBERTY, LibertyError
+    from lutcore.synth.report import run_synth
+
+    cfg = config_from_args(args)
+    try:
+        run_synth(
+            cfg, args.out_dir, liberty=args.liberty or DEFAULT_LIBERTY, clock_ns=args.clock_ns
+        )
+    except (LibertyError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lutcore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(p)
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("synth", help="Yosys area per block, OpenSTA timing, report")
+    add_config_options(p)
+    p.add_argument("--liberty", type=Path, default=None, help="liberty (.lib or .lib.gz)")
+    p.add_argument("--clock-ns", type=float, default=5.0, help="clock target for ABC and STA")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("formal", help="SAT-prove LUT dot products equal multiply references")
     p.set_defaults(func=cmd_formal)

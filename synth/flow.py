@@ -1,0 +1,238 @@
+"""ASIC-style synthesis of a tile with pyosys (Yosys + ABC) and timing with OpenSTA.
+
+Two Yosys runs on the emitted Verilog, both mapped to the same liberty:
+
+1. **kept hierarchy** — each block (precompute, table buffer, control, LUT array) is mapped
+   on its own; ``stat -liberty`` gives the area per block (the method stated in reports);
+2. **flattened** — the whole tile mapped at once, high-fanout nets buffered and cells sized
+   by ABC (``buffer -N 16; upsize; dnsize``), so the broadcast nets that fan out to
+   thousands of flip-flops are timed as a real flow would build them. Its netlist goes to
+   OpenSTA for the critical path and Fmax; its area is the tile's total.
+
+Without ``sta`` the timing falls back to ABC's own delay estimate and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lutcore.hw.config import TileConfig
+from lutcore.hw.emit import tile_verilog, top_name
+
+from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
+from .yosys import run_script
+
+__all__ = ["BLOCKS", "SynthResult", "synthesize"]
+
+BLOCKS = ("precompute", "table_buffer", "control", "lut_array")
+
+
+def _abc_script(delay_ps: int) -> str:
+    # Map for delay, then buffer high-fanout nets and size cells before timing (see
+    # DESIGN.md section 4: without it a broadcast net is timed through one inverter).
+    return "\n".join(
+        [
+            "strash",
+            "&get -n",
+            "&fraig -x",
+            "&put",
+            "scorr",
+            "dc2",
+            "strash",
+            "&get -n",
+            "&dch -f",
+            f"&nf -D {delay_ps}",
+            "&put",
+            "buffer -p -N 16",  # -p: also flip-flop outputs and inputs (ABC PIs)
+            f"upsize -D {delay_ps}",
+            f"dnsize -D {delay_ps}",
+            "stime -p",
+        ]
+    )
+
+
+@dataclass
+class SynthResult:
+    """Everything a report needs (areas in um^2 of the liberty's unit, times in ns)."""
+
+    area_total: float
+    area_sequential: float
+    area_by_block: dict[str, float]
+    area_hier_total: float
+    cells: dict[str, int]
+    transistors: int | None
+    timing: dict
+    netlist: Path
+    seconds: float
+
+
+def _stat(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _module_area(stat: dict, name: str) -> float:
+    return float(stat["modules"]["\\" + name]["area"])
+
+
+def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dict:
+    tcl = work / "sta.tcl"
+    tcl.write_text(
+        "\n".join(
+            [
+                f"read_liberty {lib}",
+                f"read_verilog {netlist}",
+                f"link_design {top}",
+                f"create_clock -name clk -period {clock_ns} [get_ports clk]",
+                "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]",
+                "set_output_delay 0 -clock clk [all_outputs]",
+                "report_checks -path_delay max -digits 4",
+                "exit",
+            ]
+        )
+        + "\n"
+    )
+    proc = subprocess.run(
+        ["sta", "-no_init", "-no_splash", "-exit", str(tcl)], capture_output=True, text=True
+    )
+    text = proc.stdout
+    (work / "sta.log").write_text(text + proc.stderr)
+    slack = re.search(r"(-?[\d.]+)\s+slack \((?:MET|VIOLATED)\)", text)
+    if proc.returncode or slack is None or "Error" in proc.stderr + text:
+        raise RuntimeError(f"OpenSTA failed (log {work / 'sta.log'}): {proc.stderr[-500:]}")
+    start = re.search(r"Startpoint: (\S+)", text).group(1)
+    end = re.search(r"Endpoint: (\S+)", text).group(1)
+    # pins on the path, "  0.123  1.234 ^ _12_/Y (cell)": launch CLK and Q, then one output
+    # per combinational cell, then the capture D pin
+    levels = len(re.findall(r"^\s+[\d.]+\s+[\d.]+ [v^] \S+/\S+ \(", text, flags=re.M)) - 3
+    delay = clock_ns - float(slack.group(1))
+    return {
+        "source": "OpenSTA",
+        "critical_path_ns": round(delay, 4),
+        "fmax_mhz": round(1000.0 / delay, 2),
+        "startpoint": start,
+        "endpoint": end,
+        "logic_levels": max(levels, 0),
+        "clock_ns": clock_ns,
+    }
+
+
+def fanout_profile(netlist: Path, threshold: int = 64) -> dict:
+    """Largest fanout in a flat mapped netlist and how many nets exceed ``threshold``: a net
+    driving thousands of pins makes any timing figure a statement about that net."""
+    counts: dict[str, int] = {}
+    for net in re.findall(r"\.[A-Z_][A-Z0-9_]*\(([^()]+)\)", netlist.read_text()):
+        counts[net.strip()] = counts.get(net.strip(), 0) + 1
+    counts.pop("clk", None)
+    worst = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    return {
+        "max_fanout_net": worst[0],
+        "max_fanout": worst[1] - 1,  # minus the driver pin
+        f"nets_over_{threshold}": sum(1 for c in counts.values() if c - 1 > threshold),
+    }
+
+
+def _abc_delay(log: Path) -> float:
+    delays = [float(d) for d in re.findall(r"Delay =\s+([\d.]+) ps", log.read_text())]
+    return max(delays) / 1000.0
+
+
+def synthesize(
+    cfg: TileConfig,
+    work: Path,
+    *,
+    liberty: Path = DEFAULT_LIBERTY,
+    clock_ns: float = 5.0,
+    progress=print,
+) -> SynthResult:
+    """Synthesize ``cfg`` in ``work`` (created); see the module docstring for the method."""
+    started = time.perf_counter()
+    check_liberty(liberty)
+    work.mkdir(parents=True, exist_ok=True)
+    lib = work / "cells.lib"
+    lib.write_text(read_liberty_text(liberty))
+    top = top_name(cfg)
+    design = work / "design.v"
+    design.write_text(tile_verilog(cfg))
+    abc = work / "abc.script"
+    abc.write_text(_abc_script(int(clock_ns * 1000)))
+    mapping = [
+        f"dfflibmap -liberty {lib}",
+        f"abc -liberty {lib} -D {int(clock_ns * 1000)} -script {abc}",
+        "opt_clean -purge",
+    ]
+    progress(f"[synth] {cfg.slug}: per-block synthesis (kept hierarchy) ...")
+    run_script(
+        [
+            f"read_verilog {design}",
+            f"hierarchy -top {top}",
+            f"synth -top {top}",
+            *mapping,
+            f"tee -q -o {work / 'stat_hier.json'} stat -json -liberty {lib}",
+        ],
+        log=work / "yosys_hier.log",
+    )
+    progress(f"[synth] {cfg.slug}: flattened synthesis with buffering and sizing ...")
+    netlist = work / "netlist.v"
+    flat_log = work / "yosys_flat.log"
+    run_script(
+        [
+            f"read_verilog {design}",
+            f"synth -flatten -top {top}",
+            f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
+            *mapping,
+            "setundef -zero",
+            "splitnets -ports",
+            "opt_clean -purge",
+            f"tee -q -o {work / 'stat_flat.json'} stat -json -liberty {lib}",
+            f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
+        ],
+        log=flat_log,
+    )
+    hier, flat = _stat(work / "stat_hier.json"), _stat(work / "stat_flat.json")
+    by_block = {b: _module_area(hier, f"{top}__{b}") for b in BLOCKS}
+    hier_total = float(hier["design"]["area"])
+    by_block["top_glue"] = hier_total - sum(by_block.values())
+    flat_top = flat["modules"]["\\" + top]
+    cmos = _stat(work / "stat_cmos.json")["design"]
+    transistors = cmos.get("num_transistors") or cmos.get("transistors")
+
+    if shutil.which("sta"):
+        progress(f"[synth] {cfg.slug}: OpenSTA timing at {clock_ns} ns ...")
+        timing = _sta(netlist, lib, top, clock_ns, work)
+    else:
+        delay = _abc_delay(flat_log)
+        timing = {
+            "source": "ABC delay estimate (OpenSTA `sta` not installed: apt-get install opensta)",
+            "critical_path_ns": round(delay, 4),
+            "fmax_mhz": round(1000.0 / delay, 2),
+            "clock_ns": clock_ns,
+        }
+    timing.update(fanout_profile(netlist))
+    return SynthResult(
+        area_total=float(flat_top["area"]),
+        area_sequential=float(flat_top.get("sequential_area", 0.0)),
+        area_by_block=by_block,
+        area_hier_total=hier_total,
+        cells={k: int(v) for k, v in flat_top.get("num_cells_by_type", {}).items()},
+        transistors=int(transistors) if transistors else None,
+        timing=timing,
+        netlist=netlist,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def liberty_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def temp_work(parent: Path) -> Path:
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=".work-"))

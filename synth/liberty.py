@@ -1,0 +1,214 @@
+"""Cell libraries: the project's compact default liberty and checks on any user liberty.
+
+The default library ``lutcore_sky130hd_compact.lib`` ships with the project. It is written by
+:func:`compact_liberty` from the SkyWater sky130_fd_sc_hd typical corner (tt_025C_1v80,
+Apache-2.0): library header and table templates as they are, then a compact set of common
+cells with their areas, pin capacitances, functions and timing tables copied unchanged.
+Power groups are dropped (the flow reports area and timing only).
+Regenerate with ``python -m lutcore.synth.liberty path/to/sky130hd_tt.lib.gz``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+from pathlib import Path
+
+__all__ = [
+    "COMPACT_CELLS",
+    "DEFAULT_LIBERTY",
+    "LibertyError",
+    "check_liberty",
+    "compact_liberty",
+    "read_liberty_text",
+]
+
+DEFAULT_LIBERTY = Path(__file__).with_name("lutcore_sky130hd_compact.lib")
+PREFIX = "sky130_fd_sc_hd__"
+
+#: Inverters/buffers in several drive strengths (for ABC's buffering and sizing), the 2-4
+#: input NAND/NOR/AND/OR, XOR/XNOR (2 and 3 inputs: adders), MUX2, the common AOI/OAI,
+#: majority, D flip-flops without and with reset, and the tie cell. No full/half adder
+#: cells: ABC maps single-output cells only.
+COMPACT_CELLS = tuple(
+    PREFIX + name
+    for name in [
+        "inv_1",
+        "inv_2",
+        "inv_4",
+        "inv_8",
+        "inv_16",
+        "buf_1",
+        "buf_2",
+        "buf_4",
+        "buf_8",
+        "buf_16",
+        "nand2_1",
+        "nand2_2",
+        "nand2_4",
+        "nand3_1",
+        "nand3_2",
+        "nand4_1",
+        "nor2_1",
+        "nor2_2",
+        "nor2_4",
+        "nor3_1",
+        "nor4_1",
+        "and2_1",
+        "and2_2",
+        "and3_1",
+        "and4_1",
+        "or2_1",
+        "or2_2",
+        "or3_1",
+        "or4_1",
+        "xor2_1",
+        "xor2_2",
+        "xnor2_1",
+        "xnor2_2",
+        "xor3_1",
+        "xnor3_1",
+        "mux2_1",
+        "mux2_2",
+        "mux2i_1",
+        "a21oi_1",
+        "a21oi_2",
+        "a21o_1",
+        "o21ai_1",
+        "o21ai_2",
+        "o21a_1",
+        "a22oi_1",
+        "a22o_1",
+        "o22ai_1",
+        "o22a_1",
+        "a211oi_1",
+        "o211ai_1",
+        "a31oi_1",
+        "o31ai_1",
+        "a32oi_1",
+        "o32ai_1",
+        "a2bb2oi_1",
+        "o2bb2ai_1",
+        "a21boi_0",
+        "o21bai_1",
+        "maj3_1",
+        "dfxtp_1",
+        "dfxtp_2",
+        "dfxtp_4",
+        "dfrtp_1",
+        "conb_1",
+    ]
+)
+
+
+class LibertyError(ValueError):
+    """A liberty file is unreadable or lacks a cell function the flow needs."""
+
+
+def read_liberty_text(path: Path) -> str:
+    """Text of a plain or gzip-compressed liberty file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise LibertyError(f"liberty {path}: cannot read ({exc.strerror})") from None
+    try:
+        return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LibertyError(f"liberty {path}: not a liberty text file ({exc})") from None
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the ``}`` closing the group whose ``{`` is the first at/after start."""
+    depth = 0
+    for match in re.finditer(r"[{}]", text[start:]):
+        depth += 1 if match.group() == "{" else -1
+        if depth == 0:
+            return start + match.end()
+    raise LibertyError("unbalanced braces in liberty text")
+
+
+def cell_groups(text: str) -> dict[str, tuple[int, int]]:
+    """``{cell name: (start, end)}`` of every ``cell (...) { ... }`` group."""
+    groups = {}
+    for match in re.finditer(r'^\s*cell\s*\(\s*"?([\w$]+)"?\s*\)\s*\{', text, flags=re.M):
+        groups[match.group(1)] = (match.start(), _group_end(text, match.start()))
+    return groups
+
+
+def _strip_groups(text: str, names: tuple[str, ...]) -> str:
+    pattern = re.compile(r"^\s*(" + "|".join(names) + r")\s*\([^)]*\)\s*\{", flags=re.M)
+    out, pos = [], 0
+    while match := pattern.search(text, pos):
+        out.append(text[pos : match.start()])
+        pos = _group_end(text, match.start())
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def compact_liberty(full_text: str, source_name: str) -> str:
+    """The compact library: ``full_text``'s header and the :data:`COMPACT_CELLS`."""
+    groups = cell_groups(full_text)
+    missing = [c for c in COMPACT_CELLS if c not in groups]
+    if missing:
+        raise LibertyError(f"{source_name}: lacks cells {', '.join(missing)}")
+    header_end = min(start for start, _ in groups.values())
+    header = full_text[:header_end].rstrip()
+    name = re.search(r'library\s*\(\s*"?([\w.]+)"?\s*\)', header)
+    header = header.replace(name.group(0), 'library ("lutcore_sky130hd_compact")', 1)
+    cells = [
+        _strip_groups(full_text[slice(*groups[c])], ("internal_power", "leakage_power"))
+        for c in COMPACT_CELLS
+    ]
+    banner = (
+        "/* lutcore compact cell library: a subset of the SkyWater sky130_fd_sc_hd library,\n"
+        f"   typical corner tt_025C_1v80 ({source_name}). Areas, pin capacitances, functions\n"
+        "   and timing tables are copied unchanged; power groups are omitted.\n"
+        "   Copyright 2020 The SkyWater PDK Authors, Apache License 2.0\n"
+        "   (https://www.apache.org/licenses/LICENSE-2.0). Generated by\n"
+        "   `python -m lutcore.synth.liberty`; do not edit. */\n"
+    )
+    body = "\n".join(cell.strip().join(["    ", ""]) for cell in cells)
+    return f"{banner}{header}\n\n{body}\n}}\n"
+
+
+def check_liberty(path: Path) -> str:
+    """Validate that ``path`` can map a design; returns the library name.
+
+    The flow needs a D flip-flop (``ff`` group with ``next_state : "D"``-like function), an
+    inverter and a 2-input NAND or NOR (ABC can build everything else from those).
+    """
+    text = read_liberty_text(path)
+    lib = re.search(r'library\s*\(\s*"?([\w.\-]+)"?\s*\)', text)
+    if lib is None:
+        raise LibertyError(f"liberty {path}: no `library (...)` group")
+    functions = set()
+    for match in re.finditer(r'function\s*:\s*"([^"]+)"', text):
+        functions.add(re.sub(r"\s+", "", match.group(1)))
+    needs = {
+        "D flip-flop (ff group)": re.search(r"\bff\s*\(", text) is not None,
+        'inverter (function "!A")': any(re.fullmatch(r"[!~]\w+|\(?!\w+\)?", f) for f in functions),
+        "2-input NAND or NOR": any(
+            re.fullmatch(r"!?\(?\w+[&*|+ ]\w+\)?'?|!\(\w+[&|]\w+\)|\(!\w+[&|]!\w+\)", f)
+            for f in functions
+        ),
+    }
+    absent = [need for need, ok in needs.items() if not ok]
+    if absent:
+        raise LibertyError(f"liberty {path}: no cell for {', '.join(absent)}")
+    return lib.group(1)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m lutcore.synth.liberty FULL_SKY130_HD_TT.lib[.gz]", file=sys.stderr)
+        return 2
+    source = Path(argv[0])
+    text = compact_liberty(read_liberty_text(source), source.name)
+    DEFAULT_LIBERTY.write_text(text)
+    print(f"wrote {DEFAULT_LIBERTY} ({len(COMPACT_CELLS)} cells, {len(text)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,158 @@
+"""``lutcore synth``: synthesize a tile and write ``report.json`` and ``report.md``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from amaranth import __version__ as amaranth_version
+
+from lutcore import __version__
+from lutcore.hw.config import TileConfig
+from lutcore.hw.emit import write_atomic
+
+from .flow import BLOCKS, SynthResult, liberty_digest, synthesize, temp_work
+from .liberty import DEFAULT_LIBERTY, check_liberty
+from .yosys import yosys_version
+
+__all__ = ["build_report", "run_synth"]
+
+
+def _sta_version() -> str | None:
+    if not shutil.which("sta"):
+        return None
+    proc = subprocess.run(["sta", "-version"], capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def build_report(cfg: TileConfig, result: SynthResult, liberty: Path) -> dict:
+    """The report as data: configuration, tools, library, areas, timing, throughput."""
+    weight_bit_macs = cfg.M * cfg.N * cfg.K * cfg.planes_per_cycle
+    macs = weight_bit_macs / cfg.w_bits
+    fmax_hz = result.timing["fmax_mhz"] * 1e6
+    area_mm2 = result.area_total * 1e-6
+    return {
+        "config": cfg.to_dict(),
+        "slug": cfg.slug,
+        "tools": {
+            "lutcore": __version__,
+            "amaranth": amaranth_version,
+            "yosys": yosys_version(),
+            "opensta": _sta_version(),
+        },
+        "liberty": {
+            "name": check_liberty(liberty),
+            "file": liberty.name,
+            "sha256": liberty_digest(liberty),
+        },
+        "area_um2": {
+            "total": round(result.area_total, 1),
+            "sequential": round(result.area_sequential, 1),
+            "by_block": {k: round(v, 1) for k, v in result.area_by_block.items()},
+            "by_block_total": round(result.area_hier_total, 1),
+            "method": "by_block: kept-hierarchy synthesis, each block mapped on its own; "
+            "total: the flattened, buffered and sized netlist that is timed",
+        },
+        "cells": dict(sorted(result.cells.items())),
+        "cell_count": sum(result.cells.values()),
+        "transistors_cmos_estimate": result.transistors,
+        "timing": result.timing,
+        "throughput": {
+            "weight_bit_macs_per_cycle": weight_bit_macs,
+            "macs_per_cycle": macs,
+            "tops": round(2 * macs * fmax_hz / 1e12, 6),
+            "tops_per_mm2": round(2 * macs * fmax_hz / 1e12 / area_mm2, 4),
+        },
+        "synthesis_seconds": round(result.seconds, 1),
+    }
+
+
+def report_markdown(rep: dict) -> str:
+    area, timing, thr = rep["area_um2"], rep["timing"], rep["throughput"]
+    lines = [
+        f"# Synthesis report: `{rep['slug']}`",
+        "",
+        "Configuration: " + ", ".join(f"{k}={v}" for k, v in rep["config"].items()) + ".",
+        "",
+        f"Tools: lutcore {rep['tools']['lutcore']}, Amaranth {rep['tools']['amaranth']}, "
+        f"{rep['tools']['yosys']}, OpenSTA {rep['tools']['opensta'] or 'not installed'}.",
+        f"Liberty: `{rep['liberty']['name']}` ({rep['liberty']['file']}, sha256 "
+        f"`{rep['liberty']['sha256'][:16]}...`).",
+        "",
+        "## Area (um^2)",
+        "",
+        "| block | area | share |",
+        "|---|---|---|",
+    ]
+    for block in (*BLOCKS, "top_glue"):
+        value = area["by_block"][block]
+        lines.append(f"| {block} | {value:,.1f} | {value / area['by_block_total']:.1%} |")
+    lines += [
+        f"| **sum of blocks** | **{area['by_block_total']:,.1f}** | |",
+        "",
+        f"Flattened, buffered and sized tile (timed netlist): **{area['total']:,.1f} um^2**, "
+        f"of which sequential {area['sequential']:,.1f}; {rep['cell_count']} cells; "
+        f"CMOS transistor estimate {rep['transistors_cmos_estimate']}.",
+        f"Method: {area['method']}.",
+        "",
+        "## Timing",
+        "",
+        f"Source: {timing['source']}. Clock target {timing['clock_ns']} ns; critical path "
+        f"**{timing['critical_path_ns']} ns**, Fmax **{timing['fmax_mhz']} MHz**.",
+    ]
+    if "startpoint" in timing:
+        lines.append(
+            f"Path: `{timing['startpoint']}` -> `{timing['endpoint']}`, "
+            f"{timing['logic_levels']} logic levels."
+        )
+    lines.append(
+        f"Largest fanout: `{timing['max_fanout_net']}` drives {timing['max_fanout']} pins; "
+        f"{timing['nets_over_64']} net(s) drive more than 64."
+    )
+    if timing["nets_over_64"]:
+        lines.append(
+            "**Caveat:** ABC's buffering (`buffer -p -N 16`) left these nets unbuffered, so the "
+            "critical path above is set by their load and overstates what a flow with "
+            "fanout repair would reach."
+        )
+    lines += [
+        "",
+        "## Throughput and density",
+        "",
+        f"{thr['weight_bit_macs_per_cycle']} weight-bit MACs/cycle = {thr['macs_per_cycle']:g} "
+        f"MACs/cycle at {rep['config']['w_bits']}-bit weights; {thr['tops']} TOPS at Fmax; "
+        f"**{thr['tops_per_mm2']} TOPS/mm^2** (1 MAC = 2 ops, flattened area).",
+        "",
+        f"Synthesis wall time {rep['synthesis_seconds']} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_synth(
+    cfg: TileConfig,
+    out_root: Path,
+    *,
+    liberty: Path = DEFAULT_LIBERTY,
+    clock_ns: float = 5.0,
+    progress=print,
+) -> dict:
+    """Synthesize ``cfg`` and write ``out_root/<slug>/report.{json,md}`` (and the netlist).
+    Work happens in a temporary folder; nothing is left half-written on failure."""
+    check_liberty(liberty)
+    if not 0.1 <= clock_ns <= 1000:
+        raise ValueError(f"clock_ns={clock_ns}: allowed 0.1..1000")
+    out_dir = out_root / cfg.slug
+    work = temp_work(out_root)
+    try:
+        result = synthesize(cfg, work, liberty=liberty, clock_ns=clock_ns, progress=progress)
+        rep = build_report(cfg, result, liberty)
+        write_atomic(out_dir / "netlist.v", result.netlist.read_text())
+        write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
+        write_atomic(out_dir / "report.md", report_markdown(rep))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    progress(f"[synth] wrote {out_dir / 'report.md'}")
+    return rep
