@@ -68,7 +68,7 @@ class SynthResult:
     area_by_block: dict[str, float]
     area_hier_total: float
     cells: dict[str, int]
-    transistors: int | None
+    transistors: int | None  # lower bound from Yosys' CMOS model of the generic gates
     timing: dict
     netlist: Path
     seconds: float
@@ -202,7 +202,8 @@ def synthesize(
     by_block["top_glue"] = hier_total - sum(by_block.values())
     flat_top = flat["modules"]["\\" + top]
     cmos = _stat(work / "stat_cmos.json")["design"]
-    transistors = cmos.get("num_transistors") or cmos.get("transistors")
+    # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
+    transistors = str(cmos.get("estimated_num_transistors", "")).rstrip("+")
 
     if shutil.which("sta"):
         progress(f"[synth] {cfg.slug}: OpenSTA timing at {clock_ns} ns ...")
@@ -222,7 +223,7 @@ def synthesize(
         area_by_block=by_block,
         area_hier_total=hier_total,
         cells={k: int(v) for k, v in flat_top.get("num_cells_by_type", {}).items()},
-        transistors=int(transistors) if transistors else None,
+        transistors=int(transistors) if transistors.isdigit() else None,
         timing=timing,
         netlist=netlist,
         seconds=time.perf_counter() - started,

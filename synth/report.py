@@ -27,7 +27,7 @@ def _sta_version() -> str | None:
     return proc.stdout.strip() or None
 
 
-def build_report(cfg: TileConfig, result: SynthResult, liberty: Path) -> dict:
+def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: str) -> dict:
     """The report as data: configuration, tools, library, areas, timing, throughput."""
     weight_bit_macs = cfg.M * cfg.N * cfg.K * cfg.planes_per_cycle
     macs = weight_bit_macs / cfg.w_bits
@@ -43,7 +43,7 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path) -> dict:
             "opensta": _sta_version(),
         },
         "liberty": {
-            "name": check_liberty(liberty),
+            "name": lib_name,
             "file": liberty.name,
             "sha256": liberty_digest(liberty),
         },
@@ -94,7 +94,8 @@ def report_markdown(rep: dict) -> str:
         "",
         f"Flattened, buffered and sized tile (timed netlist): **{area['total']:,.1f} um^2**, "
         f"of which sequential {area['sequential']:,.1f}; {rep['cell_count']} cells; "
-        f"CMOS transistor estimate {rep['transistors_cmos_estimate']}.",
+        f"CMOS transistor estimate (generic gates, lower bound) "
+        f"{rep['transistors_cmos_estimate']}.",
         f"Method: {area['method']}.",
         "",
         "## Timing",
@@ -141,14 +142,14 @@ def run_synth(
 ) -> dict:
     """Synthesize ``cfg`` and write ``out_root/<slug>/report.{json,md}`` (and the netlist).
     Work happens in a temporary folder; nothing is left half-written on failure."""
-    check_liberty(liberty)
+    lib_name = check_liberty(liberty)
     if not 0.1 <= clock_ns <= 1000:
         raise ValueError(f"clock_ns={clock_ns}: allowed 0.1..1000")
     out_dir = out_root / cfg.slug
     work = temp_work(out_root)
     try:
         result = synthesize(cfg, work, liberty=liberty, clock_ns=clock_ns, progress=progress)
-        rep = build_report(cfg, result, liberty)
+        rep = build_report(cfg, result, liberty, lib_name)
         write_atomic(out_dir / "netlist.v", result.netlist.read_text())
         write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(out_dir / "report.md", report_markdown(rep))
