@@ -5,8 +5,10 @@ Two Yosys runs on the emitted Verilog, both mapped to the same liberty:
 1. **kept hierarchy** — each block (precompute, table buffer, control, LUT array) is mapped
    on its own; ``stat -liberty`` gives the area per block (the method stated in reports);
 2. **flattened** — the whole tile mapped at once, high-fanout nets buffered and cells sized
-   by ABC (``buffer -N 16; upsize; dnsize``), so the broadcast nets that fan out to
-   thousands of flip-flops are timed as a real flow would build them. Its netlist goes to
+   by ABC (``abc -dff`` with ``buffer -p -N 16; upsize; dnsize``); ABC does not split nets
+   driven by flip-flops, so :mod:`.fanout` then gives every net with more than 16 loads a
+   buffer tree (what a physical flow's fanout repair does) before OpenSTA times it. Its
+   area (plus those buffers) is the tile's total. Its netlist goes to
    OpenSTA for the critical path and Fmax; its area is the tile's total.
 
 Without ``sta`` the timing falls back to ABC's own delay estimate and says so.
@@ -27,12 +29,14 @@ from pathlib import Path
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import tile_verilog, top_name
 
+from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .yosys import run_script
 
 __all__ = ["BLOCKS", "SynthResult", "synthesize"]
 
 BLOCKS = ("precompute", "table_buffer", "control", "lut_array")
+MAX_FANOUT = 16
 
 
 def _abc_script(delay_ps: int) -> str:
@@ -44,14 +48,13 @@ def _abc_script(delay_ps: int) -> str:
             "&get -n",
             "&fraig -x",
             "&put",
-            "scorr",
             "dc2",
             "strash",
             "&get -n",
             "&dch -f",
             f"&nf -D {delay_ps}",
             "&put",
-            "buffer -p -N 16",  # -p: also flip-flop outputs and inputs (ABC PIs)
+            "buffer -p -N 16",  # -p: the tile's inputs too
             f"upsize -D {delay_ps}",
             f"dnsize -D {delay_ps}",
             "stime -p",
@@ -66,7 +69,7 @@ class SynthResult:
     area_total: float
     area_sequential: float
     area_by_block: dict[str, float]
-    area_hier_total: float
+    area_hier_total: float  # kept-hierarchy total (blocks + top glue, without fanout buffers)
     cells: dict[str, int]
     transistors: int | None  # lower bound from Yosys' CMOS model of the generic gates
     timing: dict
@@ -163,9 +166,12 @@ def synthesize(
     design.write_text(tile_verilog(cfg))
     abc = work / "abc.script"
     abc.write_text(_abc_script(int(clock_ns * 1000)))
+    # `abc -dff` hands the flip-flops to ABC with the logic, so their outputs are not
+    # primary inputs there and `buffer` can split their fanout (the array's broadcast
+    # enable drives thousands of pins); the flip-flops are then mapped to library cells.
     mapping = [
+        f"abc -dff -liberty {lib} -D {int(clock_ns * 1000)} -script {abc}",
         f"dfflibmap -liberty {lib}",
-        f"abc -liberty {lib} -D {int(clock_ns * 1000)} -script {abc}",
         "opt_clean -purge",
     ]
     progress(f"[synth] {cfg.slug}: per-block synthesis (kept hierarchy) ...")
@@ -196,10 +202,16 @@ def synthesize(
         ],
         log=flat_log,
     )
+    # ABC does not split nets driven by flip-flops: repair their fanout with buffer trees.
+    lib_text = lib.read_text()
+    buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text)
+    buffers, _ = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
+    progress(f"[synth] {cfg.slug}: fanout repair inserted {buffers} x {buf_cell}")
     hier, flat = _stat(work / "stat_hier.json"), _stat(work / "stat_flat.json")
     by_block = {b: _module_area(hier, f"{top}__{b}") for b in BLOCKS}
     hier_total = float(hier["design"]["area"])
     by_block["top_glue"] = hier_total - sum(by_block.values())
+    by_block["fanout_buffers"] = buffers * buf_area  # added to the flat netlist after ABC
     flat_top = flat["modules"]["\\" + top]
     cmos = _stat(work / "stat_cmos.json")["design"]
     # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
@@ -217,12 +229,16 @@ def synthesize(
             "clock_ns": clock_ns,
         }
     timing.update(fanout_profile(netlist))
+    timing["fanout_buffers_inserted"] = buffers
+    cells = {k: int(v) for k, v in flat_top.get("num_cells_by_type", {}).items()}
+    if buffers:
+        cells[buf_cell] = cells.get(buf_cell, 0) + buffers
     return SynthResult(
-        area_total=float(flat_top["area"]),
+        area_total=float(flat_top["area"]) + buffers * buf_area,
         area_sequential=float(flat_top.get("sequential_area", 0.0)),
         area_by_block=by_block,
         area_hier_total=hier_total,
-        cells={k: int(v) for k, v in flat_top.get("num_cells_by_type", {}).items()},
+        cells=cells,
         transistors=int(transistors) if transistors.isdigit() else None,
         timing=timing,
         netlist=netlist,

@@ -19,6 +19,7 @@ __all__ = [
     "COMPACT_CELLS",
     "DEFAULT_LIBERTY",
     "LibertyError",
+    "cell_pins",
     "check_liberty",
     "compact_liberty",
     "read_liberty_text",
@@ -134,6 +135,25 @@ def cell_groups(text: str) -> dict[str, tuple[int, int]]:
     for match in re.finditer(r'^\s*cell\s*\(\s*"?([\w$]+)"?\s*\)\s*\{', text, flags=re.M):
         groups[match.group(1)] = (match.start(), _group_end(text, match.start()))
     return groups
+
+
+def cell_pins(text: str) -> dict[str, tuple[float, dict[str, tuple[str, str | None]]]]:
+    """``{cell: (area, {pin: (direction, function or None)})}`` of every cell."""
+    cells = {}
+    for name, (start, end) in cell_groups(text).items():
+        body = text[start:end]
+        area = re.search(r"\barea\s*:\s*([\d.eE+-]+)", body)
+        pins = {}
+        for pin in re.finditer(r'\n\s*pin\s*\(\s*"?(\w+)"?\s*\)\s*\{', body):
+            group = body[pin.start() : _group_end(body, pin.start())]
+            direction = re.search(r'direction\s*:\s*"?(\w+)', group)
+            function = re.search(r'function\s*:\s*"([^"]+)"', group)
+            pins[pin.group(1)] = (
+                direction.group(1) if direction else "",
+                function.group(1).strip() if function else None,
+            )
+        cells[name] = (float(area.group(1)) if area else 0.0, pins)
+    return cells
 
 
 def _strip_groups(text: str, names: tuple[str, ...]) -> str:
