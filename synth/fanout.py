@@ -40,7 +40,10 @@ def find_buffer(liberty_text: str) -> tuple[str, str, str, float]:
             found.append((area, cell, ins[0], outs[0][0]))
     if not found:
         raise ValueError("liberty has no non-inverting buffer cell for fanout repair")
-    area, cell, pin_in, pin_out = sorted(found)[len(found) // 2]
+    # Plain buffers only when the library names them so: not clock, delay or isolation cells.
+    plain = [f for f in found if re.search(r"(^|_)buf_\d+$", f[1])]
+    candidates = sorted(plain or found)
+    area, cell, pin_in, pin_out = candidates[len(candidates) // 2]
     return cell, pin_in, pin_out, area
 
 
