@@ -49,8 +49,8 @@ def find_buffer(liberty_text: str) -> tuple[str, str, str, float]:
 
 def repair_fanout(
     netlist: Path, liberty_text: str, buffer: tuple[str, str, str], max_fanout: int = 16
-) -> tuple[int, list[str]]:
-    """Rewrite ``netlist`` in place; returns (buffers inserted, their cell types).
+) -> int:
+    """Rewrite ``netlist`` in place; returns the number of buffers inserted.
 
     ``buffer`` is ``(cell, input pin, output pin)``, e.g. ``("sky130_fd_sc_hd__buf_8", "A",
     "X")``. The clock net is left alone (clock trees are not this flow's business).
@@ -71,11 +71,10 @@ def repair_fanout(
     for net, sinks in loads.items():
         if net == "clk" or len(sinks) <= max_fanout:
             continue
-        level = [(sink, None) for sink in sinks]  # (sink, unused)
-        groups = [s for s, _ in level]
         # Build the tree bottom-up: split sinks into groups, each behind one buffer, and
         # repeat on the buffers until the root net drives at most max_fanout of them.
-        drivers = groups
+        # A driver is a load pin (instance index, pin) or a buffer's text with its input open.
+        drivers: list = list(sinks)
         depth = 0
         while len(drivers) > max_fanout:
             buffered = []
@@ -101,7 +100,7 @@ def repair_fanout(
             else:
                 new_cells.append(sink.replace("@IN@", root))
     if not count:
-        return 0, []
+        return 0
 
     out, pos = [], 0
     for index, inst in enumerate(instances):
@@ -121,7 +120,7 @@ def repair_fanout(
     tail = body.rindex("endmodule")
     body = body[:tail] + "".join(new_cells) + "endmodule\n"
     netlist.write_text(body)
-    return count, [cell] * count
+    return count
 
 
 def _plain(net: str) -> str:

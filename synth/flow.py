@@ -205,7 +205,7 @@ def synthesize(
     # ABC does not split nets driven by flip-flops: repair their fanout with buffer trees.
     lib_text = lib.read_text()
     buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text)
-    buffers, _ = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
+    buffers = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
     progress(f"[synth] {cfg.slug}: fanout repair inserted {buffers} x {buf_cell}")
     hier, flat = _stat(work / "stat_hier.json"), _stat(work / "stat_flat.json")
     by_block = {b: _module_area(hier, f"{top}__{b}") for b in BLOCKS}

@@ -144,7 +144,7 @@ def cell_pins(text: str) -> dict[str, tuple[float, dict[str, tuple[str, str | No
         body = text[start:end]
         area = re.search(r"\barea\s*:\s*([\d.eE+-]+)", body)
         pins = {}
-        for pin in re.finditer(r'\n\s*pin\s*\(\s*"?(\w+)"?\s*\)\s*\{', body):
+        for pin in re.finditer(r'(?<![\w])pin\s*\(\s*"?(\w+)"?\s*\)\s*\{', body):
             group = body[pin.start() : _group_end(body, pin.start())]
             direction = re.search(r'direction\s*:\s*"?(\w+)', group)
             function = re.search(r'function\s*:\s*"([^"]+)"', group)
@@ -202,16 +202,25 @@ def check_liberty(path: Path) -> str:
     lib = re.search(r'library\s*\(\s*"?([\w.\-]+)"?\s*\)', text)
     if lib is None:
         raise LibertyError(f"liberty {path}: no `library (...)` group")
-    functions = set()
-    for match in re.finditer(r'function\s*:\s*"([^"]+)"', text):
-        functions.add(re.sub(r"\s+", "", match.group(1)))
+    gates = set()  # (inputs, normalized output function) of single-output cells
+    for _, pins in cell_pins(text).values():
+        ins = tuple(sorted(p for p, (d, _) in pins.items() if d == "input"))
+        funcs = [f for d, f in pins.values() if d == "output" and f]
+        if len(funcs) == 1:
+            norm = funcs[0].replace(" ", "").replace("*", "&").replace("+", "|")
+            while norm.startswith("(") and norm.endswith(")"):
+                norm = norm[1:-1]
+            gates.add((ins, norm))
+
+    def has(pattern: str, n_inputs: int) -> bool:
+        return any(
+            len(ins) == n_inputs and re.fullmatch(pattern.format(*ins), f) for ins, f in gates
+        )
+
     needs = {
         "D flip-flop (ff group)": re.search(r"\bff\s*\(", text) is not None,
-        'inverter (function "!A")': any(re.fullmatch(r"[!~]\w+|\(?!\w+\)?", f) for f in functions),
-        "2-input NAND or NOR": any(
-            re.fullmatch(r"!?\(?\w+[&*|+ ]\w+\)?'?|!\(\w+[&|]\w+\)|\(!\w+[&|]!\w+\)", f)
-            for f in functions
-        ),
+        'inverter (function "!A")': has(r"!\(?{0}\)?", 1),
+        "2-input NAND or NOR": has(r"!\(({0}[&|]{1}|{1}[&|]{0})\)|!{0}[&|]!{1}|!{1}[&|]!{0}", 2),
     }
     absent = [need for need, ok in needs.items() if not ok]
     if absent:
