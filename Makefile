@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth bench test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update bench test ruff clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,12 @@ formal: $(STAMP)  ## prove LUT dot products equal multiply references
 
 synth: $(STAMP)  ## Yosys/OpenSTA report: build/reports/<slug>/report.{json,md}
 	"$(LUTCORE)" synth $(ARGS)
+
+qor: $(STAMP)  ## synthesize the three QoR designs and compare with synth/qor_baseline.json
+	"$(LUTCORE)" qor
+
+qor-update: $(STAMP)  ## rewrite the QoR baseline (commit it with the reason)
+	"$(LUTCORE)" qor --update
 
 bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
 	"$(LUTCORE)" bench $(ARGS)

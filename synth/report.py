@@ -14,6 +14,7 @@ from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import write_atomic
 
 from .flow import SynthResult, liberty_digest, synthesize, temp_work
+from .fpga import check_fpga_args, fpga_estimate
 from .liberty import DEFAULT_LIBERTY, check_liberty
 from .yosys import yosys_version
 
@@ -51,10 +52,9 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "total": round(result.area_total, 1),
             "sequential": round(result.area_sequential, 1),
             "by_block": {k: round(v, 1) for k, v in result.area_by_block.items()},
-            "by_block_total": round(result.area_hier_total, 1),
-            "method": "by_block: kept-hierarchy synthesis, each block mapped on its own, plus "
-            "the fanout-repair buffers of the flat netlist; total: the flattened, buffered and "
-            "sized netlist that is timed",
+            "method": "kept hierarchy: each block mapped on its own (ABC, delay target, "
+            "sizing), fanout-repair buffers added inside their block; the "
+            "total is the sum of the blocks and is the netlist OpenSTA times",
         },
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),
@@ -87,13 +87,12 @@ def report_markdown(rep: dict) -> str:
         "| block | area | share |",
         "|---|---|---|",
     ]
-    parts = sum(area["by_block"].values())
     for block, value in area["by_block"].items():
-        lines.append(f"| {block} | {value:,.1f} | {value / parts:.1%} |")
+        lines.append(f"| {block} | {value:,.1f} | {value / area['total']:.1%} |")
     lines += [
-        f"| **sum** | **{parts:,.1f}** | {parts / area['total']:.1%} of the timed netlist |",
+        f"| **total** | **{area['total']:,.1f}** | 100% |",
         "",
-        f"Flattened, buffered and sized tile (timed netlist): **{area['total']:,.1f} um^2**, "
+        f"Tile (the timed netlist): **{area['total']:,.1f} um^2**, "
         f"of which sequential {area['sequential']:,.1f}; {rep['cell_count']} cells; "
         f"CMOS transistor estimate (generic gates, lower bound) "
         f"{rep['transistors_cmos_estimate']}.",
@@ -124,6 +123,25 @@ def report_markdown(rep: dict) -> str:
         f"Synthesis wall time {rep['synthesis_seconds']} s.",
         "",
     ]
+    if "fpga" in rep:
+        fpga = rep["fpga"]
+        lines += [
+            f"## FPGA estimate: {fpga['family']} {fpga['device']}",
+            "",
+            f"Flow: {fpga['flow']} (ports inside the fabric, no I/O constraints).",
+            "",
+            "| resource | placed | available |",
+            "|---|---|---|",
+            *(f"| {k} | {v} | {fpga['available'][k]} |" for k, v in sorted(fpga["placed"].items())),
+            "",
+            "After synth_ecp5: "
+            + ", ".join(f"{k} {v}" for k, v in fpga["synth_cells"].items())
+            + " (a CCU2C carry cell counts as two LUT4).",
+            f"Fmax **{fpga['fmax_mhz']} MHz** (median of seeds "
+            + ", ".join(f"{s}: {f}" for s, f in fpga["fmax_mhz_by_seed"].items())
+            + f"); {fpga['seconds']} s.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -133,18 +151,27 @@ def run_synth(
     *,
     liberty: Path = DEFAULT_LIBERTY,
     clock_ns: float = 5.0,
+    fpga_device: str | None = None,
+    fpga_seeds: tuple[int, ...] = (1, 2, 3),
     progress=print,
 ) -> dict:
-    """Synthesize ``cfg`` and write ``out_root/<slug>/report.{json,md}`` (and the netlist).
+    """Synthesize ``cfg`` and write ``out_root/<slug>/report.{json,md}`` (and the netlist);
+    with ``fpga_device`` (e.g. ``"85k"``) the report adds the ECP5 estimate.
     Work happens in a temporary folder; nothing is left half-written on failure."""
     lib_name = check_liberty(liberty)
     if not 0.1 <= clock_ns <= 1000:
         raise ValueError(f"clock_ns={clock_ns}: allowed 0.1..1000")
+    if fpga_device is not None:
+        check_fpga_args(fpga_device, fpga_seeds)
     out_dir = out_root / cfg.slug
     work = temp_work(out_root)
     try:
         result = synthesize(cfg, work, liberty=liberty, clock_ns=clock_ns, progress=progress)
         rep = build_report(cfg, result, liberty, lib_name)
+        if fpga_device is not None:
+            rep["fpga"] = fpga_estimate(
+                cfg, work / "fpga", device=fpga_device, seeds=fpga_seeds, progress=progress
+            )
         write_atomic(out_dir / "netlist.v", result.netlist.read_text())
         write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(out_dir / "report.md", report_markdown(rep))

@@ -7,12 +7,17 @@ the Yosys error line and the log path. Yosys' output goes to the log, not the co
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-__all__ = ["YosysError", "run_script", "yosys_abc", "yosys_version"]
+__all__ = ["HEARTBEAT_S", "YosysError", "run_script", "watch", "yosys_abc", "yosys_version"]
+
+#: seconds between progress lines of a long tool run
+HEARTBEAT_S = 30
 
 _CHILD = """
 import sys
@@ -48,22 +53,47 @@ def yosys_abc() -> Path:
     return path
 
 
-def run_script(commands: list[str], log: Path | None = None) -> Path:
+def run_script(
+    commands: list[str], log: Path | None = None, *, label: str = "yosys", progress=None
+) -> Path:
     """Run ``commands`` as one Yosys script on a fresh design; returns the log path.
 
-    Raises :class:`YosysError` with Yosys' ``ERROR:`` line when a command fails.
+    Raises :class:`YosysError` with Yosys' ``ERROR:`` line when a command fails. With
+    ``progress``, long runs report the pass in progress every :data:`HEARTBEAT_S` seconds.
     """
     if log is None:
         log = Path(tempfile.mkdtemp(prefix="lutcore-yosys-")) / "yosys.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     script = log.with_suffix(".ys")
     script.write_text("\n".join(commands) + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(script), str(log)], capture_output=True, text=True
-    )
+    stderr = log.with_suffix(".stderr")
+    with stderr.open("w") as err:  # a file, not a pipe: a full pipe would block the child
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(script), str(log)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        watch(proc, log, label, progress, r"^[\d.]+\. Executing (.*)")
     if proc.returncode:
         text = log.read_text() if log.exists() else ""
         errors = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
-        detail = errors[-1] if errors else (proc.stderr.strip()[-2000:] or "no output")
+        detail = errors[-1] if errors else (stderr.read_text().strip()[-2000:] or "no output")
         raise YosysError(f"yosys failed: {detail} (script {script}, log {log})")
     return log
+
+
+def watch(proc: subprocess.Popen, log: Path, label: str, progress, step: str) -> None:
+    """Wait for ``proc``; every :data:`HEARTBEAT_S` seconds tell ``progress`` the elapsed
+    time and the last line of ``log`` matching the regex ``step`` (its first group)."""
+    started = time.monotonic()
+    while True:
+        try:
+            proc.wait(timeout=HEARTBEAT_S)
+            return
+        except subprocess.TimeoutExpired:
+            if progress is None:
+                continue
+        text = log.read_text(errors="replace") if log.exists() else ""
+        steps = re.findall(step, text, flags=re.M)
+        where = steps[-1].strip() if steps else "starting"
+        progress(f"[{label}] {time.monotonic() - started:.0f} s: {where}")
