@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update bench test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-full bench test ruff clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ qor: $(STAMP)  ## synthesize the three QoR designs and compare with synth/qor_ba
 
 qor-update: $(STAMP)  ## rewrite the QoR baseline (commit it with the reason)
 	"$(LUTCORE)" qor --update
+
+sweep: $(STAMP)  ## small LUT/MAC sweep: build/sweep/default/{results.csv,summary.md,*.png}
+	"$(LUTCORE)" sweep -j 2 $(ARGS)
+
+sweep-full: $(STAMP)  ## the full grid (hours; resumable; ARGS="-j 8" or "--scheduler tcp://...")
+	"$(LUTCORE)" sweep --spec synth/sweeps/full.toml -j 2 $(ARGS)
 
 bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
 	"$(LUTCORE)" bench $(ARGS)

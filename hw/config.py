@@ -1,4 +1,4 @@
-"""The one validated configuration object of a LUT tile.
+"""The one validated configuration object of a tile (LUT or the MAC baseline).
 
 Every generator, golden model, testbench and report takes a :class:`TileConfig`. All checks
 happen in ``__post_init__``, so an impossible combination is refused before any hardware is
@@ -14,8 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "TileConfig", "DEFAULT"]
+__all__ = ["ConfigError", "TileConfig", "DEFAULT", "read_table_file"]
 
+ARCHS = ("lut", "mac")
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed")
 PIPELINE_ALLOWED = (0, 1, 2)
@@ -36,10 +37,12 @@ def _bits_for_range(lo: int, hi: int) -> int:
 
 @dataclass(frozen=True)
 class TileConfig:
-    """A LUT Tensor Core tile.
+    """A LUT Tensor Core tile, or the multiply-based baseline with the same interfaces.
 
     Attributes
     ----------
+    arch : ``"lut"`` the LUT Tensor Core tile; ``"mac"`` the baseline that decodes weights
+        to signed integers and multiplies (``g`` and ``symmetric`` do not apply to it).
     M : activation rows sharing each weight (rows of the output tile).
     N : weight columns sharing each table (columns of the output tile).
     K : reduction depth consumed per K-slice, a multiple of ``g``.
@@ -59,6 +62,7 @@ class TileConfig:
         broadcast into the array, 2 also a register after the per-cell adder tree.
     """
 
+    arch: str = "lut"
     M: int = 2
     N: int = 64
     K: int = 4
@@ -82,6 +86,8 @@ class TileConfig:
                 raise ConfigError(f"{f.name}={value!r}: must be true or false")
             if want is str and not isinstance(value, str):
                 raise ConfigError(f"{f.name}={value!r}: must be a string")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch={self.arch!r}: allowed {', '.join(ARCHS)}")
         for name in ("M", "N"):
             if not 1 <= getattr(self, name) <= MAX_DIM:
                 raise ConfigError(f"{name}={getattr(self, name)}: allowed 1..{MAX_DIM}")
@@ -92,7 +98,9 @@ class TileConfig:
                 f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
                 "(one index bit selects negation)"
             )
-        if not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
+        if self.arch == "mac" and not 1 <= self.K <= MAX_DIM:
+            raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
+        if self.arch == "lut" and not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
             raise ConfigError(
                 f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
             )
@@ -190,10 +198,10 @@ class TileConfig:
     @property
     def slug(self) -> str:
         """Stable, human-readable name of the configuration (used for files and modules)."""
-        table = "s" if self.symmetric else "u"
+        table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.arch == "lut" else ""
         wfmt = "u" if self.weight_format == "unsigned" else "s"
         return (
-            f"lut_m{self.M}n{self.N}k{self.K}_g{self.g}{table}_w{self.w_bits}{wfmt}"
+            f"{self.arch}_m{self.M}n{self.N}k{self.K}{table}_w{self.w_bits}{wfmt}"
             f"_a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
         )
 
@@ -226,14 +234,7 @@ class TileConfig:
     def from_file(cls, path: str | Path) -> TileConfig:
         """Load a TOML (``[tile]`` table or top-level keys) or JSON configuration file."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: cannot read ({exc.strerror})") from None
-        try:
-            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"config file {path}: malformed ({exc})") from None
+        data = read_table_file(path, "config file", ConfigError)
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path}: expected a table of parameters")
         if "tile" in data:
@@ -241,6 +242,19 @@ class TileConfig:
                 raise ConfigError(f"config file {path}: [tile] must be the only table")
             data = data["tile"]
         return cls.from_dict(data, source=f"config file {path}")
+
+
+def read_table_file(path: Path, what: str, error: type[Exception]) -> Any:
+    """Parsed contents of a JSON (``.json``) or TOML file; ``error`` names ``what`` and the
+    path when it cannot be read or parsed."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text) if Path(path).suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{what} {path}: malformed ({exc})") from None
 
 
 DEFAULT = TileConfig()

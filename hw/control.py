@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Out, connect
 
 from .config import TileConfig
 from .layouts import beat_layout, cmd_layout, weight_layout
 from .util import select
 
-__all__ = ["TileControl"]
+__all__ = ["TileControl", "connect_control"]
 
 
 class TileControl(wiring.Component):
@@ -115,3 +115,18 @@ class TileControl(wiring.Component):
             with m.Else():
                 m.d.sync += t.eq(t + 1)
         return m
+
+
+def connect_control(m: Module, tile, buffer, control: TileControl, array) -> None:
+    """Wire a tile's controller between its ``w``/``cmd`` streams, its slice buffer (tables or
+    activations) and its array, and the array's results to ``y``: the same for every tile."""
+    connect(m, wiring.flipped(tile.w), control.w)
+    connect(m, wiring.flipped(tile.cmd), control.cmd)
+    connect(m, control.beat, array.beat)
+    connect(m, array.o, wiring.flipped(tile.y))
+    m.d.comb += [
+        control.cur_valid.eq(buffer.cur_valid),
+        control.nxt_valid.eq(buffer.nxt_valid),
+        buffer.consumed.eq(control.consumed),
+        control.acc_free.eq((~array.o.valid | tile.y.ready) & ~array.last_pending),
+    ]

@@ -8,7 +8,9 @@ element ``[m][k]`` at bit offset ``(m*K + k) * width(x)``.
 from __future__ import annotations
 
 from amaranth.hdl import signed, unsigned
+from amaranth.lib import stream
 from amaranth.lib.data import ArrayLayout, StructLayout
+from amaranth.lib.wiring import In, Out
 
 from .config import TileConfig
 
@@ -19,6 +21,8 @@ __all__ = [
     "result_layout",
     "table_layout",
     "beat_layout",
+    "tile_signature",
+    "array_signature",
 ]
 
 
@@ -82,3 +86,26 @@ def beat_layout(cfg: TileConfig) -> StructLayout:
             "neg": unsigned(1),
         }
     )
+
+
+def tile_signature(cfg: TileConfig) -> dict:
+    """The members of a tile (LUT or MAC: the same interface): ``a``, ``w`` and ``cmd`` in,
+    ``y`` out, all :mod:`amaranth.lib.stream` valid/ready interfaces."""
+    return {
+        "a": In(stream.Signature(act_layout(cfg))),
+        "w": In(stream.Signature(weight_layout(cfg))),
+        "cmd": In(stream.Signature(cmd_layout(cfg))),
+        "y": Out(stream.Signature(result_layout(cfg))),
+    }
+
+
+def array_signature(cfg: TileConfig, operands: str, layout) -> dict:
+    """The members of an array (LUT or MAC): its broadcast per-slice ``operands`` (named,
+    with ``layout``), the issued ``beat`` stream, the results ``o`` and ``last_pending``
+    (a tile's last beat is in the array's pipeline register)."""
+    return {
+        operands: In(layout),
+        "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
+        "o": Out(stream.Signature(result_layout(cfg))),
+        "last_pending": Out(1),
+    }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import wiring
 
+from .accumulate import accumulate
 from .config import TileConfig
-from .layouts import beat_layout, result_layout, table_layout
-from .util import select, tree_sum
+from .layouts import array_signature, table_layout
+from .util import named, select, tree_sum
 
 __all__ = ["LutArray", "cell_value", "plane_partial"]
 
@@ -57,12 +57,6 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
     return tree_sum([*leaves, tree_sum(carries)])
 
 
-def _named(m: Module, value, name: str) -> Signal:
-    sig = Signal(value.shape(), name=name)
-    m.d.comb += sig.eq(value)
-    return sig
-
-
 def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     """One cell's contribution of one beat, ``sum_j 2**j * Q_j`` over the beat's local planes
     (before the beat's shift ``t * planes_per_cycle``)."""
@@ -90,14 +84,7 @@ class LutArray(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(
-            {
-                "tables": In(table_layout(cfg)),
-                "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
-                "o": Out(stream.Signature(result_layout(cfg))),
-                "last_pending": Out(1),
-            }
-        )
+        super().__init__(array_signature(cfg, "tables", table_layout(cfg)))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
@@ -109,20 +96,20 @@ class LutArray(wiring.Component):
         tables = SimpleNamespace(
             entries=[
                 [
-                    [_named(m, e, f"t_{r}_{c}_{i}") for i, e in enumerate(chunk)]
+                    [named(m, e, f"t_{r}_{c}_{i}") for i, e in enumerate(chunk)]
                     for c, chunk in enumerate(self.tables.entries[r])
                 ]
                 for r in range(cfg.M)
             ],
-            total=[_named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
+            total=[named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
         )
         lanes = SimpleNamespace(
             planes=[
-                [_named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
+                [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
                 for n in range(cfg.N)
             ],
             zbits=[
-                [_named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
+                [named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
                 for n in range(cfg.N)
             ],
             neg=beat.neg,
@@ -134,40 +121,5 @@ class LutArray(wiring.Component):
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
 
-        # Accumulate stage: valid, t, first, tile_last as seen by the accumulators.
-        valid, t, first, tile_last = self.beat.valid, beat.t, beat.first, beat.tile_last
-        if cfg.pipeline >= 2:
-            staged = {}
-            for key, v in values.items():
-                staged[key] = Signal(v.shape(), name=f"v_{key[0]}_{key[1]}_q", reset_less=True)
-                m.d.sync += staged[key].eq(v)
-            values = staged
-            valid_q = Signal()
-            t_q = Signal.like(t, reset_less=True)
-            first_q, tile_last_q = Signal(reset_less=True), Signal(reset_less=True)
-            m.d.sync += [
-                valid_q.eq(valid),
-                t_q.eq(t),
-                first_q.eq(first),
-                tile_last_q.eq(tile_last),
-            ]
-            valid, t, first, tile_last = valid_q, t_q, first_q, tile_last_q
-            m.d.comb += self.last_pending.eq(valid_q & tile_last_q)
-
-        ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
-        # The accumulators are the result register; data flip-flops need no reset.
-        accs = Signal(result_layout(cfg), reset_less=True)
-        m.d.comb += self.o.payload.eq(accs)
-        for (row, col), v in values.items():
-            acc = accs[row][col]
-            shifted = v if beats == 1 else select([v << (i * ppc) for i in range(beats)], t)
-            acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
-            m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)
-            with m.If(valid):
-                m.d.sync += acc.eq(acc_next)
-
-        with m.If(valid & tile_last):
-            m.d.sync += self.o.valid.eq(1)
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        accumulate(m, cfg, values, self)
         return m

@@ -1,19 +1,21 @@
-"""The LUT Tensor Core tile: precompute, table buffer, control and LUT array."""
+"""The LUT Tensor Core tile (precompute, table buffer, control, LUT array) and the choice of
+tile by ``arch``."""
 
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib import wiring
+from amaranth.lib.wiring import connect
 
 from .config import TileConfig
-from .control import TileControl
-from .layouts import act_layout, cmd_layout, result_layout, weight_layout
+from .control import TileControl, connect_control
+from .layouts import table_layout, tile_signature
 from .lut_array import LutArray
+from .mac_tile import MacTile
 from .precompute import TablePrecompute
-from .table_buffer import TableBuffer
+from .slice_buffer import SliceBuffer
 
-__all__ = ["LutTile", "PORT_DOCS"]
+__all__ = ["LutTile", "PORT_DOCS", "TILES", "make_tile"]
 
 #: Meaning of each top-level stream (used by the generated port table).
 PORT_DOCS = {
@@ -35,36 +37,32 @@ class LutTile(wiring.Component):
     :mod:`amaranth.lib.stream` valid/ready interfaces.
     """
 
+    #: submodule names, as in the emitted Verilog (``<top>__<block>``)
+    BLOCKS = ("precompute", "table_buffer", "control", "lut_array")
+
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(
-            {
-                "a": In(stream.Signature(act_layout(cfg))),
-                "w": In(stream.Signature(weight_layout(cfg))),
-                "cmd": In(stream.Signature(cmd_layout(cfg))),
-                "y": Out(stream.Signature(result_layout(cfg))),
-            }
-        )
+        super().__init__(tile_signature(cfg))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
         m = Module()
         m.submodules.precompute = precompute = TablePrecompute(cfg)
-        m.submodules.table_buffer = tables = TableBuffer(cfg)
+        m.submodules.table_buffer = tables = SliceBuffer(table_layout(cfg))
         m.submodules.control = control = TileControl(cfg)
         m.submodules.lut_array = array = LutArray(cfg)
 
         connect(m, wiring.flipped(self.a), precompute.i)
         connect(m, precompute.o, tables.i)
-        connect(m, wiring.flipped(self.w), control.w)
-        connect(m, wiring.flipped(self.cmd), control.cmd)
-        connect(m, control.beat, array.beat)
-        connect(m, array.o, wiring.flipped(self.y))
-        m.d.comb += [
-            array.tables.eq(tables.current),
-            control.cur_valid.eq(tables.cur_valid),
-            control.nxt_valid.eq(tables.nxt_valid),
-            tables.consumed.eq(control.consumed),
-            control.acc_free.eq((~array.o.valid | self.y.ready) & ~array.last_pending),
-        ]
+        m.d.comb += array.tables.eq(tables.current)
+        connect_control(m, self, tables, control, array)
         return m
+
+
+#: tile class of each ``arch``
+TILES = {"lut": LutTile, "mac": MacTile}
+
+
+def make_tile(cfg: TileConfig) -> wiring.Component:
+    """The tile ``cfg.arch`` names, built for ``cfg``."""
+    return TILES[cfg.arch](cfg)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Value
+from amaranth.hdl import Array, Module, Signal, Value
 
-__all__ = ["select", "tree_sum"]
+__all__ = ["named", "select", "tree_sum"]
 
 
 def tree_sum(values: list[Value]) -> Value:
@@ -22,3 +22,12 @@ def select(options: list, index: Value) -> Value:
     options = list(options)
     options += [options[-1]] * ((1 << len(index)) - len(options))
     return Array(options)[index]
+
+
+def named(m: Module, value, name: str) -> Signal:
+    """``value`` as its own named signal. Arrays give every field of a wide broadcast bus its
+    signal once, so cells reference small signals instead of slicing the bus (slicing in
+    every cell makes elaboration quadratic in the tile size)."""
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig

@@ -130,6 +130,37 @@ def cmd_qor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from lutcore.synth.liberty import LibertyError
+    from lutcore.synth.summary import write_plots, write_summary
+    from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, load_spec, run_sweep
+
+    try:
+        spec = load_spec(args.spec or DEFAULT_SPEC)
+        print(
+            f"[sweep] {spec.name}: {len(spec.points)} points, -j {args.jobs}"
+            + (f", Dask scheduler {args.scheduler}" if args.scheduler else "")
+        )
+        rows = run_sweep(
+            spec,
+            args.out_dir,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            retry_failed=args.retry_failed,
+        )
+    except (SweepError, LibertyError) as exc:
+        raise ConfigError(str(exc)) from None
+    folder = args.out_dir / spec.name
+    plots = write_plots(rows, folder)
+    summary = write_summary(rows, folder, spec.name)
+    failed = sum(r["status"] != "ok" for r in rows)
+    print(
+        f"[sweep] {len(rows) - failed} ok, {failed} failed; wrote {folder}/results.csv, "
+        f"results.json, {summary.name} and {len(plots)} plot files"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lutcore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="rewrite synth/qor_baseline.json")
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
     p.set_defaults(func=cmd_qor)
+
+    p = sub.add_parser("sweep", help="LUT/MAC design-space sweep: results, plots, summary")
+    p.add_argument("--spec", type=Path, help="sweep spec (TOML/JSON); default: the small grid")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="local worker processes")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) instead")
+    p.add_argument("--retry-failed", action="store_true", help="rerun points that failed")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "sweep")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("formal", help="SAT-prove LUT dot products equal multiply references")
     p.set_defaults(func=cmd_formal)

@@ -6,7 +6,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from lutcore.hw.config import TileConfig
-from lutcore.hw.tile import LutTile
+from lutcore.hw.tile import make_tile
 
 from .streams import TileJob, decode_result
 
@@ -23,11 +23,12 @@ def simulate_jobs(
     max_cycles: int = 200_000,
     trace: list[dict[str, int]] | None = None,
 ) -> tuple[list[np.ndarray], int]:
-    """Run ``jobs`` through :class:`LutTile`; each producer inserts an idle cycle before a
-    beat with probability ``p_gap`` and the consumer drops ``ready`` with probability
-    ``p_stall``. Returns the decoded results in order and the cycle count. ``trace``, if
-    given, receives each cycle's ``valid``/``ready`` of every stream (as ``"a.valid"``...)."""
-    dut = LutTile(cfg)
+    """Run ``jobs`` through the tile (:func:`~lutcore.hw.tile.make_tile`); each producer
+    inserts an idle cycle before a beat with probability ``p_gap`` and the consumer drops
+    ``ready`` with probability ``p_stall``. Returns the decoded results in order and the
+    cycle count. ``trace``, if given, receives each cycle's ``valid``/``ready`` of every
+    stream (as ``"a.valid"``...)."""
+    dut = make_tile(cfg)
     rng = np.random.default_rng(seed)
     results: list[np.ndarray] = []
     state = {"cycles": 0}

@@ -1,9 +1,10 @@
-"""NumPy golden model of the LUT tile, written from the arithmetic (DESIGN.md section 1).
+"""NumPy golden model of the tiles, written from the arithmetic (DESIGN.md section 1).
 
 It shares nothing with the RTL generator but the :class:`~hw.config.TileConfig`: tables are
 built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the
-closed-form offset term, and :func:`reference_matmul` is the plain integer matmul that the
-LUT path must equal exactly. All integer arrays are ``int64``.
+closed-form offset term; the MAC baseline's digits are ``planes_per_cycle`` planes of the
+code minus the zero point's, multiplied and shifted; :func:`reference_matmul` is the plain
+integer matmul both must equal exactly. All integer arrays are ``int64``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ __all__ = [
     "plane_coefficients",
     "weight_values",
     "lut_slice",
-    "lut_tile",
+    "mac_slice",
+    "tile_result",
     "tile_schedule",
-    "lut_matmul",
+    "tile_matmul",
     "pad_to",
     "reference_matmul",
 ]
@@ -114,15 +116,42 @@ def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     return weighted - z[None, :] * s
 
 
-def lut_tile(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+def mac_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+    """One K-slice through the MAC baseline's method: ``a[M, K]``, ``codes[K, N]``.
+
+    The code is split into digits of ``ppc = planes_per_cycle`` planes (one per beat, least
+    significant first); beat ``t``'s digit is ``d_t = sum_j 2**j * w_(t*ppc+j)``, minus the zero
+    point's digit ``z_t`` (unsigned weights), or with its top plane weighted ``-2**(ppc-1)``
+    on the last beat (signed weights). Then ``sum_t 2**(t*ppc) * (a @ d_t)``.
+    """
+    ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
+    planes = bit_planes(codes, cfg.w_bits)  # [b, K, N]
+    zplanes = None if zero is None else bit_planes(zero, cfg.w_bits)  # [b, N]
+    a = np.asarray(a, dtype=np.int64)
+    out = np.zeros((cfg.M, cfg.N), np.int64)
+    for t in range(beats):
+        weight = 1 << np.arange(ppc, dtype=np.int64)
+        if cfg.weight_format == "signed" and t == beats - 1:
+            weight[-1] = -weight[-1]
+        group = slice(t * ppc, (t + 1) * ppc)
+        digit = np.einsum("jkn,j->kn", planes[group], weight)
+        if cfg.has_zero_point:
+            digit = digit - np.einsum("jn,j->n", zplanes[group], weight)[None, :]
+        out += (a @ digit) << (t * ppc)
+    return out
+
+
+def tile_result(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
     """One output tile over a runtime K of ``a.shape[1]`` (a multiple of ``K``, at most
-    ``max_k``): the sum of :func:`lut_slice` over its K-slices."""
+    ``max_k``): the sum over its K-slices of :func:`lut_slice` (LUT tile) or
+    :func:`mac_slice` (MAC baseline)."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
         raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
+    method = lut_slice if cfg.arch == "lut" else mac_slice
     out = np.zeros((cfg.M, cfg.N), np.int64)
     for k0 in range(0, k_total, cfg.K):
-        out += lut_slice(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
+        out += method(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
     return out
 
 
@@ -164,13 +193,13 @@ def tile_schedule(
                 yield m0, n0, k0, a_p[m0 : m0 + cfg.M, k0:k1], codes_p[k0:k1, n0 : n0 + cfg.N], z
 
 
-def lut_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+def tile_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
     """Whole ``A[Mt, Kt] @ W[Kt, Nt]`` through the tile's schedule (:func:`tile_schedule`),
-    each output tile by :func:`lut_tile`, partial K results summed."""
+    each output tile by :func:`tile_result`, partial K results summed."""
     mt, nt = a.shape[0], codes.shape[1]
     out = np.zeros((-(-mt // cfg.M) * cfg.M, -(-nt // cfg.N) * cfg.N), np.int64)
     for m0, n0, _, a_t, w_t, z in tile_schedule(cfg, a, codes, zero):
-        out[m0 : m0 + cfg.M, n0 : n0 + cfg.N] += lut_tile(cfg, a_t, w_t, z)
+        out[m0 : m0 + cfg.M, n0 : n0 + cfg.N] += tile_result(cfg, a_t, w_t, z)
     return out[:mt, :nt]
 
 

@@ -93,7 +93,7 @@ def gemm_jobs(
             acts.append(pack(a_t[:, s0 : s0 + cfg.K], cfg.a_bits))
             weights += encode_weights(cfg, w_t[s0 : s0 + cfg.K])
         cmd = encode_cmd(cfg, len(acts), z)
-        jobs.append(TileJob(m0, n0, k0, cmd, acts, weights, golden.lut_tile(cfg, a_t, w_t, z)))
+        jobs.append(TileJob(m0, n0, k0, cmd, acts, weights, golden.tile_result(cfg, a_t, w_t, z)))
     return jobs
 
 

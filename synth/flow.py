@@ -1,10 +1,12 @@
 """ASIC-style synthesis of a tile with pyosys (Yosys + ABC) and timing with OpenSTA.
 
-One Yosys run on the emitted Verilog with the hierarchy kept: each block (precompute,
-table buffer, control, LUT array) is mapped on its own to the liberty by ABC (``abc -dff``,
-delay target, then ``upsize; dnsize``). ABC leaves broadcast nets unsplit, and its own
-``buffer`` chains buffers, so :mod:`.fanout` then gives every net with more than 16 loads
-a buffer tree inside its module (what a physical flow's fanout repair does).
+One Yosys run on the emitted Verilog with the hierarchy kept (``synth -booth``: Booth
+multipliers where there are any): each block (precompute, table buffer, control, LUT
+array; the MAC baseline's activation buffer, control, MAC array) is mapped on its own to
+the liberty by ABC (``abc -dff``, delay target, then ``upsize; dnsize``). ABC leaves
+broadcast nets unsplit, and its own ``buffer`` chains buffers, so :mod:`.fanout` then
+gives every net with more than 16 loads a buffer tree inside its module (what a physical
+flow's fanout repair does).
 
 That one netlist is what is reported and timed: a block's area is its module's
 ``stat -liberty`` area plus its buffers, so the blocks sum to the total exactly, and
@@ -30,14 +32,14 @@ from pathlib import Path
 
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import tile_verilog, top_name
+from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .yosys import run_script
 
-__all__ = ["BLOCKS", "SynthResult", "synthesize"]
+__all__ = ["SynthResult", "synthesize"]
 
-BLOCKS = ("precompute", "table_buffer", "control", "lut_array")
 MAX_FANOUT = 16
 #: Cells synthesis must not pick (glob patterns, as in physical flows' dont-use lists):
 #: power-management cells (isolation, keep-alive), probes, clock-tree cells (for CTS) and
@@ -78,6 +80,7 @@ class SynthResult:
     area_sequential: float
     area_by_block: dict[str, float]  # blocks and top-level glue, fanout buffers included
     cells: dict[str, int]
+    booth_multipliers: int  # $mul cells Yosys mapped to Booth multipliers
     transistors: int | None  # lower bound from Yosys' CMOS model of the generic gates
     timing: dict
     netlist: Path
@@ -193,7 +196,7 @@ def synthesize(
         [
             f"read_verilog {design}",
             f"hierarchy -top {top}",
-            f"synth -top {top}",
+            f"synth -top {top} -booth",  # Booth multipliers (the MAC baseline has them)
             f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
             *mapping,
             "setundef -zero",
@@ -214,9 +217,10 @@ def synthesize(
     stat = _stat(work / "stat.json")
     # a module's `area` in Yosys' stat includes its submodules: the top's own cells are
     # the design's area minus the blocks'
-    by_block = {b: _module_area(stat, f"{top}__{b}") for b in BLOCKS}
+    blocks = TILES[cfg.arch].BLOCKS
+    by_block = {b: _module_area(stat, f"{top}__{b}") for b in blocks}
     by_block["top_glue"] = float(stat["design"]["area"]) - sum(by_block.values())
-    for name, module in [(b, f"{top}__{b}") for b in BLOCKS] + [("top_glue", top)]:
+    for name, module in [(b, f"{top}__{b}") for b in blocks] + [("top_glue", top)]:
         by_block[name] += buffers.get(module, 0) * buf_area
     cmos = _stat(work / "stat_cmos.json")["design"]
     # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
@@ -244,6 +248,9 @@ def synthesize(
         area_sequential=float(stat["design"].get("sequential_area", 0.0)),
         area_by_block=by_block,
         cells=cells,
+        booth_multipliers=len(
+            re.findall(r"^Mapping cell .* to (?:un)?signed Booth", log.read_text(), flags=re.M)
+        ),
         transistors=int(transistors) if transistors.isdigit() else None,
         timing=timing,
         netlist=netlist,

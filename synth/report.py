@@ -21,7 +21,7 @@ from .yosys import yosys_version
 __all__ = ["build_report", "run_synth"]
 
 
-def _sta_version() -> str | None:
+def sta_version() -> str | None:
     if not shutil.which("sta"):
         return None
     proc = subprocess.run(["sta", "-version"], capture_output=True, text=True)
@@ -41,7 +41,7 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "lutcore": __version__,
             "amaranth": amaranth_version,
             "yosys": yosys_version(),
-            "opensta": _sta_version(),
+            "opensta": sta_version(),
         },
         "liberty": {
             "name": lib_name,
@@ -58,6 +58,7 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
         },
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),
+        "booth_multipliers": result.booth_multipliers,
         "transistors_cmos_estimate": result.transistors,
         "timing": result.timing,
         "throughput": {
@@ -95,7 +96,8 @@ def report_markdown(rep: dict) -> str:
         f"Tile (the timed netlist): **{area['total']:,.1f} um^2**, "
         f"of which sequential {area['sequential']:,.1f}; {rep['cell_count']} cells; "
         f"CMOS transistor estimate (generic gates, lower bound) "
-        f"{rep['transistors_cmos_estimate']}.",
+        f"{rep['transistors_cmos_estimate']}; {rep['booth_multipliers']} multipliers "
+        "(Booth-encoded by `synth -booth`).",
         f"Method: {area['method']}.",
         "",
         "## Timing",

@@ -28,6 +28,20 @@ CONFIGS = {
         a_bits=16,
         max_k=8192,
     ),
+    # the MAC baseline: the paper's shape bit-serial with zero points, and bit-parallel
+    # signed 4-bit weights with the adder-tree register
+    "mac_default": DEFAULT.replace(arch="mac"),
+    "mac_bitparallel_signed4": TileConfig(
+        arch="mac",
+        M=2,
+        N=16,
+        K=8,
+        w_bits=4,
+        planes_per_cycle=4,
+        weight_format="signed",
+        max_k=512,
+        pipeline=2,
+    ),
 }
 
 

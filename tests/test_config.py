@@ -30,6 +30,8 @@ BAD = [
     ({"M": True}, "M=True: must be an integer"),
     ({"M": 2.5}, "M=2.5: must be an integer"),
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
+    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac"),
+    ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
 ]
 
 
@@ -38,6 +40,14 @@ def test_invalid_values_are_refused_by_name(changes, message):
     with pytest.raises(ConfigError) as info:
         DEFAULT.replace(**changes)
     assert message in str(info.value)
+
+
+def test_mac_baseline_takes_any_k_and_is_named_without_tables():
+    mac = DEFAULT.replace(arch="mac", K=6, max_k=600)  # K need not be a multiple of g
+    assert mac.slug == "mac_m2n64k6_w2u_a8_p1_kmax600_pipe1"
+    assert DEFAULT.slug.startswith("lut_m2n64k4_g4s_")
+    # g and symmetric do not apply to the MAC tile: same design, same name
+    assert mac.replace(g=2, symmetric=False).slug == mac.slug
 
 
 def test_default_is_the_paper_tile():

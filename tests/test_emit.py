@@ -14,16 +14,23 @@ from lutcore.sim.lint import lint
 from .conftest import CONFIGS, require_tool
 
 
-def test_verilog_is_deterministic_and_path_free():
-    cfg = CONFIGS["m1n8k8_utable_w1"]
+@pytest.mark.parametrize(
+    "name, blocks",
+    [
+        ("m1n8k8_utable_w1", {"control", "lut_array", "precompute", "table_buffer"}),
+        ("mac_bitparallel_signed4", {"act_buffer", "control", "mac_array"}),
+    ],
+)
+def test_verilog_is_deterministic_and_path_free(name, blocks):
+    cfg = CONFIGS[name]
     text = tile_verilog(cfg)
     assert text == tile_verilog(cfg)
     for noise in ("/work/", "/home/", "/tmp/", "/opt/", ".py:", "src ="):
         assert noise not in text, noise
     modules = re.findall(r"^module (\S+?)\(", text, flags=re.M)
-    blocks = {"control", "lut_array", "precompute", "table_buffer"}
     assert set(modules) == {cfg.slug} | {f"{cfg.slug}__{b}" for b in blocks}
-    assert f"//   w_bits = {cfg.w_bits}" in text
+    assert cfg.slug.startswith(f"{cfg.arch}_")
+    assert f"//   w_bits = {cfg.w_bits}" in text and f"//   arch = {cfg.arch}" in text
 
 
 def test_write_tile_outputs_and_no_leftovers(tmp_path):
@@ -49,6 +56,7 @@ def test_slug_distinguishes_every_parameter():
             ("planes_per_cycle", 2),
             ("max_k", 1024),
             ("pipeline", 2),
+            ("arch", "mac"),
         ]
     } | {DEFAULT}
     assert len({top_name(c) for c in variants}) == len(variants)

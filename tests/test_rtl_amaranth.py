@@ -24,6 +24,12 @@ SMALL["partial_planes_utable"] = TileConfig(
     N=4, w_bits=4, planes_per_cycle=2, symmetric=False, weight_format="signed"
 )
 SMALL["fixed_runtime_k"] = TileConfig(M=1, N=4, K=4, w_bits=3, max_k=4)
+SMALL["mac_digits_k6"] = TileConfig(
+    arch="mac", M=2, N=4, K=6, w_bits=4, planes_per_cycle=2, max_k=96
+)
+SMALL["mac_serial_signed3_pipe0"] = TileConfig(
+    arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
+)
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -40,7 +46,8 @@ def test_tile_matches_golden_with_backpressure(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["default", "m1n8k8_utable_w1", "m4n16k16_g2_signed4", "bitparallel_int16"]
+    "name",
+    ["default", "m1n8k8_utable_w1", "m4n16k16_g2_signed4", "bitparallel_int16", "mac_default"],
 )
 def test_array_takes_one_weight_beat_per_cycle(name):
     """Unthrottled, a GEMV of several tiles finishes in (weight beats + pipeline latency +

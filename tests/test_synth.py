@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lutcore.cli import main
-from lutcore.hw.config import DEFAULT
+from lutcore.hw.config import DEFAULT, TileConfig
 from lutcore.hw.emit import tile_verilog
 from lutcore.sim.tools import in_ci
 from lutcore.synth import yosys
@@ -109,10 +109,22 @@ def test_report_files_and_block_areas(compact_reports):
     assert placed == pytest.approx(area["total"], rel=1e-3)
     netlist = (folder / "netlist.v").read_text()
     assert rep["cell_count"] == len(re.findall(r"^  sky130_fd_sc_hd__\w+ ", netlist, flags=re.M))
+    assert rep["booth_multipliers"] == 0  # a LUT tile has no multipliers
     assert rep["liberty"]["name"] == "lutcore_sky130hd_compact"
     assert rep["timing"]["source"] == "OpenSTA"
     assert rep["timing"]["max_fanout"] <= 16  # fanout repair leaves no broadcast net behind
     assert "## Area" in (folder / "report.md").read_text()
+
+
+def test_mac_baseline_multiplies_with_booth_multipliers(tmp_path):
+    """The MAC baseline is synthesized with real multipliers: one Booth multiplier per
+    (row, column, k), and its blocks are reported like the LUT tile's."""
+    require_tool("sta")
+    cfg = TileConfig(arch="mac", M=1, N=2, K=2, w_bits=4, planes_per_cycle=4, max_k=64)
+    rep = run_synth(cfg, tmp_path, progress=lambda _: None)
+    assert rep["booth_multipliers"] == cfg.M * cfg.N * cfg.K
+    assert set(rep["area_um2"]["by_block"]) == {"act_buffer", "control", "mac_array", "top_glue"}
+    assert rep["area_um2"]["by_block"]["mac_array"] > rep["area_um2"]["by_block"]["control"]
 
 
 def test_density_follows_from_area_and_fmax(compact_reports):

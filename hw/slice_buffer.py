@@ -1,4 +1,4 @@
-"""Double-buffered table store: the array reads ``current`` while ``next`` is filled."""
+"""Double-buffered per-slice operand store: the array reads ``current`` while ``next`` fills."""
 
 from __future__ import annotations
 
@@ -6,26 +6,22 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import TileConfig
-from .layouts import table_layout
-
-__all__ = ["TableBuffer"]
+__all__ = ["SliceBuffer"]
 
 
-class TableBuffer(wiring.Component):
-    """Two table registers, ``next`` (written from the precompute stream) and ``current``
-    (broadcast to the array). ``current`` is loaded from ``next`` when the array releases it
-    or when it is empty; copying instead of ping-ponging keeps a mux off every broadcast
-    entry.
+class SliceBuffer(wiring.Component):
+    """Two registers of one K-slice's operands (the LUT tile's tables, the MAC tile's
+    activations): ``next``, written from the input stream, and ``current``, broadcast to the
+    array. ``current`` is loaded from ``next`` when the array releases it or when it is
+    empty; copying instead of ping-ponging keeps a mux off every broadcast bit.
 
-    Members: ``i`` tables in; ``current`` the table in use; ``cur_valid``/``nxt_valid``
-    occupancy (for the controller's issue rule); ``consumed`` pulsed by the array in the cycle
-    it uses ``current`` for the last time.
+    Members: ``i`` operands in (payload ``layout``); ``current`` the operands in use;
+    ``cur_valid``/``nxt_valid`` occupancy (for the controller's issue rule); ``consumed``
+    pulsed by the array in the cycle it uses ``current`` for the last time.
     """
 
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        layout = table_layout(cfg)
+    def __init__(self, layout):
+        self.layout = layout
         super().__init__(
             {
                 "i": In(stream.Signature(layout)),
@@ -39,8 +35,8 @@ class TableBuffer(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         # Data registers need no reset (their valid flags have one): cheaper flip-flops.
-        nxt = Signal(table_layout(self.cfg), reset_less=True)
-        cur = Signal(table_layout(self.cfg), reset_less=True)
+        nxt = Signal(self.layout, reset_less=True)
+        cur = Signal(self.layout, reset_less=True)
         m.d.comb += self.current.eq(cur)
         swap = Signal()
         m.d.comb += [

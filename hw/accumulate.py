@@ -1,0 +1,54 @@
+"""The accumulate stage shared by the LUT and MAC arrays (accumulators = result register)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value, signed
+
+from .config import TileConfig
+from .layouts import result_layout
+from .util import select
+
+__all__ = ["accumulate"]
+
+
+def accumulate(m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value], array) -> None:
+    """Add each cell's beat value ``values[row, col]`` (signed, before the beat's shift
+    ``t * planes_per_cycle``) into its accumulator, restarting on ``first``, and present the
+    accumulators on ``array.o`` after a tile's last beat until read.
+
+    ``array`` is the array component: ``beat`` (issued beats), ``o`` (results, ``[m][n]``
+    signed ``acc_bits``), ``last_pending`` (with ``pipeline == 2`` a register follows the
+    cell values, and a tile's last beat may be in it). The controller does not issue the next
+    tile's first beat until the result has been read.
+    """
+    beat = array.beat.payload
+    valid, t, first, tile_last = array.beat.valid, beat.t, beat.first, beat.tile_last
+    if cfg.pipeline >= 2:
+        staged = {}
+        for key, v in values.items():
+            staged[key] = Signal(v.shape(), name=f"v_{key[0]}_{key[1]}_q", reset_less=True)
+            m.d.sync += staged[key].eq(v)
+        values = staged
+        valid_q = Signal()
+        t_q = Signal.like(t, reset_less=True)
+        first_q, tile_last_q = Signal(reset_less=True), Signal(reset_less=True)
+        m.d.sync += [valid_q.eq(valid), t_q.eq(t), first_q.eq(first), tile_last_q.eq(tile_last)]
+        valid, t, first, tile_last = valid_q, t_q, first_q, tile_last_q
+        m.d.comb += array.last_pending.eq(valid_q & tile_last_q)
+
+    ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
+    # The accumulators are the result register; data flip-flops need no reset.
+    accs = Signal(result_layout(cfg), reset_less=True)
+    m.d.comb += array.o.payload.eq(accs)
+    for (row, col), v in values.items():
+        acc = accs[row][col]
+        shifted = v if beats == 1 else select([v << (i * ppc) for i in range(beats)], t)
+        acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
+        m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)
+        with m.If(valid):
+            m.d.sync += acc.eq(acc_next)
+
+    with m.If(valid & tile_last):
+        m.d.sync += array.o.valid.eq(1)
+    with m.Elif(array.o.ready):
+        m.d.sync += array.o.valid.eq(0)

@@ -1,0 +1,80 @@
+"""The MAC baseline's array: ``M x N`` cells of multipliers, adder tree, shift-and-add."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, Value, signed
+from amaranth.lib import wiring
+
+from .accumulate import accumulate
+from .config import TileConfig
+from .layouts import act_layout, array_signature
+from .util import named, tree_sum
+
+__all__ = ["MacArray", "weight_digit"]
+
+
+def weight_digit(
+    m: Module, cfg: TileConfig, bits: list[Value], zbits: Value | None, neg: Value, name: str
+) -> Signal:
+    """The integer value of one weight's digit in a beat: ``d = sum_j 2**j * bits[j]`` over
+    the beat's ``planes_per_cycle`` planes, minus the zero point's digit ``zbits`` (unsigned
+    weights), or with the top plane weighted ``-2**(ppc-1)`` when ``neg`` (the signed
+    weight's top digit). Signed ``ppc + 1`` bits: ``|d| <= 2**ppc - 1``.
+
+    Shift-and-add over the beats then gives ``Wq - z`` (or the signed ``Wq``) exactly: this is
+    the baseline's dequantization, done digit by digit for bit-serial configurations.
+    """
+    ppc = cfg.planes_per_cycle
+    digit = Signal(signed(ppc + 1), name=name)
+    if zbits is None:
+        m.d.comb += digit.eq(Cat(*bits, bits[-1] & neg).as_signed())
+    else:
+        m.d.comb += digit.eq(Cat(*bits) - zbits)
+    return digit
+
+
+class MacArray(wiring.Component):
+    """``M x N`` multiply-accumulate cells, the baseline the LUT array is compared with.
+
+    Each beat carries ``planes_per_cycle`` bit planes of every weight. The array decodes each
+    weight's digit (:func:`weight_digit`) once per (column, k), shared by the ``M`` rows,
+    multiplies it by each activation (signed ``a_bits`` x signed ``ppc + 1`` bits; the
+    synthesis flow maps multipliers with Booth encoding), sums the ``K`` products of a cell
+    in a balanced adder tree and accumulates like the LUT array (``pipeline == 2`` puts a
+    register after the tree). With ``planes_per_cycle == w_bits`` this is the plain
+    dequantize-and-multiply design.
+
+    Members: ``acts`` current activations ``[m][k]`` (broadcast); ``beat`` issued beats;
+    ``o`` results; ``last_pending`` a tile's last beat is in the pipeline register.
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        super().__init__(array_signature(cfg, "acts", act_layout(cfg)))
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        m = Module()
+        beat = self.beat.payload
+        ppc = cfg.planes_per_cycle
+        acts = [
+            [named(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
+        ]
+        digits = []
+        for n in range(cfg.N):
+            planes = [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
+            zbits = named(m, beat.zbits[n], f"z_{n}") if cfg.has_zero_point else None
+            column = []
+            for k in range(cfg.K):
+                bits = [planes[j][k] for j in range(ppc)]
+                column.append(weight_digit(m, cfg, bits, zbits, beat.neg, f"d_{n}_{k}"))
+            digits.append(column)
+        values = {}
+        for row in range(cfg.M):
+            for col in range(cfg.N):
+                products = [acts[row][k] * digits[col][k] for k in range(cfg.K)]
+                value = tree_sum(products)
+                values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
+                m.d.comb += values[row, col].eq(value)
+        accumulate(m, cfg, values, self)
+        return m

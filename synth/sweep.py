@@ -1,0 +1,295 @@
+"""Design-space sweeps: every grid point emitted, synthesized, timed and reported.
+
+A sweep spec (TOML or JSON) names the sweep and lists one or more ``[[grid]]`` tables; each
+is the cartesian product of its parameter lists (a scalar is a one-element list) over the
+:class:`~hw.config.TileConfig` parameters, plus two conveniences:
+
+* ``planes_per_cycle = "w_bits"`` means bit-parallel at each weight width;
+* ``mnk = 512`` (instead of ``M``/``N``/``K``) means every power-of-two shape with
+  ``M*N*K = 512`` that the point's ``g`` allows (``K`` a multiple of ``g`` for LUT tiles),
+  limited by ``mnk_max_m`` (default 8), ``mnk_min_k`` and ``mnk_max_k`` (default any).
+
+Optional top-level keys: ``clock_ns`` (default 5.0) and ``liberty`` (a path; default the
+compact library). Every point is validated before anything runs; an impossible point is
+reported with its grid and reason. Points that name the same design (e.g. MAC points that
+differ only in ``g``) run once.
+
+Each finished point is cached as ``points/<key>.json`` under the sweep's folder, ``key``
+hashing the configuration, clock, liberty contents and tool versions: an interrupted sweep
+resumes without recomputing them, and a failed point is recorded with its error (it is
+retried only with ``retry_failed``). Points run in local processes (``jobs``) or on a Dask
+cluster (``scheduler`` address); results go to ``results.csv`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lutcore import __version__
+from lutcore.hw.config import ConfigError, TileConfig, read_table_file
+from lutcore.hw.emit import write_atomic
+
+from .flow import liberty_digest
+from .liberty import DEFAULT_LIBERTY, check_liberty
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_SPEC",
+    "SweepError",
+    "SweepSpec",
+    "load_spec",
+    "run_point",
+    "run_sweep",
+]
+
+#: the small default grid of `make sweep`; `make sweep-full` runs ``sweeps/full.toml``
+DEFAULT_SPEC = Path(__file__).with_name("sweeps") / "default.toml"
+
+_PARAMS = {f.name for f in fields(TileConfig)}
+_EXTRA = {"mnk", "mnk_max_m", "mnk_min_k", "mnk_max_k"}
+
+#: result columns, in CSV order
+COLUMNS = [
+    "slug",
+    "status",
+    *[f.name for f in fields(TileConfig)],
+    "area_um2",
+    "area_by_block",
+    "critical_path_ns",
+    "fmax_mhz",
+    "timing_source",
+    "weight_bit_macs_per_cycle",
+    "macs_per_cycle",
+    "tops",
+    "tops_per_mm2",
+    "seconds",
+    "error",
+]
+
+
+class SweepError(ValueError):
+    """A malformed sweep spec or an impossible grid point (names the file, grid and why)."""
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    points: list[TileConfig]
+    clock_ns: float = 5.0
+    liberty: Path = DEFAULT_LIBERTY
+
+
+def _shapes(mnk: int, g: int, arch: str, limits: dict) -> list[tuple[int, int, int]]:
+    powers = [1 << i for i in range(mnk.bit_length())]
+    out = []
+    for m, k in itertools.product(powers, powers):
+        n, rest = divmod(mnk, m * k)
+        if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (arch == "lut" and k % g):
+            continue
+        if not limits.get("mnk_min_k", 1) <= k <= limits.get("mnk_max_k", mnk):
+            continue
+        out.append((m, n, k))
+    return sorted(out)
+
+
+def _grid_points(grid: dict, where: str) -> list[TileConfig]:
+    unknown = sorted(set(grid) - _PARAMS - _EXTRA)
+    if unknown:
+        raise SweepError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(_PARAMS | _EXTRA))}"
+        )
+    if "mnk" in grid and {"M", "N", "K"} & set(grid):
+        raise SweepError(f"{where}: give either mnk or M/N/K, not both")
+    axes = {}
+    for key, value in grid.items():
+        if key in _EXTRA:
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise SweepError(f"{where}: {key} is an empty list")
+        axes[key] = values
+    mnk = grid.get("mnk")
+    for key in _EXTRA - {"mnk"}:
+        if key in grid and (mnk is None or not isinstance(grid[key], int) or grid[key] < 1):
+            raise SweepError(f"{where}: {key}={grid[key]!r}: a positive integer, with mnk")
+    if mnk is not None and (not isinstance(mnk, int) or mnk < 1 or mnk & (mnk - 1)):
+        raise SweepError(f"{where}: mnk={mnk!r}: must be a power of two")
+    points = []
+    for combo in itertools.product(*axes.values()):
+        params = dict(zip(axes, combo, strict=True))
+        if params.get("planes_per_cycle") == "w_bits":
+            params["planes_per_cycle"] = params.get("w_bits", TileConfig.w_bits)
+        shapes = [{}]
+        if mnk is not None:
+            g, arch = params.get("g", TileConfig.g), params.get("arch", TileConfig.arch)
+            shapes = [dict(M=m, N=n, K=k) for m, n, k in _shapes(mnk, g, arch, grid)]
+            if not shapes:
+                raise SweepError(f"{where}: no shape with M*N*K={mnk} for {params}")
+        for shape in shapes:
+            try:
+                points.append(TileConfig.from_dict(params | shape))
+            except ConfigError as exc:
+                raise SweepError(f"{where}: impossible point {params | shape}: {exc}") from None
+    return points
+
+
+def spec_from_dict(data: dict, source: str) -> SweepSpec:
+    """Validate a parsed spec; every point is built (and so checked) here."""
+    allowed = {"name", "clock_ns", "liberty", "grid"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise SweepError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
+    name = data.get("name", "sweep")
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise SweepError(f"{source}: name={name!r}: letters, digits, - and _ only")
+    grids = data.get("grid")
+    if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
+        raise SweepError(f"{source}: needs one or more [[grid]] tables")
+    clock_ns = data.get("clock_ns", 5.0)
+    if not isinstance(clock_ns, int | float) or not 0.1 <= clock_ns <= 1000:
+        raise SweepError(f"{source}: clock_ns={clock_ns!r}: allowed 0.1..1000")
+    liberty = Path(data["liberty"]) if "liberty" in data else DEFAULT_LIBERTY
+    check_liberty(liberty)
+    points, seen = [], set()
+    for i, grid in enumerate(grids):
+        for cfg in _grid_points(grid, f"{source} [[grid]] #{i + 1}"):
+            if cfg.slug not in seen:  # e.g. MAC points differing only in g
+                seen.add(cfg.slug)
+                points.append(cfg)
+    return SweepSpec(name=name, points=points, clock_ns=float(clock_ns), liberty=liberty)
+
+
+def load_spec(path: Path) -> SweepSpec:
+    """Read and validate a TOML or JSON sweep spec."""
+    data = read_table_file(path, "sweep spec", SweepError)
+    if not isinstance(data, dict):
+        raise SweepError(f"sweep spec {path}: expected a table")
+    return spec_from_dict(data, f"sweep spec {path}")
+
+
+def _tools() -> dict:
+    from .report import sta_version
+    from .yosys import yosys_version
+
+    return {"lutcore": __version__, "yosys": yosys_version(), "opensta": sta_version()}
+
+
+def point_key(cfg: TileConfig, clock_ns: float, liberty_sha: str, tools: dict) -> str:
+    blob = json.dumps([cfg.to_dict(), clock_ns, liberty_sha, tools], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float) -> dict:
+    """Synthesize one point and return its result row; a failure is a row with its error."""
+    from .report import run_synth
+
+    row = {"slug": cfg.slug, **cfg.to_dict()}
+    started = time.perf_counter()
+    try:
+        rep = run_synth(cfg, reports, liberty=liberty, clock_ns=clock_ns, progress=lambda _: None)
+    except Exception as exc:  # recorded, not raised: one bad point must not stop the sweep
+        return row | {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    thr = rep["throughput"]
+    return row | {
+        "status": "ok",
+        "area_um2": rep["area_um2"]["total"],
+        "area_by_block": rep["area_um2"]["by_block"],
+        "critical_path_ns": rep["timing"]["critical_path_ns"],
+        "fmax_mhz": rep["timing"]["fmax_mhz"],
+        "timing_source": rep["timing"]["source"],
+        "weight_bit_macs_per_cycle": thr["weight_bit_macs_per_cycle"],
+        "macs_per_cycle": thr["macs_per_cycle"],
+        "tops": thr["tops"],
+        "tops_per_mm2": thr["tops_per_mm2"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "error": "",
+    }
+
+
+def _csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_root: Path,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> list[dict]:
+    """Run ``spec`` into ``out_root/<name>/`` (see the module docstring); returns the rows in
+    spec order."""
+    if jobs < 1:
+        raise SweepError(f"jobs={jobs}: at least 1")
+    folder = out_root / spec.name
+    cache = folder / "points"
+    cache.mkdir(parents=True, exist_ok=True)
+    tools = _tools()
+    lib_sha = liberty_digest(spec.liberty)
+    keys = [point_key(cfg, spec.clock_ns, lib_sha, tools) for cfg in spec.points]
+    rows: dict[str, dict] = {}
+    for key in keys:
+        path = cache / f"{key}.json"
+        if path.exists():
+            row = json.loads(path.read_text())
+            if row["status"] == "ok" or not retry_failed:
+                rows[key] = row
+    todo = [(k, cfg) for k, cfg in zip(keys, spec.points, strict=True) if k not in rows]
+    bar = tqdm(
+        total=len(keys),
+        initial=len(keys) - len(todo),
+        desc=f"sweep {spec.name}",
+        unit="pt",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    reports = folder / "reports"
+    args = (reports, spec.liberty, spec.clock_ns)
+
+    def finished(key: str, row: dict) -> None:
+        write_atomic(cache / f"{key}.json", json.dumps(row, indent=1) + "\n")
+        rows[key] = row
+        bar.update()
+        failed = sum(r["status"] != "ok" for r in rows.values())
+        bar.set_postfix_str(f"{row['slug']} {row['status']}, {failed} failed")
+
+    if todo and scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(run_point, cfg, *args, pure=False): k for k, cfg in todo}
+            for future in dask_completed(futures):
+                finished(futures[future], future.result())
+    elif todo:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            futures = {pool.submit(run_point, cfg, *args): k for k, cfg in todo}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    bar.close()
+    ordered = [rows[k] for k in keys]
+    write_atomic(folder / "results.json", json.dumps(ordered, indent=1) + "\n")
+    write_atomic(folder / "results.csv", _csv(ordered))
+    return ordered

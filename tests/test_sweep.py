@@ -1,0 +1,182 @@
+"""Sweeps: spec validation before work, parallel runs, cache and resume, failures recorded,
+Dask equals local, summary arithmetic and plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lutcore.cli import main
+from lutcore.hw.config import TileConfig
+from lutcore.synth import report
+from lutcore.synth.summary import summarize, write_plots
+from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, load_spec, run_sweep, spec_from_dict
+
+from .conftest import require_tool
+
+#: two quick points: the smallest LUT tile and its MAC twin
+TINY = {
+    "name": "tiny",
+    "grid": [{"arch": ["lut", "mac"], "M": 1, "N": 4, "K": 4, "w_bits": 1, "max_k": 64}],
+}
+
+
+def _same(rows_a: list[dict], rows_b: list[dict]) -> None:
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows_a]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in rows_b]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"grid": [{"arch": "lut", "Q": 3}]}, "unknown key(s) Q"),
+        ({"grid": []}, "needs one or more [[grid]] tables"),
+        ({"grid": [{"w_bits": [1, 2], "planes_per_cycle": 2}]}, "impossible point"),
+        ({"grid": [{"mnk": 500}]}, "mnk=500: must be a power of two"),
+        ({"grid": [{"mnk": 512, "M": 2}]}, "either mnk or M/N/K"),
+        ({"grid": [{"w_bits": []}]}, "w_bits is an empty list"),
+        ({"grid": [{}], "clock_ns": 0}, "clock_ns=0"),
+        ({"grid": [{}], "name": "a b"}, "name='a b'"),
+    ],
+)
+def test_bad_specs_are_refused_by_name(spec, message):
+    with pytest.raises(SweepError) as info:
+        spec_from_dict(spec, "spec.toml")
+    assert "spec.toml" in str(info.value) and message in str(info.value)
+
+
+def test_impossible_point_names_its_grid_and_reason(tmp_path, capsys):
+    spec = tmp_path / "bad.toml"
+    spec.write_text("[[grid]]\nM = 2\n[[grid]]\nw_bits = 1\nplanes_per_cycle = 2\n")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--spec", str(spec), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "[[grid]] #2: impossible point" in err and "planes_per_cycle=2" in err
+    assert not out.exists()  # refused before any work
+    spec.write_text("[[grid]\n")
+    with pytest.raises(SweepError, match="malformed"):
+        load_spec(spec)
+
+
+def test_grid_expansion():
+    spec = spec_from_dict(
+        {
+            "grid": [
+                {
+                    "arch": ["lut", "mac"],
+                    "g": [2, 4],
+                    "w_bits": [2, 4],
+                    "planes_per_cycle": "w_bits",
+                },
+                {"arch": "lut", "mnk": 512, "mnk_max_m": 2, "w_bits": 2},
+            ]
+        },
+        "s",
+    )
+    # MAC points differing only in g are one design: 2 (lut g) x 2 (w) + 2 (mac w)
+    first, second = spec.points[:6], spec.points[6:]
+    assert [c.arch for c in first].count("mac") == 2
+    assert all(c.planes_per_cycle == c.w_bits and (c.M, c.N, c.K) == (2, 64, 4) for c in first)
+    shapes = [(c.M, c.N, c.K) for c in second]
+    assert all(m * n * k == 512 and m <= 2 and k % 4 == 0 for m, n, k in shapes)
+    # M=1: K = 4..512 (8 powers of two); M=2: K = 4..256 (7)
+    assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
+    assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grid validates
+
+
+@pytest.fixture(scope="module")
+def tiny_local(tmp_path_factory):
+    require_tool("sta")
+    out = tmp_path_factory.mktemp("sweep")
+    return out, run_sweep(spec_from_dict(TINY, "tiny"), out, jobs=2, progress=False)
+
+
+def test_local_sweep_results_and_resume(tiny_local):
+    out, rows = tiny_local
+    folder = out / "tiny"
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert [r["arch"] for r in rows] == ["lut", "mac"]
+    assert json.loads((folder / "results.json").read_text()) == rows
+    csv_lines = (folder / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("slug,status,arch,M,N,K") and len(csv_lines) == 3
+    for r in rows:  # each row is its report's figures
+        rep = json.loads((folder / "reports" / r["slug"] / "report.json").read_text())
+        assert r["area_um2"] == rep["area_um2"]["total"]
+        assert r["tops_per_mm2"] == rep["throughput"]["tops_per_mm2"]
+    cached = sorted((folder / "points").iterdir())
+    assert len(cached) == 2
+    stamps = {p: p.stat().st_mtime_ns for p in cached}
+    # interrupted after one point: drop the other's cache entry, run again
+    cached[1].unlink()
+    again = run_sweep(spec_from_dict(TINY, "tiny"), out, jobs=1, progress=False)
+    _same(again, rows)
+    assert cached[0].stat().st_mtime_ns == stamps[cached[0]]  # not recomputed
+    assert cached[1].exists()
+
+
+def test_failed_point_is_recorded_and_others_finish(tmp_path, monkeypatch):
+    require_tool("sta")
+    real = report.run_synth
+
+    def flaky(cfg: TileConfig, *args, **kwargs):
+        if cfg.arch == "mac":
+            raise RuntimeError("synthesis exploded")
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(report, "run_synth", flaky)  # forked workers inherit it
+    rows = run_sweep(spec_from_dict(TINY, "tiny"), tmp_path, jobs=2, progress=False)
+    assert [r["status"] for r in rows] == ["ok", "failed"]
+    assert "synthesis exploded" in rows[1]["error"]
+    summary = summarize(rows, "tiny")
+    assert "1 failed" in summary and "synthesis exploded" in summary
+
+
+def test_dask_cluster_gives_the_local_results(tiny_local, tmp_path):
+    from distributed import LocalCluster
+
+    _, local = tiny_local
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        rows = run_sweep(
+            spec_from_dict(TINY, "tiny"),
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    _same(rows, local)
+
+
+def _row(arch, w, density, **extra):
+    cfg = TileConfig(arch=arch, w_bits=w, **extra)
+    return {
+        "slug": cfg.slug,
+        "status": "ok",
+        **cfg.to_dict(),
+        "tops_per_mm2": density,
+        "tops": density * 0.3,
+        "area_um2": 3e5,
+        "fmax_mhz": 100.0,
+        "area_by_block": {"control": 1e4, "array": 2.9e5},
+    }
+
+
+def test_summary_ratios_crossover_and_plots(tmp_path):
+    rows = [
+        _row("lut", 1, 0.40),
+        _row("mac", 1, 0.20),
+        _row("lut", 2, 0.25),
+        _row("mac", 2, 0.20),
+        _row("mac", 2, 0.22, planes_per_cycle=2),  # the better MAC point counts
+        _row("lut", 4, 0.10),
+        _row("mac", 4, 0.125),
+    ]
+    text = summarize(rows, "synthetic")
+    assert "**2.00x**" in text and f"**{0.25 / 0.22:.2f}x**" in text and "**0.80x**" in text
+    assert "at 4-bit weights the best MAC point is denser" in text
+    files = write_plots(rows, tmp_path)
+    names = {p.name for p in files}
+    assert {"density_vs_wbits.png", "density_vs_wbits.svg", "pareto.png"} <= names
+    assert all(p.stat().st_size > 1000 for p in files)
+    assert not [p for p in tmp_path.iterdir() if ".tmp." in p.name]
