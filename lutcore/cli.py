@@ -133,10 +133,14 @@ def cmd_qor(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from lutcore.synth.liberty import LibertyError
     from lutcore.synth.summary import write_plots, write_summary
-    from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, load_spec, run_sweep
+    from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, grid_spec, load_spec, run_sweep
 
     try:
-        spec = load_spec(args.spec or DEFAULT_SPEC)
+        if args.grid and args.spec:
+            raise SweepError("give --spec FILE or --grid KEY=VALUES flags, not both")
+        spec = (
+            grid_spec(args.grid, args.name) if args.grid else load_spec(args.spec or DEFAULT_SPEC)
+        )
         print(
             f"[sweep] {spec.name}: {len(spec.points)} points, -j {args.jobs}"
             + (f", Dask scheduler {args.scheduler}" if args.scheduler else "")
@@ -204,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="LUT/MAC design-space sweep: results, plots, summary")
     p.add_argument("--spec", type=Path, help="sweep spec (TOML/JSON); default: the small grid")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="one grid from flags instead of a spec, e.g. --grid arch=lut,mac --grid w_bits=1,2",
+    )
+    p.add_argument("--name", default="cli", help="sweep name with --grid (output folder)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="local worker processes")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) instead")
     p.add_argument("--retry-failed", action="store_true", help="rerun points that failed")

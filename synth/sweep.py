@@ -9,6 +9,8 @@ is the cartesian product of its parameter lists (a scalar is a one-element list)
   ``M*N*K = 512`` that the point's ``g`` allows (``K`` a multiple of ``g`` for LUT tiles),
   limited by ``mnk_max_m`` (default 8), ``mnk_min_k`` and ``mnk_max_k`` (default any).
 
+``lutcore sweep --grid KEY=V1,V2 ...`` builds one grid from flags instead.
+
 Optional top-level keys: ``clock_ns`` (default 5.0) and ``liberty`` (a path; default the
 compact library). Every point is validated before anything runs; an impossible point is
 reported with its grid and reason. Points that name the same design (e.g. MAC points that
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_SPEC",
     "SweepError",
     "SweepSpec",
+    "grid_spec",
     "load_spec",
     "run_point",
     "run_sweep",
@@ -168,6 +171,26 @@ def spec_from_dict(data: dict, source: str) -> SweepSpec:
                 seen.add(cfg.slug)
                 points.append(cfg)
     return SweepSpec(name=name, points=points, clock_ns=float(clock_ns), liberty=liberty)
+
+
+def grid_spec(flags: list[str], name: str = "cli") -> SweepSpec:
+    """One grid from ``KEY=V1,V2`` strings (integers, true/false and words as in TOML)."""
+    grid = {}
+    for flag in flags:
+        key, sep, values = flag.partition("=")
+        if not sep or not key or not values:
+            raise SweepError(f"--grid {flag!r}: expected KEY=VALUE[,VALUE...]")
+        grid[key.strip()] = [_scalar(v.strip()) for v in values.split(",")]
+    return spec_from_dict({"name": name, "grid": [grid]}, "--grid flags")
+
+
+def _scalar(text: str):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def load_spec(path: Path) -> SweepSpec:

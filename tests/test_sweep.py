@@ -11,7 +11,14 @@ from lutcore.cli import main
 from lutcore.hw.config import TileConfig
 from lutcore.synth import report
 from lutcore.synth.summary import summarize, write_plots
-from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, load_spec, run_sweep, spec_from_dict
+from lutcore.synth.sweep import (
+    DEFAULT_SPEC,
+    SweepError,
+    grid_spec,
+    load_spec,
+    run_sweep,
+    spec_from_dict,
+)
 
 from .conftest import require_tool
 
@@ -59,6 +66,19 @@ def test_impossible_point_names_its_grid_and_reason(tmp_path, capsys):
     spec.write_text("[[grid]\n")
     with pytest.raises(SweepError, match="malformed"):
         load_spec(spec)
+
+
+def test_grid_from_cli_flags():
+    spec = grid_spec(["arch=lut,mac", "w_bits=1,2", "symmetric=false", "N=8"], "flags")
+    assert spec.name == "flags" and len(spec.points) == 4
+    assert {(c.arch, c.w_bits) for c in spec.points} == {
+        (a, w) for a in ("lut", "mac") for w in (1, 2)
+    }
+    assert all(c.N == 8 and not c.symmetric for c in spec.points if c.arch == "lut")
+    with pytest.raises(SweepError, match="expected KEY=VALUE"):
+        grid_spec(["w_bits"])
+    with pytest.raises(SweepError, match=r"w_bits=9: allowed 1\.\.8"):
+        grid_spec(["w_bits=2,9"])
 
 
 def test_grid_expansion():
