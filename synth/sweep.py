@@ -17,7 +17,8 @@ reported with its grid and reason. Points that name the same design (e.g. MAC po
 differ only in ``g``) run once.
 
 Each finished point is cached as ``points/<key>.json`` under the sweep's folder, ``key``
-hashing the configuration, clock, liberty contents and tool versions: an interrupted sweep
+hashing the configuration, clock, liberty contents, tool versions and the generator and
+flow sources: an interrupted sweep
 resumes without recomputing them, and a failed point is recorded with its error (it is
 retried only with ``retry_failed``). Points run in local processes (``jobs``) or on a Dask
 cluster (``scheduler`` address); results go to ``results.csv`` and ``results.json``.
@@ -201,11 +202,29 @@ def load_spec(path: Path) -> SweepSpec:
     return spec_from_dict(data, f"sweep spec {path}")
 
 
+#: sources whose change changes a point's result: the generator and the synthesis flow
+_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "yosys.py", "report.py")
+
+
 def _tools() -> dict:
+    """What a cached point depends on besides its configuration: tool versions and a digest
+    of the generator and flow sources (a changed RTL generator invalidates the cache even
+    when the version number did not move)."""
+    from lutcore.hw import config as hw_config
+
     from .report import sta_version
     from .yosys import yosys_version
 
-    return {"lutcore": __version__, "yosys": yosys_version(), "opensta": sta_version()}
+    here = Path(__file__).parent
+    sources = sorted(Path(hw_config.__file__).parent.glob("*.py"))
+    sources += [here / name for name in _RESULT_SOURCES]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+    return {
+        "lutcore": __version__,
+        "sources": digest,
+        "yosys": yosys_version(),
+        "opensta": sta_version(),
+    }
 
 
 def point_key(cfg: TileConfig, clock_ns: float, liberty_sha: str, tools: dict) -> str:
