@@ -203,7 +203,7 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 #: sources whose change changes a point's result: the generator and the synthesis flow
-_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "yosys.py", "report.py")
+_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "report.py")
 
 
 def _tools() -> dict:
@@ -326,10 +326,15 @@ def run_sweep(
             for future in dask_completed(futures):
                 finished(futures[future], future.result())
     elif todo:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
+        try:
             futures = {pool.submit(run_point, cfg, *args): k for k, cfg in todo}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
+        finally:
+            # On Ctrl-C the points not started are dropped (finished ones are cached); a
+            # plain `with` would wait for the whole queue.
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     ordered = [rows[k] for k in keys]
     write_atomic(folder / "results.json", json.dumps(ordered, indent=1) + "\n")

@@ -84,7 +84,8 @@ def run_script(
 
 def watch(proc: subprocess.Popen, log: Path, label: str, progress, step: str) -> None:
     """Wait for ``proc``; every :data:`HEARTBEAT_S` seconds tell ``progress`` the elapsed
-    time and the last line of ``log`` matching the regex ``step`` (its first group)."""
+    time and the last line of ``log`` matching the regex ``step`` (its first group). If the
+    wait is interrupted, ``proc`` is killed (a long Yosys pass would otherwise run on)."""
     started = time.monotonic()
     while True:
         try:
@@ -93,6 +94,10 @@ def watch(proc: subprocess.Popen, log: Path, label: str, progress, step: str) ->
         except subprocess.TimeoutExpired:
             if progress is None:
                 continue
+        except BaseException:  # Ctrl-C, a sweep being stopped: take the tool down too
+            proc.kill()
+            proc.wait()
+            raise
         text = log.read_text(errors="replace") if log.exists() else ""
         steps = re.findall(step, text, flags=re.M)
         where = steps[-1].strip() if steps else "starting"
