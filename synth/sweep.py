@@ -332,8 +332,8 @@ def run_sweep(
             for future in as_completed(futures):
                 finished(futures[future], future.result())
         finally:
-            # On Ctrl-C the points not started are dropped (finished ones are cached); a
-            # plain `with` would wait for the whole queue.
+            # on Ctrl-C, points not yet handed to a worker are dropped (finished ones are
+            # cached); a plain `with` would run the whole queue first
             pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     ordered = [rows[k] for k in keys]
