@@ -146,6 +146,12 @@ def _verdict(ratios: dict[int, float], crossover: int | None) -> str:
             "the multiplier side is far more expensive; with small integers an int8 x "
             "narrow-digit multiplier is cheap."
         )
+    close = [w for w, r in ratios.items() if 0.9 <= r <= 1.1]
+    if close:
+        parts.append(
+            f"At {', '.join(map(str, close))} bits the two are within 10% of each other: "
+            "parity on this flow, not an advantage either way."
+        )
     if 2 in ratios:
         parts.append(
             f"At 2-bit weights LUT/MAC = {ratios[2]:.2f}x here, against the naive pair's 1.34x "
