@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lutcore.hw.emit import write_atomic
 
-__all__ = ["best_by_width", "summarize", "write_plots", "write_summary"]
+__all__ = ["best_by_width", "shape_families", "summarize", "write_plots", "write_summary"]
 
 #: the papers' figures we compare with (DESIGN.md section 5)
 PAPER_CLAIMS = [
@@ -47,6 +47,18 @@ def _ratios(best: dict) -> dict[int, float]:
         for w in widths
         if best["mac"][w]["tops_per_mm2"] > 0
     }
+
+
+def shape_families(rows: list[dict]) -> dict[tuple, list[dict]]:
+    """Synthesized points that differ only in tile shape at one volume ``M*N*K`` (same arch,
+    widths, g, table kind, planes per cycle, pipeline), keyed ``(arch, mnk, w_bits, a_bits,
+    ...)``; only families with more than two shapes (the elongation question)."""
+    families = defaultdict(list)
+    for r in _ok(rows):
+        design = tuple(r[k] for k in ("g", "symmetric", "planes_per_cycle", "pipeline"))
+        key = (r["arch"], r["M"] * r["N"] * r["K"], r["w_bits"], r["a_bits"], *design)
+        families[key].append(r)
+    return {k: v for k, v in families.items() if len({_shape(r) for r in v}) > 2}
 
 
 def _shape(r: dict) -> str:
@@ -98,18 +110,14 @@ def summarize(rows: list[dict], name: str) -> str:
                 f"{top['tops_per_mm2']:.4f} TOPS/mm^2, {top['area_um2']:,.0f} um^2, "
                 f"{top['fmax_mhz']} MHz."
             )
-    by_volume = defaultdict(list)
-    for r in _ok(rows):
-        by_volume[(r["arch"], r["M"] * r["N"] * r["K"], r["w_bits"], r["a_bits"])].append(r)
     shape_lines = []
-    for (arch, mnk, w, a), pts in sorted(by_volume.items()):
-        if len({_shape(r) for r in pts}) > 2:
-            top = max(pts, key=lambda r: r["tops_per_mm2"])
-            low = min(pts, key=lambda r: r["tops_per_mm2"])
-            shape_lines.append(
-                f"- {arch.upper()}, M*N*K = {mnk}, w{w} a{a}: best {_shape(top)} "
-                f"({top['tops_per_mm2']:.4f}), worst {_shape(low)} ({low['tops_per_mm2']:.4f})"
-            )
+    for (arch, mnk, w, a, *_), pts in sorted(shape_families(rows).items()):
+        top = max(pts, key=lambda r: r["tops_per_mm2"])
+        low = min(pts, key=lambda r: r["tops_per_mm2"])
+        shape_lines.append(
+            f"- {arch.upper()}, M*N*K = {mnk}, w{w} a{a}: best {_shape(top)} "
+            f"({top['tops_per_mm2']:.4f}), worst {_shape(low)} ({low['tops_per_mm2']:.4f})"
+        )
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
     lines += ["", "## Against the papers' claims", ""]
@@ -250,13 +258,10 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         save(fig, "pareto")
 
-    groups = defaultdict(list)
-    for r in ok:
-        groups[(r["arch"], r["M"] * r["N"] * r["K"], r["w_bits"], r["a_bits"])].append(r)
-    groups = {k: v for k, v in groups.items() if len({(r["M"], r["K"]) for r in v}) > 2}
+    groups = shape_families(ok)
     if groups:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for (arch, mnk, w, a), pts in sorted(groups.items()):
+        for (arch, mnk, w, a, *_), pts in sorted(groups.items()):
             pts.sort(key=lambda r: (r["N"], r["M"]))
             ax.plot(
                 [r["N"] for r in pts],
