@@ -14,13 +14,70 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "TileConfig", "DEFAULT", "read_table_file"]
+__all__ = [
+    "ConfigError",
+    "TileConfig",
+    "DEFAULT",
+    "read_table_file",
+    "FpFormat",
+    "FP16",
+    "BF16",
+    "FP32",
+    "FORMATS",
+]
 
 ARCHS = ("lut", "mac")
 ACT_BITS_ALLOWED = (4, 8, 16)
-WEIGHT_FORMATS = ("unsigned", "signed")
+WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
+ACT_FORMATS = ("int", "fp16", "bf16")
+ACT_BLOCKS = ("group", "chunk")
+ROUNDINGS = ("rne", "trunc")
+OUT_FORMATS = ("fp32", "fp16")
 PIPELINE_ALLOWED = (0, 1, 2)
 MAX_DIM = 4096
+
+
+@dataclass(frozen=True)
+class FpFormat:
+    """An IEEE-754-style binary format: sign, ``exp_bits`` exponent, ``frac_bits`` fraction."""
+
+    name: str
+    exp_bits: int
+    frac_bits: int
+
+    @property
+    def width(self) -> int:
+        return 1 + self.exp_bits + self.frac_bits
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.exp_bits - 1)) - 1
+
+    @property
+    def exp_field_max(self) -> int:
+        """The all-ones exponent field (infinities and NaNs)."""
+        return (1 << self.exp_bits) - 1
+
+    @property
+    def min_exp(self) -> int:
+        """Exponent of the LSB of subnormals (and of the smallest normals)."""
+        return 1 - self.bias - self.frac_bits
+
+    @property
+    def max_exp(self) -> int:
+        """Exponent of the LSB of the largest finite numbers."""
+        return self.exp_field_max - 1 - self.bias - self.frac_bits
+
+    @property
+    def canonical_nan(self) -> int:
+        """The quiet NaN the converters produce: sign 0, exponent all ones, fraction MSB set."""
+        return (self.exp_field_max << self.frac_bits) | (1 << (self.frac_bits - 1))
+
+
+FP16 = FpFormat("fp16", 5, 10)
+BF16 = FpFormat("bf16", 8, 7)
+FP32 = FpFormat("fp32", 8, 23)
+FORMATS = {f.name: f for f in (FP16, BF16, FP32)}
 
 
 class ConfigError(ValueError):
@@ -52,14 +109,37 @@ class TileConfig:
         unsigned (0/1) table (LUT-GEMM style).
     w_bits : weight code width in bits, 1..8.
     weight_format : ``"unsigned"`` codes ``0..2**w_bits-1`` with a per-column runtime zero point
-        (``W = Wq - z``); ``"signed"`` two's complement codes (``W = Wq``).
-    a_bits : signed activation width, one of 4, 8, 16.
+        (``W = Wq - z``); ``"signed"`` two's complement codes (``W = Wq``); ``"bcq"`` binary-coded
+        weights ``W = sum_i alpha_i * b_i + offset`` with ``w_bits`` planes ``b_i`` in {-1, +1}:
+        the tile takes binary planes (code 1 is +1, 0 is -1), each plane of a weight in its own
+        column (a q-bit BCQ weight occupies q columns, one beat per slice), and the dequant
+        converter combines the planes with their ``alpha_i``.
+    a_bits : signed activation width, one of 4, 8, 16. With floating-point activations this
+        is the width of the aligned block-floating-point mantissa (sign included).
     planes_per_cycle : weight bit planes consumed per cycle; 1 is fully bit-serial,
         ``w_bits`` bit-parallel. Must divide ``w_bits``.
     max_k : largest runtime reduction length (activations per output) the tile accepts; fixes
         the accumulator width so that no overflow is possible. A multiple of ``K``.
     pipeline : register stages in the array datapath: 0 none, 1 registered weight/control
         broadcast into the array, 2 also a register after the per-cell adder tree.
+
+    The remaining fields describe the floating-point path around the integer tile (the
+    activation converter before it, the dequant converter after it; ignored while
+    ``act_format == "int"`` except ``out_format``, which the dequant converter of integer
+    activations uses too):
+
+    act_format : ``"int"`` (activations are ``a_bits`` integers), ``"fp16"`` or ``"bf16"``
+        (converted to block floating point by the activation converter).
+    act_block : activations sharing one exponent: ``"group"`` (``group`` activations: the
+        integer tile accumulates a whole group exactly) or ``"chunk"`` (``g`` activations, one
+        table; for FP-table designs, which accumulate in floating point).
+    act_rounding : mantissa alignment rounding, ``"rne"`` (to nearest, ties to even) or
+        ``"trunc"`` (toward zero).
+    group : weight quantization group along K (one scale and zero point per group and
+        column), a multiple of ``K`` dividing ``max_k``; the runtime K of one output tile and,
+        with ``act_block == "group"``, the activation converter's block (checked only for
+        floating-point activations; with integer ones the group is a runtime choice).
+    out_format : the dequant converter's output, ``"fp32"`` or ``"fp16"``.
     """
 
     arch: str = "lut"
@@ -74,6 +154,11 @@ class TileConfig:
     planes_per_cycle: int = 1
     max_k: int = 4096
     pipeline: int = 1
+    act_format: str = "int"
+    act_block: str = "group"
+    act_rounding: str = "rne"
+    group: int = 128
+    out_format: str = "fp32"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -128,6 +213,32 @@ class TileConfig:
             raise ConfigError(
                 f"pipeline={self.pipeline}: allowed {', '.join(map(str, PIPELINE_ALLOWED))}"
             )
+        if self.weight_format == "bcq" and self.planes_per_cycle != 1:
+            raise ConfigError(
+                f"planes_per_cycle={self.planes_per_cycle} with weight_format='bcq': the tile "
+                "takes one binary plane per column (each BCQ plane has its own column); allowed 1"
+            )
+        for name, allowed in (
+            ("act_format", ACT_FORMATS),
+            ("act_block", ACT_BLOCKS),
+            ("act_rounding", ROUNDINGS),
+            ("out_format", OUT_FORMATS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: allowed {', '.join(allowed)}")
+        fp = self.act_format != "int"
+        if fp and not (
+            self.group >= self.K and self.group % self.K == 0 and not self.max_k % self.group
+        ):
+            raise ConfigError(
+                f"group={self.group}: must be a multiple of K={self.K} that divides "
+                f"max_k={self.max_k}"
+            )
+        if self.act_format != "int" and self.a_bits < 8:
+            raise ConfigError(
+                f"a_bits={self.a_bits} with act_format={self.act_format!r}: block floating "
+                "point needs a mantissa of 8 or 16 bits"
+            )
 
     # ---- derived quantities -------------------------------------------------------------
 
@@ -144,7 +255,10 @@ class TileConfig:
 
     @property
     def beats_per_slice(self) -> int:
-        """Weight beats (cycles) per K-slice: ``w_bits / planes_per_cycle``."""
+        """Weight beats (cycles) per K-slice: ``w_bits / planes_per_cycle`` (1 for BCQ, whose
+        planes sit in separate columns)."""
+        if self.weight_format == "bcq":
+            return 1
         return self.w_bits // self.planes_per_cycle
 
     @property
@@ -160,6 +274,8 @@ class TileConfig:
         """Range of the integer weight value ``W`` (after the zero point)."""
         if self.weight_format == "signed":
             return -(1 << (self.w_bits - 1)), (1 << (self.w_bits - 1)) - 1
+        if self.weight_format == "bcq":  # one binary plane per column
+            return -1, 1
         return -((1 << self.w_bits) - 1), (1 << self.w_bits) - 1
 
     @property
@@ -190,6 +306,65 @@ class TileConfig:
         return self.max_slices.bit_length()
 
     @property
+    def total_bits(self) -> int:
+        """Signed width of a row's activation sum ``S`` over a whole output tile (up to
+        ``max_k`` activations): the dequant converter's zero-point and BCQ-offset operand."""
+        lo, hi = self.a_range
+        return _bits_for_range(self.max_k * lo, self.max_k * hi)
+
+    # ---- the floating-point path ------------------------------------------------------
+
+    @property
+    def act_fmt(self) -> FpFormat:
+        """Format of floating-point activations (``act_format`` must not be ``"int"``)."""
+        return FORMATS[self.act_format]
+
+    @property
+    def out_fmt(self) -> FpFormat:
+        return FORMATS[self.out_format]
+
+    @property
+    def bfp_block(self) -> int:
+        """Activations sharing one exponent: ``group`` or ``g``."""
+        return self.group if self.act_block == "group" else self.g
+
+    @property
+    def bfp_offset(self) -> int:
+        """``a_bits - 2 - frac_bits``: a block's largest element has its leading one on mantissa
+        bit ``a_bits - 2``, so the block exponent is ``X = L - bfp_offset``."""
+        return self.a_bits - 2 - self.act_fmt.frac_bits
+
+    @property
+    def bfp_exp_bits(self) -> int:
+        """Signed width of the block exponent ``X`` (1 for integer activations: ``X = 0``)."""
+        if self.act_format == "int":
+            return 1
+        fmt = self.act_fmt
+        return _bits_for_range(fmt.min_exp - self.bfp_offset, fmt.max_exp - self.bfp_offset)
+
+    @property
+    def block_total_bits(self) -> int:
+        """Signed width of one block's mantissa sum."""
+        lo, hi = self.a_range
+        return _bits_for_range(self.bfp_block * lo, self.bfp_block * hi)
+
+    @property
+    def dequant_terms(self) -> int:
+        """Scaled integers the dequant converter sums per output: 1 (``acc - z*S`` times the
+        scale), or ``w_bits + 1`` for BCQ (each plane times ``alpha_i``, ``S`` times the
+        offset)."""
+        return self.w_bits + 1 if self.weight_format == "bcq" else 1
+
+    @property
+    def dequant_lanes(self) -> int:
+        """Outputs the dequant converter takes per cycle so it keeps up with the tile: the
+        ``M*N`` results of an output tile (one group, ``group/K`` slices) per the weight beats
+        that produce it (BCQ: ``w_bits`` columns per output)."""
+        outputs = -(-self.M * self.N // (self.w_bits if self.weight_format == "bcq" else 1))
+        cycles = max(1, min(self.group, self.max_k) // self.K) * self.beats_per_slice
+        return max(1, -(-outputs // cycles))
+
+    @property
     def has_zero_point(self) -> bool:
         return self.weight_format == "unsigned"
 
@@ -199,11 +374,22 @@ class TileConfig:
     def slug(self) -> str:
         """Stable, human-readable name of the configuration (used for files and modules)."""
         table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.arch == "lut" else ""
-        wfmt = "u" if self.weight_format == "unsigned" else "s"
+        wfmt = {"unsigned": "u", "signed": "s", "bcq": "b"}[self.weight_format]
+        act = "" if self.act_format == "int" else f"{self.act_format}"
         return (
             f"{self.arch}_m{self.M}n{self.N}k{self.K}{table}_w{self.w_bits}{wfmt}"
-            f"_a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
+            f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
         )
+
+    @property
+    def fp_slug(self) -> str:
+        """Name of the floating-point path around the tile (converters' modules and reports):
+        activation format, block, rounding, mantissa width, group and output format."""
+        weights = f"w{self.w_bits}{self.weight_format[0]}_{self.out_format}"
+        if self.act_format == "int":
+            return f"int{self.a_bits}_{weights}"
+        block = self.group if self.act_block == "group" else self.g
+        return f"{self.act_format}b{block}{self.act_rounding}_a{self.a_bits}_{weights}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -23,6 +23,9 @@ __all__ = [
     "beat_layout",
     "tile_signature",
     "array_signature",
+    "fp_act_layout",
+    "bfp_layout",
+    "dequant_item_layout",
 ]
 
 
@@ -109,3 +112,48 @@ def array_signature(cfg: TileConfig, operands: str, layout) -> dict:
         "o": Out(stream.Signature(result_layout(cfg))),
         "last_pending": Out(1),
     }
+
+
+def fp_act_layout(cfg: TileConfig) -> ArrayLayout:
+    """One block of floating-point activations per row: ``[m][i]`` ``act_format`` words."""
+    return ArrayLayout(ArrayLayout(unsigned(cfg.act_fmt.width), cfg.bfp_block), cfg.M)
+
+
+def bfp_layout(cfg: TileConfig) -> StructLayout:
+    """One block per row in block floating point: mantissas ``q[m][i]`` (signed ``a_bits``),
+    exponent ``x[m]`` (signed; ``A ~= q * 2**x``), mantissa sum ``total[m]`` and
+    ``nonfinite[m]`` (the block held an infinity or a NaN)."""
+    return StructLayout(
+        {
+            "q": ArrayLayout(ArrayLayout(signed(cfg.a_bits), cfg.bfp_block), cfg.M),
+            "x": ArrayLayout(signed(cfg.bfp_exp_bits), cfg.M),
+            "total": ArrayLayout(signed(cfg.block_total_bits), cfg.M),
+            "nonfinite": ArrayLayout(unsigned(1), cfg.M),
+        }
+    )
+
+
+def dequant_item_layout(cfg: TileConfig) -> StructLayout:
+    """One output's operands for the dequant converter (FP16 words are unsigned 16 bits).
+
+    Uniform weights: ``acc`` (signed ``acc_bits``, the tile's result for one group),
+    ``scale``; unsigned weights also ``zero`` (unsigned ``w_bits``; 0 when the tile applied
+    it) and ``total`` (the group's activation sum ``S``, signed ``total_bits``).
+    BCQ: ``planes[i]`` (signed ``acc_bits``, plane ``i``'s +-1 dot product), ``alpha[i]``,
+    ``offset`` and ``total``. Floating-point activations add the block exponent ``x``.
+    """
+    members: dict = {}
+    if cfg.weight_format == "bcq":
+        members["planes"] = ArrayLayout(signed(cfg.acc_bits), cfg.w_bits)
+        members["alpha"] = ArrayLayout(unsigned(16), cfg.w_bits)
+        members["offset"] = unsigned(16)
+    else:
+        members["acc"] = signed(cfg.acc_bits)
+        members["scale"] = unsigned(16)
+        if cfg.has_zero_point:
+            members["zero"] = unsigned(cfg.w_bits)
+    if cfg.weight_format != "signed":
+        members["total"] = signed(cfg.total_bits)
+    if cfg.act_format != "int":
+        members["x"] = signed(cfg.bfp_exp_bits)
+    return StructLayout(members)

@@ -25,6 +25,9 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
     are one's complements whose ``+1`` carries are gathered into a single small leaf.
 
     Unsigned table: ``sum_c T[idx_c] - z*S``.
+
+    BCQ planes (``w_k`` = 1 means +1, 0 means -1): ``sum_c T[idx_c]`` straight from a
+    symmetric table; ``2 * sum_c T[idx_c] - S`` from an unsigned one.
     """
     g = cfg.g
     entries = table.entries[row]
@@ -47,6 +50,11 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
         else:
             value = select([0, *chunk], idx)
             leaf(value, neg)
+    if cfg.weight_format == "bcq":
+        if cfg.symmetric:
+            return tree_sum([*leaves, tree_sum(carries)])
+        leaves = [v << 1 for v in leaves] + [~total]
+        return tree_sum([*leaves, tree_sum(carries) << 1, 1])
     if cfg.symmetric:
         leaf(total, zbit ^ neg)
         return tree_sum([*leaves, tree_sum(carries)]) >> 1  # signed: arithmetic shift

@@ -19,14 +19,17 @@ def weight_digit(
     """The integer value of one weight's digit in a beat: ``d = sum_j 2**j * bits[j]`` over
     the beat's ``planes_per_cycle`` planes, minus the zero point's digit ``zbits`` (unsigned
     weights), or with the top plane weighted ``-2**(ppc-1)`` when ``neg`` (the signed
-    weight's top digit). Signed ``ppc + 1`` bits: ``|d| <= 2**ppc - 1``.
+    weight's top digit), or ``2*w - 1`` for a BCQ plane. Signed ``ppc + 1`` bits:
+    ``|d| <= 2**ppc - 1``.
 
     Shift-and-add over the beats then gives ``Wq - z`` (or the signed ``Wq``) exactly: this is
     the baseline's dequantization, done digit by digit for bit-serial configurations.
     """
     ppc = cfg.planes_per_cycle
     digit = Signal(signed(ppc + 1), name=name)
-    if zbits is None:
+    if cfg.weight_format == "bcq":  # ppc == w_bits == 1: +1 is 0b01, -1 is 0b11
+        m.d.comb += digit.eq(Cat(1, ~bits[0]).as_signed())
+    elif zbits is None:
         m.d.comb += digit.eq(Cat(*bits, bits[-1] & neg).as_signed())
     else:
         m.d.comb += digit.eq(Cat(*bits) - zbits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Signal, Value
 
-__all__ = ["named", "select", "tree_sum"]
+__all__ = ["named", "select", "stage", "stream_stages", "tree_sum"]
 
 
 def tree_sum(values: list[Value]) -> Value:
@@ -31,3 +31,25 @@ def named(m: Module, value, name: str) -> Signal:
     sig = Signal(value.shape(), name=name)
     m.d.comb += sig.eq(value)
     return sig
+
+
+def stage(m: Module, advance: Value, value, name: str, *, data: bool = True) -> Signal:
+    """A pipeline register of ``value`` that loads when ``advance`` (the stage moves on); data
+    registers need no reset, valid bits (``data=False``) do."""
+    reg = Signal(Value.cast(value).shape(), name=name, reset_less=data)
+    with m.If(advance):
+        m.d.sync += reg.eq(value)
+    return reg
+
+
+def stream_stages(m: Module, i, o, depth: int) -> Value:
+    """Valid/ready handshake of a ``depth``-stage pipeline from stream ``i`` to stream ``o``:
+    the whole pipeline advances when its output is free or being read. Returns ``advance``;
+    the caller registers its data with :func:`stage` under it."""
+    advance = Signal(name="advance")
+    m.d.comb += [advance.eq(~o.valid | o.ready), i.ready.eq(advance)]
+    valid = i.valid
+    for k in range(depth):
+        valid = stage(m, advance, valid, f"valid_{k}", data=False)
+    m.d.comb += o.valid.eq(valid)
+    return advance

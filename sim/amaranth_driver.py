@@ -10,7 +10,7 @@ from lutcore.hw.tile import make_tile
 
 from .streams import TileJob, decode_result
 
-__all__ = ["simulate_jobs"]
+__all__ = ["simulate_jobs", "simulate_stream"]
 
 
 def simulate_jobs(
@@ -71,6 +71,51 @@ def simulate_jobs(
     sim.add_testbench(producer(dut.cmd, [j.cmd for j in jobs]), background=True)
     sim.add_testbench(producer(dut.a, [b for j in jobs for b in j.acts]), background=True)
     sim.add_testbench(producer(dut.w, [b for j in jobs for b in j.weights]), background=True)
+    sim.add_testbench(consumer)
+    sim.run()
+    return results, state["cycles"]
+
+
+def simulate_stream(
+    dut,
+    beats: list,
+    *,
+    seed: int = 0,
+    p_gap: float = 0.0,
+    p_stall: float = 0.0,
+    max_cycles: int = 100_000,
+) -> tuple[list, int]:
+    """Send ``beats`` (payload constants, e.g. ``layout.const({...})``) into a one-in,
+    one-out stream component (``dut.i`` -> ``dut.o``) with random gaps and stalls as in
+    :func:`simulate_jobs`; returns one output payload (a :mod:`amaranth.lib.data` constant)
+    per input beat, and the cycle count."""
+    rng = np.random.default_rng(seed)
+    results: list = []
+    state = {"cycles": 0}
+
+    async def producer(ctx):
+        for beat in beats:
+            while rng.random() < p_gap:
+                await ctx.tick()
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.payload, beat)
+            await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+
+    async def consumer(ctx):
+        while len(results) < len(beats):
+            ready = int(rng.random() >= p_stall)
+            ctx.set(dut.o.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+            state["cycles"] += 1
+            if valid and ready:
+                results.append(payload)
+            if state["cycles"] > max_cycles:
+                raise TimeoutError(f"{len(results)} of {len(beats)} outputs after {max_cycles}")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer, background=True)
     sim.add_testbench(consumer)
     sim.run()
     return results, state["cycles"]

@@ -83,10 +83,13 @@ def plane_coefficients(cfg: TileConfig) -> np.ndarray:
 
 
 def weight_values(cfg: TileConfig, codes: np.ndarray, zero: np.ndarray | None) -> np.ndarray:
-    """Integer weights ``W`` from codes: ``Wq - z`` (unsigned) or ``Wq`` (signed)."""
+    """Integer weights ``W`` from codes: ``Wq - z`` (unsigned), ``Wq`` (signed) or
+    ``2*Wq - 1`` (BCQ binary planes, +-1)."""
     codes = np.asarray(codes, dtype=np.int64)
     if cfg.weight_format == "signed":
         return codes
+    if cfg.weight_format == "bcq":
+        return 2 * codes - 1
     return codes - np.asarray(zero, dtype=np.int64)[None, :]
 
 
@@ -95,19 +98,22 @@ def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
 
     Plane partials ``P_i[m, n] = sum_c T_m,c[idx_i,c,n]``. Symmetric tables use
     ``2 * sum_k a_k (Wq_k - z) = (sum_i c_i - 2z) * S + sum_i c_i * P_i`` with ``S = sum_k a_k``
-    (the all-ones entry); unsigned tables ``sum_i c_i * P_i - z * S``.
+    (the all-ones entry); unsigned tables ``sum_i c_i * P_i - z * S``. BCQ planes (+-1) are the
+    symmetric table's pattern itself: ``P_0`` (symmetric) or ``2 * P_0 - S`` (unsigned).
     """
     g = cfg.g
     entries = stored_entries(build_tables(a, g, cfg.symmetric), g, cfg.symmetric)  # [M, C, E]
-    planes = bit_planes(codes, cfg.w_bits)  # [b, K, N]
+    planes = bit_planes(codes, cfg.beats_per_slice * cfg.planes_per_cycle)  # [b, K, N]
     place = 1 << np.arange(g)
-    idx = np.einsum("bcjn,j->bcn", planes.reshape(cfg.w_bits, cfg.chunks, g, cfg.N), place)
+    idx = np.einsum("bcjn,j->bcn", planes.reshape(len(planes), cfg.chunks, g, cfg.N), place)
     # partial[b, m, n] = sum_c lookup(entries[m, c], idx[b, c, n])
     looked = lookup(entries[None, :, :, None, :], idx[:, None, :, :], g, cfg.symmetric)
     partial = looked.sum(axis=2)
     coeff = plane_coefficients(cfg)
     weighted = np.einsum("b,bmn->mn", coeff, partial)
     s = np.asarray(a, dtype=np.int64).sum(axis=1)[:, None]  # S per row
+    if cfg.weight_format == "bcq":
+        return partial[0] if cfg.symmetric else 2 * partial[0] - s
     z = np.zeros(cfg.N, np.int64) if zero is None else np.asarray(zero, np.int64)
     if cfg.symmetric:
         twice = (coeff.sum() - 2 * z)[None, :] * s + weighted
@@ -122,10 +128,11 @@ def mac_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     The code is split into digits of ``ppc = planes_per_cycle`` planes (one per beat, least
     significant first); beat ``t``'s digit is ``d_t = sum_j 2**j * w_(t*ppc+j)``, minus the zero
     point's digit ``z_t`` (unsigned weights), or with its top plane weighted ``-2**(ppc-1)``
-    on the last beat (signed weights). Then ``sum_t 2**(t*ppc) * (a @ d_t)``.
+    on the last beat (signed weights); a BCQ plane's digit is ``2*w - 1``. Then
+    ``sum_t 2**(t*ppc) * (a @ d_t)``.
     """
     ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
-    planes = bit_planes(codes, cfg.w_bits)  # [b, K, N]
+    planes = bit_planes(codes, beats * ppc)  # [b, K, N]
     zplanes = None if zero is None else bit_planes(zero, cfg.w_bits)  # [b, N]
     a = np.asarray(a, dtype=np.int64)
     out = np.zeros((cfg.M, cfg.N), np.int64)
@@ -135,6 +142,8 @@ def mac_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
             weight[-1] = -weight[-1]
         group = slice(t * ppc, (t + 1) * ppc)
         digit = np.einsum("jkn,j->kn", planes[group], weight)
+        if cfg.weight_format == "bcq":
+            digit = 2 * digit - 1
         if cfg.has_zero_point:
             digit = digit - np.einsum("jn,j->n", zplanes[group], weight)[None, :]
         out += (a @ digit) << (t * ppc)

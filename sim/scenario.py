@@ -69,9 +69,12 @@ class Scenario:
 
 
 def code_range(cfg: TileConfig) -> tuple[int, int]:
-    """Inclusive range of weight codes: two's complement or unsigned ``w_bits``."""
+    """Inclusive range of weight codes: two's complement or unsigned ``w_bits`` (BCQ planes are
+    unsigned 1-bit codes)."""
     if cfg.weight_format == "signed":
         return -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    if cfg.weight_format == "bcq":
+        return 0, 1
     return 0, (1 << cfg.w_bits) - 1
 
 
@@ -96,7 +99,7 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
     rng = np.random.default_rng(seed)
     lo, hi = cfg.a_range
     c_lo, c_hi = code_range(cfg)
-    all_ones = (1 << cfg.w_bits) - 1 if cfg.weight_format == "unsigned" else -1
+    all_ones = {"signed": -1, "bcq": 1}.get(cfg.weight_format, (1 << cfg.w_bits) - 1)
     rows = [
         np.full(depth, lo),
         np.full(depth, hi),

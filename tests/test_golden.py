@@ -17,6 +17,7 @@ def configs(draw) -> TileConfig:
     arch = draw(st.sampled_from(["lut", "mac"]))
     symmetric = draw(st.booleans())
     g = draw(st.integers(2 if symmetric else 1, 5))
+    weight_format = draw(st.sampled_from(["unsigned", "signed", "bcq"]))
     w_bits = draw(st.integers(1, 8))
     # the MAC baseline takes any K (not only multiples of g)
     K = g * draw(st.integers(1, 4)) if arch == "lut" else draw(st.integers(1, 12))
@@ -28,11 +29,11 @@ def configs(draw) -> TileConfig:
         g=g,
         symmetric=symmetric,
         w_bits=w_bits,
-        weight_format=draw(st.sampled_from(["unsigned", "signed"])),
+        weight_format=weight_format,
         a_bits=draw(st.sampled_from([4, 8, 16])),
-        planes_per_cycle=draw(
-            st.sampled_from([d for d in range(1, w_bits + 1) if w_bits % d == 0])
-        ),
+        planes_per_cycle=1
+        if weight_format == "bcq"
+        else draw(st.sampled_from([d for d in range(1, w_bits + 1) if w_bits % d == 0])),
         max_k=K * draw(st.integers(1, 4)),
     )
 

@@ -27,6 +27,12 @@ SMALL["fixed_runtime_k"] = TileConfig(M=1, N=4, K=4, w_bits=3, max_k=4)
 SMALL["mac_digits_k6"] = TileConfig(
     arch="mac", M=2, N=4, K=6, w_bits=4, planes_per_cycle=2, max_k=96
 )
+# BCQ: binary +-1 planes, one per column (3-bit BCQ weights: 3 columns each)
+SMALL["bcq_symmetric"] = TileConfig(N=6, K=8, w_bits=3, weight_format="bcq", max_k=64)
+SMALL["bcq_utable_pipe2"] = TileConfig(
+    N=4, K=4, g=2, symmetric=False, w_bits=2, weight_format="bcq", pipeline=2, max_k=32
+)
+SMALL["mac_bcq"] = TileConfig(arch="mac", N=4, K=5, w_bits=2, weight_format="bcq", max_k=40)
 SMALL["mac_serial_signed3_pipe0"] = TileConfig(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )

@@ -1,0 +1,126 @@
+"""Floating-point building blocks shared by the converters: unpack, leading-zero count,
+normalize, round to nearest even, pack.
+
+Each function adds combinational logic to a module and returns named signals, so a converter
+can put its pipeline registers between the stages it calls.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+
+from .config import FpFormat
+
+__all__ = ["unpack", "leading_zeros", "normalize", "round_pack", "shift_round"]
+
+
+def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
+    """Fields of one ``fmt`` word: ``sign``; ``sig`` (unsigned ``frac_bits + 1``, the hidden one
+    included for normals); ``exp`` (signed, the exponent of ``sig``'s LSB: ``field - bias -
+    frac_bits``, ``min_exp`` for subnormals and zeros); ``inf``, ``nan``."""
+    f = fmt.frac_bits
+    field, frac = bits[f : f + fmt.exp_bits], bits[:f]
+    out = SimpleNamespace(
+        sign=Signal(name=f"{name}_sign"),
+        sig=Signal(f + 1, name=f"{name}_sig"),
+        exp=Signal(
+            signed(max(fmt.min_exp.bit_length(), fmt.max_exp.bit_length()) + 2), name=f"{name}_exp"
+        ),
+        inf=Signal(name=f"{name}_inf"),
+        nan=Signal(name=f"{name}_nan"),
+    )
+    top = field == fmt.exp_field_max
+    m.d.comb += [
+        out.sign.eq(bits[fmt.width - 1]),
+        out.sig.eq(Mux(field == 0, frac, Cat(frac, Const(1, 1)))),
+        out.exp.eq(Mux(field == 0, 1, field) - (fmt.bias + f)),
+        out.inf.eq(top & (frac == 0)),
+        out.nan.eq(top & (frac != 0)),
+    ]
+    return out
+
+
+def leading_zeros(value: Value) -> tuple[Value, Value]:
+    """``(all_zero, count)``: leading zeros of ``value`` (its width a power of two) by a
+    balanced tree of halves, ``log2(width)`` multiplexer levels deep. ``count`` is only
+    meaningful when ``all_zero`` is 0."""
+    if len(value) == 1:
+        return ~value[0], Cat()
+    half = len(value) // 2
+    zero_hi, count_hi = leading_zeros(value[half:])
+    zero_lo, count_lo = leading_zeros(value[:half])
+    return zero_hi & zero_lo, Mux(zero_hi, Cat(count_lo, Const(1, 1)), Cat(count_hi, Const(0, 1)))
+
+
+def normalize(m: Module, mag: Value, exp: Value, name: str) -> SimpleNamespace:
+    """``mag * 2**exp`` (``mag`` unsigned) as ``norm`` (a power-of-two width, leading one at
+    the top), ``msb`` (signed, the exponent of that leading one) and ``zero``."""
+    width = 1 << max(0, (len(mag) - 1).bit_length())
+    pad = width - len(mag)  # zeros below the LSB keep the value's leading bit position
+    padded = Cat(Const(0, pad), mag) if pad else mag
+    zero, count = leading_zeros(padded)
+    out = SimpleNamespace(
+        norm=Signal(width, name=f"{name}_norm"),
+        msb=Signal(signed(max(len(exp), (width + pad).bit_length()) + 2), name=f"{name}_msb"),
+        zero=Signal(name=f"{name}_zero"),
+    )
+    m.d.comb += [
+        out.norm.eq((padded << count)[:width]),
+        out.msb.eq(exp + (width - 1 - pad) - count),
+        out.zero.eq(zero),
+    ]
+    return out
+
+
+def shift_round(value: Value, shift: Value, max_shift: int, rounding: str) -> Value:
+    """``value / 2**shift`` (``value`` unsigned, ``shift`` unsigned) rounded to an integer:
+    ``"rne"`` to nearest, ties to even; ``"trunc"`` toward zero. Shifts beyond ``max_shift``
+    behave as ``max_shift``, which must be large enough to round every ``value`` to 0."""
+    wide = Cat(Const(0, max_shift), value)  # the shifted-out bits stay visible below the point
+    clamped = Mux(shift > max_shift, max_shift, shift)
+    shifted = (wide >> clamped)[: len(wide)]
+    kept = shifted[max_shift:]
+    if rounding == "trunc":
+        return kept
+    guard = shifted[max_shift - 1]
+    sticky = shifted[: max_shift - 1].any()
+    return kept + (guard & (sticky | kept[0]))
+
+
+def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: str) -> Signal:
+    """The ``fmt`` word of ``(-1)**sign * norm`` (a :func:`normalize` result), rounded to nearest,
+    ties to even: subnormals below the normal range, infinity beyond the largest finite
+    number, ``+0`` for an exact zero, the canonical NaN when ``nan``."""
+    f = fmt.frac_bits
+    width = len(norm.norm)
+    biased = Signal(signed(len(norm.msb) + 1), name=f"{name}_biased")
+    m.d.comb += biased.eq(norm.msb + fmt.bias)
+    # Below the normal range the significand moves right by 1 - biased (at most f + 2: every
+    # bit is then below the rounding point).
+    denorm = Signal(range(f + 3), name=f"{name}_denorm")
+    m.d.comb += denorm.eq(Mux(biased >= 1, 0, Mux(biased < -f - 1, f + 2, 1 - biased)))
+    # the f+1 kept bits, a guard bit and a sticky bit (the OR of everything below the guard)
+    if width < f + 3:
+        short = Cat(Const(0, f + 3 - width), norm.norm)
+    else:
+        short = Cat(norm.norm[: width - f - 2].any(), norm.norm[width - f - 2 :])
+    sig = Signal(f + 2, name=f"{name}_sig")
+    m.d.comb += sig.eq(shift_round(short, denorm + 2, f + 4, "rne"))
+    # (field - 1) << f plus a significand that carries the hidden one: a round-up into the next
+    # binade, and a subnormal rounding up to the smallest normal, carry into the field.
+    packed = Signal(unsigned(fmt.exp_bits + f + 2), name=f"{name}_packed")
+    base = Mux(biased >= 1, biased - 1, 0)
+    m.d.comb += packed.eq((base << f) + sig)
+    overflow = (biased >= fmt.exp_field_max) | (packed >= (fmt.exp_field_max << f))
+    out = Signal(fmt.width, name=name)
+    with m.If(nan):
+        m.d.comb += out.eq(fmt.canonical_nan)
+    with m.Elif(norm.zero):
+        m.d.comb += out.eq(0)
+    with m.Elif(overflow):
+        m.d.comb += out.eq(Cat(Const(0, f), Const(fmt.exp_field_max, fmt.exp_bits), sign))
+    with m.Else():
+        m.d.comb += out.eq(Cat(packed[: fmt.width - 1], sign))
+    return out

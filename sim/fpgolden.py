@@ -1,0 +1,179 @@
+"""Bit-exact golden definitions of the floating-point path (DESIGN.md section 1).
+
+Written from IEEE 754 and the block-floating-point definition, independently of the RTL:
+
+* :func:`decode` — an FP16/BF16/FP32 word as ``(-1)**sign * sig * 2**exp`` (integer ``sig``).
+* :func:`to_bfp` — the activation converter: a block of FP words to signed integer mantissas
+  sharing one exponent, with a stated rounding and saturation.
+* :func:`round_to_format` — an exact value ``num * 2**exp`` rounded once, to nearest, ties to
+  even, to FP16/FP32 (subnormals kept, overflow to infinity as IEEE does).
+* :func:`dequant` — the dequant converter: an exact sum of integer accumulators times FP16
+  coefficients (scale, BCQ ``alpha_i``, offset), times ``2**X``, rounded once.
+
+Floating-point words are carried as unsigned integers (``int64`` arrays) of their bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lutcore.hw.config import BF16, FORMATS, FP16, FP32, FpFormat
+
+__all__ = [
+    "FpFormat",
+    "FORMATS",
+    "FP16",
+    "BF16",
+    "FP32",
+    "decode",
+    "to_bits",
+    "from_bits",
+    "round_to_format",
+    "to_bfp",
+    "dequant",
+]
+
+
+_NUMPY = {"fp16": np.float16, "fp32": np.float32}
+
+
+def to_bits(x, fmt: FpFormat) -> np.ndarray:
+    """Bits of ``x`` rounded to ``fmt`` (NumPy's own conversion; BF16 by round-to-nearest-even
+    of the FP32 bits), as ``int64``."""
+    if fmt.name == "bf16":
+        u = np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
+        nan = (u & 0x7FFFFFFF) > 0x7F800000
+        rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+        return np.where(nan, (u >> 16) | 0x40, rounded)
+    dtype = _NUMPY[fmt.name]
+    return np.asarray(x, dtype).view(np.uint16 if fmt.width == 16 else np.uint32).astype(np.int64)
+
+
+def from_bits(bits, fmt: FpFormat) -> np.ndarray:
+    """The value of each ``fmt`` word as ``float64`` (exact)."""
+    bits = np.asarray(bits, np.int64)
+    if fmt.name == "bf16":
+        return (bits << 16).astype(np.uint32).view(np.float32).astype(np.float64)
+    dtype = np.uint16 if fmt.width == 16 else np.uint32
+    return bits.astype(dtype).view(_NUMPY[fmt.name]).astype(np.float64)
+
+
+def decode(bits, fmt: FpFormat) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(sign, sig, exp, kind)`` with value ``(-1)**sign * sig * 2**exp`` for finite words:
+    normals ``sig = 2**frac_bits | fraction``, ``exp = field - bias - frac_bits``; subnormals and
+    zeros ``sig = fraction``, ``exp = min_exp``. ``kind``: 0 finite, 1 infinity, 2 NaN."""
+    bits = np.asarray(bits, np.int64)
+    f = fmt.frac_bits
+    sign = (bits >> (fmt.exp_bits + f)) & 1
+    field = (bits >> f) & fmt.exp_field_max
+    frac = bits & ((1 << f) - 1)
+    sig = np.where(field == 0, frac, frac | (1 << f))
+    exp = np.maximum(field, 1) - fmt.bias - f
+    kind = np.where(field == fmt.exp_field_max, np.where(frac == 0, 1, 2), 0)
+    return sign, sig, exp, kind
+
+
+def _round_shift(mag: np.ndarray, shift: np.ndarray, rounding: str) -> np.ndarray:
+    """``mag / 2**shift`` (``shift >= 0``, ``mag >= 0``) rounded to an integer: ``"rne"`` to
+    nearest with ties to even, ``"trunc"`` toward zero."""
+    shift = np.minimum(shift, 62)  # every magnitude here is < 2**61: rounds to 0 beyond
+    q = mag >> shift
+    if rounding == "trunc":
+        return q
+    rem = mag - (q << shift)
+    half = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
+    up = (shift > 0) & ((rem > half) | ((rem == half) & ((q & 1) == 1)))
+    return q + up
+
+
+def to_bfp(bits, fmt: FpFormat, block: int, a_bits: int, rounding: str):
+    """The activation converter: ``bits[..., n]`` (``n`` a multiple of ``block``) to block
+    floating point. Returns ``(q, X, total, nonfinite)``:
+
+    * ``q[..., n]`` signed mantissas, ``|q| <= 2**(a_bits-1) - 1``, with ``x ~= q * 2**X``;
+    * ``X[..., n/block]`` the block's exponent: ``L - (a_bits - 2 - frac_bits)`` where ``L`` is
+      the largest ``exp`` (see :func:`decode`) of the block's non-zero elements (``min_exp``
+      for an all-zero block), so the largest element's leading one lands on bit
+      ``a_bits - 2``;
+    * ``total[..., n/block]`` the sum of the block's mantissas (the dequant converter's ``S``);
+    * ``nonfinite[..., n/block]`` the block held an infinity or a NaN.
+
+    Each element's magnitude ``sig * 2**(exp - X)`` is rounded (``"rne"`` or ``"trunc"``),
+    then saturated to ``2**(a_bits-1) - 1`` (a round-up of the largest element), then signed.
+    Defined special values: zeros (either sign) give 0; subnormals are aligned like any other
+    element (usually to 0); an infinity becomes the largest finite number of its sign; a NaN
+    becomes 0; either sets ``nonfinite``.
+    """
+    bits = np.asarray(bits, np.int64)
+    n = bits.shape[-1]
+    if n % block:
+        raise ValueError(f"{n} activations are not a whole number of blocks of {block}")
+    sign, sig, exp, kind = decode(bits, fmt)
+    big = (1 << (fmt.frac_bits + 1)) - 1
+    sig = np.where(kind == 1, big, np.where(kind == 2, 0, sig))
+    exp = np.where(kind == 1, fmt.max_exp, np.where(kind == 2, fmt.min_exp, exp))
+    shape = (*bits.shape[:-1], n // block, block)
+    live_exp = np.where(sig > 0, exp, fmt.min_exp).reshape(shape)
+    top = live_exp.max(axis=-1)
+    x = top - (a_bits - 2 - fmt.frac_bits)
+    shift = (np.repeat(x, block, axis=-1) - exp).reshape(bits.shape)
+    mag = np.where(shift <= 0, sig << np.maximum(-shift, 0), _round_shift(sig, shift, rounding))
+    mag = np.minimum(mag, (1 << (a_bits - 1)) - 1)
+    q = np.where(sign == 1, -mag, mag)
+    total = q.reshape(shape).sum(axis=-1)
+    nonfinite = (kind > 0).reshape(shape).any(axis=-1)
+    return q, x, total, nonfinite
+
+
+def round_to_format(num: int, exp: int, fmt: FpFormat) -> int:
+    """The exact value ``num * 2**exp`` (Python integers) rounded to nearest, ties to even, to
+    ``fmt``: subnormals where the value is below the normal range, infinity (of the value's
+    sign) beyond the largest finite number, ``+0`` for an exact zero."""
+    num, exp = int(num), int(exp)
+    if num == 0:
+        return 0
+    sign, mag = int(num < 0), abs(num)
+    f = fmt.frac_bits
+    shift = max(mag.bit_length() - 1 - f, fmt.min_exp - exp)
+    if shift > 0:
+        q = mag >> shift
+        rem, half = mag - (q << shift), 1 << (shift - 1)
+        q += rem > half or (rem == half and q & 1)
+    else:
+        q = mag << -shift
+    lsb = exp + shift
+    if q >> (f + 1):  # rounded up to the next binade
+        q, lsb = q >> 1, lsb + 1
+    field = lsb - fmt.min_exp + 1 if q >> f else 0
+    if field >= fmt.exp_field_max:
+        return (sign << (fmt.width - 1)) | (fmt.exp_field_max << f)
+    return (sign << (fmt.width - 1)) | (field << f) | (q & ((1 << f) - 1))
+
+
+def dequant(
+    ints: np.ndarray, coeffs: np.ndarray, x: np.ndarray, out: FpFormat, coeff_fmt: FpFormat = FP16
+) -> np.ndarray:
+    """The dequant converter: ``round(2**X * sum_t ints[..., t] * coeffs[..., t])`` with one
+    round-to-nearest-even into ``out``; the sum is exact.
+
+    ``ints[..., t]`` signed integers, ``coeffs[..., t]`` ``coeff_fmt`` words (broadcast against
+    ``ints``), ``x[...]`` the block exponent. Uniform weights use the terms ``(acc - z*S,
+    scale)``; BCQ weights ``(P_i, alpha_i)`` for every plane and ``(S, offset)``. A non-finite
+    coefficient makes the result the canonical NaN.
+    """
+    ints = np.asarray(ints, np.int64)
+    coeffs = np.broadcast_to(np.asarray(coeffs, np.int64), ints.shape)
+    x = np.broadcast_to(np.asarray(x, np.int64), ints.shape[:-1])
+    sign, sig, exp, kind = decode(coeffs, coeff_fmt)
+    result = np.empty(ints.shape[:-1], np.int64)
+    for idx in np.ndindex(result.shape):
+        if (kind[idx] > 0).any():
+            result[idx] = out.canonical_nan
+            continue
+        base = int(exp[idx].min())
+        total = 0
+        for i, s, m, e in zip(ints[idx], sign[idx], sig[idx], exp[idx], strict=True):
+            term = int(i) * int(m) << (int(e) - base)
+            total += -term if s else term
+        result[idx] = round_to_format(total, base + int(x[idx]), out)
+    return result
