@@ -68,9 +68,7 @@ class ActConverter(wiring.Component):
             while len(level) > 1:
                 pairs = zip(level[::2], level[1::2], strict=False)
                 level = [Mux(a > b, a, b) for a, b in pairs] + level[len(level) & ~1 :]
-            nonfinite = 0
-            for u, _, _ in elems:
-                nonfinite = nonfinite | u.inf | u.nan
+            nonfinite = Cat(*(Cat(u.inf, u.nan) for u, _, _ in elems)).any()
             # stage 1
             top = stage(m, advance, level[0], f"top{row}")
             flag = stage(m, advance, nonfinite, f"nonfinite{row}")

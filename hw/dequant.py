@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
@@ -77,9 +77,7 @@ class DequantConverter(wiring.Component):
                         ]
                     )
                 products.append(Mux(c.sign, -product, product))
-            nan = 0
-            for c in coeffs:
-                nan = nan | c.inf | c.nan
+            nan = Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any()
             x = item.x if cfg.act_format != "int" else 0
             # stage 1: the exact sum and its exponent
             total = stage(m, advance, tree_sum(products), f"{name}_sum")

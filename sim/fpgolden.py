@@ -31,6 +31,9 @@ __all__ = [
     "round_to_format",
     "to_bfp",
     "dequant",
+    "linear",
+    "sum_units",
+    "relative_error",
 ]
 
 
@@ -177,3 +180,68 @@ def dequant(
             total += -term if s else term
         result[idx] = round_to_format(total, base + int(x[idx]), out)
     return result
+
+
+def linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
+    """The whole floating-point path for ``Y = X @ W``: activation conversion, exact integer
+    products per block, dequantization, and a float32 sum over blocks.
+
+    ``x[T, K]``: ``act_format`` words (or integers for ``act_format == "int"``); ``weights``
+    a :class:`~lutcore.sim.quant.QuantWeights`. A *unit* of the reduction is one block of
+    the activation converter (``bfp_block``; the quantization group for integer
+    activations); within a unit everything is exact: uniform weights give
+    ``I = q @ (codes - zero)`` (scale is the coefficient), BCQ ``P_i = q @ b_i`` per plane and
+    ``S = sum q`` (coefficients ``alpha_i`` and the offset). :func:`dequant` rounds each
+    unit once into ``out_format``; ``y`` is the float32 sum of the units in K order (each
+    addition rounded to nearest even).
+
+    Returns ``q``, ``x`` (block exponents ``[T, units]``), ``total`` (``S``), ``units``
+    (``out_format`` words ``[T, N, units]``) and ``y`` (float32 ``[T, N]``).
+    """
+    t_rows, k_total = x.shape
+    if cfg.act_format == "int":
+        unit = weights.group
+        q = np.asarray(x, np.int64)
+        xe = np.zeros((t_rows, k_total // unit), np.int64)
+        total = q.reshape(t_rows, -1, unit).sum(-1)
+    else:
+        unit = cfg.bfp_block
+        q, xe, total, _ = to_bfp(x, cfg.act_fmt, unit, cfg.a_bits, cfg.act_rounding)
+    if weights.group % unit:
+        raise ValueError(f"block {unit} does not divide the quantization group {weights.group}")
+    n_units = k_total // unit
+    n = weights.alpha.shape[1] if weights.kind == "bcq" else weights.codes.shape[1]
+    words = np.empty((t_rows, n, n_units), np.int64)
+    for j in range(n_units):
+        rows = slice(j * unit, (j + 1) * unit)
+        grp = j * unit // weights.group
+        qj = q[:, rows]
+        if weights.kind == "bcq":
+            signs = 2 * weights.planes[:, rows, :] - 1  # [p, unit, N]
+            planes = np.einsum("tk,pkn->tnp", qj, signs)
+            ints = np.concatenate(
+                [planes, np.broadcast_to(total[:, j, None, None], (t_rows, n, 1))], -1
+            )
+            coeffs = np.concatenate([weights.alpha[grp], weights.offset[grp][:, None]], -1)
+        else:
+            ints = (qj @ (weights.codes[rows] - weights.zero[grp][None, :]))[..., None]
+            coeffs = weights.scale[grp][:, None]
+        words[:, :, j] = dequant(ints, coeffs[None], xe[:, j, None], cfg.out_fmt)
+    return {"q": q, "x": xe, "total": total, "units": words, "y": sum_units(words, cfg.out_fmt)}
+
+
+def sum_units(words: np.ndarray, fmt: FpFormat) -> np.ndarray:
+    """The float32 sum over the last axis of ``fmt`` words, in order: ``((u0 + u1) + u2)...``
+    with every addition rounded to nearest even."""
+    values = from_bits(words, fmt).astype(np.float32)
+    y = values[..., 0]
+    for j in range(1, values.shape[-1]):
+        y = y + values[..., j]  # float32 + float32: IEEE round to nearest even
+    return y
+
+
+def relative_error(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """``|y - ref|`` per element over the RMS of ``ref``: mean and max (a scale-free error
+    that does not blow up at outputs near zero)."""
+    err = np.abs(np.asarray(y, np.float64) - ref) / np.sqrt(np.mean(np.square(ref)))
+    return {"mean": float(err.mean()), "max": float(err.max())}

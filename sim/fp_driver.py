@@ -1,0 +1,139 @@
+"""The floating-point path on the RTL: activation converter -> integer tile -> dequant converter,
+each in Amaranth's simulator, checked stage by stage against :mod:`.fpgolden`.
+
+The host side is what an integrator's glue does: the tile's zero points are 0 (the dequant
+converter subtracts ``zero * S``), BCQ planes go side by side as columns (plane ``i`` of
+weight ``n`` in column ``n * w_bits + i``), and the float32 sum over units happens after
+the converter, in K order, as :func:`.fpgolden.linear` defines it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lutcore.hw.act_converter import ActConverter
+from lutcore.hw.config import TileConfig
+from lutcore.hw.dequant import DequantConverter
+
+from . import fpgolden
+from .amaranth_driver import simulate_jobs, simulate_stream
+from .quant import QuantWeights
+from .streams import first_mismatch, gemm_jobs
+
+__all__ = ["PathMismatch", "run_linear"]
+
+
+class PathMismatch(AssertionError):
+    """A stage of the RTL path differs from the golden model (names the stage, the first
+    differing index and both values)."""
+
+
+def _check(stage: str, got, want) -> None:
+    problem = first_mismatch(got, want)
+    if problem:
+        raise PathMismatch(f"{stage}: {problem}")
+
+
+def _convert_activations(cfg: TileConfig, x: np.ndarray, seed: int):
+    """``x[T, K]`` words through the :class:`ActConverter`, ``M`` rows and one block a beat."""
+    t_rows, k_total = x.shape
+    rows = -(-t_rows // cfg.M) * cfg.M
+    padded = np.zeros((rows, k_total), np.int64)
+    padded[:t_rows] = x
+    blocks = k_total // cfg.bfp_block
+    dut = ActConverter(cfg)
+    layout = dut.i.payload.shape()
+    beats, where = [], []
+    for r0 in range(0, rows, cfg.M):
+        for j in range(blocks):
+            chunk = padded[r0 : r0 + cfg.M, j * cfg.bfp_block : (j + 1) * cfg.bfp_block]
+            beats.append(layout.const(chunk.tolist()))
+            where.append((r0, j))
+    outs, _ = simulate_stream(dut, beats, seed=seed, p_gap=0.2, p_stall=0.2)
+    q = np.zeros((rows, k_total), np.int64)
+    xe = np.zeros((rows, blocks), np.int64)
+    total = np.zeros((rows, blocks), np.int64)
+    for (r0, j), out in zip(where, outs, strict=True):
+        for r in range(cfg.M):
+            q[r0 + r, j * cfg.bfp_block : (j + 1) * cfg.bfp_block] = list(out.q[r])
+            xe[r0 + r, j], total[r0 + r, j] = out.x[r], out.total[r]
+    return q[:t_rows], xe[:t_rows], total[:t_rows]
+
+
+def _tile_columns(weights: QuantWeights) -> np.ndarray:
+    """The tile's weight codes ``[K, columns]``: uniform codes, or BCQ planes side by side."""
+    if weights.kind == "rtn":
+        return weights.codes
+    planes = weights.planes  # [p, K, N]
+    return planes.transpose(1, 2, 0).reshape(planes.shape[1], -1)
+
+
+def run_linear(
+    cfg: TileConfig, x: np.ndarray, weights: QuantWeights, *, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """``Y = X @ W`` through the three RTL blocks; every stage's output is compared with the
+    golden model (:class:`PathMismatch` on the first difference). Returns the golden model's
+    dictionary (see :func:`.fpgolden.linear`) with the RTL's ``y``."""
+    want = fpgolden.linear(cfg, x, weights)
+    unit = weights.group if cfg.act_format == "int" else cfg.bfp_block
+    if unit % cfg.K:
+        raise ValueError(
+            f"a reduction unit of {unit} activations is not a whole number of K={cfg.K} slices: "
+            "the integer tile cannot accumulate it (use act_block='group', or K == g)"
+        )
+    fmt = {"rtn": "unsigned", "bcq": "bcq"}[weights.kind]
+    if cfg.weight_format != fmt or weights.w_bits != cfg.w_bits:
+        raise ValueError(f"weights {weights.name} do not match the tile's {cfg.fp_slug}")
+
+    # 1. activations
+    if cfg.act_format == "int":
+        q, xe, total = want["q"], want["x"], want["total"]
+    else:
+        q, xe, total = _convert_activations(cfg, x, seed)
+        _check("activation converter q", q, want["q"])
+        _check("activation converter x", xe, want["x"])
+        _check("activation converter total", total, want["total"])
+
+    # 2. the integer tile, one output tile per unit (zero points 0: the converter applies them)
+    columns = _tile_columns(weights)
+    zero = np.zeros(columns.shape[1], np.int64) if cfg.has_zero_point else None
+    jobs = gemm_jobs(cfg, q, columns, zero, k_per_tile=unit)
+    results, _ = simulate_jobs(cfg, jobs, seed=seed + 1, p_gap=0.1, p_stall=0.2)
+    t_rows, n_units = q.shape[0], q.shape[1] // unit
+    acc = np.zeros((t_rows + cfg.M, columns.shape[1] + cfg.N, n_units), np.int64)
+    for job, res in zip(jobs, results, strict=True):
+        _check(f"tile result rows {job.row0}.. cols {job.col0}.. k {job.k0}", res, job.expected)
+        acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, job.k0 // unit] = res
+    acc = acc[:t_rows, : columns.shape[1]]
+
+    # 3. dequant converter
+    n = want["units"].shape[1]
+    items = []
+    for t in range(t_rows):
+        for col in range(n):
+            for j in range(n_units):
+                grp = j * unit // weights.group
+                item = {"total": int(total[t, j])} if cfg.weight_format != "signed" else {}
+                if cfg.act_format != "int":
+                    item["x"] = int(xe[t, j])
+                if weights.kind == "bcq":
+                    p = weights.w_bits
+                    item["planes"] = acc[t, col * p : (col + 1) * p, j].tolist()
+                    item["alpha"] = weights.alpha[grp, col].tolist()
+                    item["offset"] = int(weights.offset[grp, col])
+                else:
+                    item["acc"] = int(acc[t, col, j])
+                    item["scale"] = int(weights.scale[grp, col])
+                    item["zero"] = int(weights.zero[grp, col])
+                items.append(item)
+    dut = DequantConverter(cfg)
+    lanes = cfg.dequant_lanes
+    items += [items[-1]] * (-len(items) % lanes)  # pad the last beat
+    layout = dut.i.payload.shape()
+    beats = [layout.const(items[i : i + lanes]) for i in range(0, len(items), lanes)]
+    outs, _ = simulate_stream(dut, beats, seed=seed + 2, p_gap=0.1, p_stall=0.2)
+    words = np.array([int(o[lane]) for o in outs for lane in range(lanes)], np.int64)
+    words = words[: t_rows * n * n_units].reshape(t_rows, n, n_units)
+    _check("dequant converter", words, want["units"])
+
+    return {**want, "y": fpgolden.sum_units(words, cfg.out_fmt)}
