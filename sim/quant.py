@@ -71,7 +71,7 @@ def quantize_rtn(w: np.ndarray, w_bits: int, group: int) -> QuantWeights:
     g = _groups(np.asarray(w, np.float64), group)
     lo, hi = g.min(axis=1), g.max(axis=1)
     levels = (1 << w_bits) - 1
-    scale = to_bits(np.maximum(hi - lo, 1e-8) / levels, FP16)
+    scale = to_bits(np.maximum((hi - lo) / levels, 2.0**-24), FP16)  # never 0 in FP16
     s = from_bits(scale, FP16)
     zero = np.clip(np.round(-lo / s), 0, levels).astype(np.int64)
     codes = np.clip(np.round(g / s[:, None, :]) + zero[:, None, :], 0, levels).astype(np.int64)
@@ -84,7 +84,7 @@ def quantize_bcq(w: np.ndarray, w_bits: int, group: int, iterations: int = 8) ->
     offset for the current planes, planes re-chosen as the nearest of the ``2**w_bits``
     representable values. Parameters are rounded to FP16 before the final plane choice."""
     g = _groups(np.asarray(w, np.float64), group)  # [G, group, N]
-    groups, _, n = g.shape  # noqa: RUF059
+    groups, _, n = g.shape
     offset = g.mean(axis=1)  # [G, N]
     resid = g - offset[:, None, :]
     alpha = np.zeros((groups, n, w_bits))

@@ -1,0 +1,367 @@
+"""The floating-point path: golden definitions against IEEE arithmetic (NumPy), the converters'
+RTL against the golden model word for word, and a real transformer layer through the
+activation converter, the integer tile and the dequant converter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lutcore.hw.act_converter import ActConverter
+from lutcore.hw.config import BF16, DEFAULT, FP16, FP32, TileConfig
+from lutcore.hw.dequant import DequantConverter
+from lutcore.sim import fpgolden as fg
+from lutcore.sim import quant
+from lutcore.sim.amaranth_driver import simulate_stream
+from lutcore.sim.fp_driver import PathMismatch, run_linear
+from lutcore.sim.streams import first_mismatch
+
+# ---- golden definitions against NumPy's IEEE conversions ----------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(-(1 << 52), 1 << 52),
+    st.integers(0, 52),
+    st.sampled_from(["fp16", "fp32"]),
+    st.integers(-200, 160),
+)
+def test_round_to_format_equals_ieee_conversion(num, drop, fmt_name, exp):
+    """Any exact value ``num * 2**exp`` (exactly representable as a float64) rounds as NumPy's
+    float64 -> float16/float32 conversion does: nearest even, subnormals, overflow to inf."""
+    fmt = {"fp16": FP16, "fp32": FP32}[fmt_name]
+    num >>= drop
+    if fmt is FP16:
+        exp = exp // 5
+    value = float(num) * 2.0**exp
+    with np.errstate(over="ignore"):
+        want = 0 if num == 0 else int(fg.to_bits(value, fmt))
+    assert fg.round_to_format(num, exp, fmt) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(1 << 20), 1 << 20), min_size=1, max_size=4),
+    st.data(),
+    st.integers(-30, 30),
+)
+def test_dequant_is_one_rounding_of_the_exact_sum(ints, data, x):
+    """The dequant definition equals one IEEE rounding of the exactly computed sum."""
+    coeffs = data.draw(
+        st.lists(
+            st.integers(0, 0x7BFF) | st.integers(0x8000, 0xFBFF),
+            min_size=len(ints),
+            max_size=len(ints),
+        )
+    )
+    exact = sum(i * fg.from_bits(c, FP16) for i, c in zip(ints, coeffs, strict=True))
+    # every term is a multiple of 2**-24 below 2**36: the float64 sum is exact
+    want = 0 if exact == 0 else int(fg.to_bits(exact * 2.0**x, FP32))
+    assert int(fg.dequant(np.array(ints), np.array(coeffs), x, FP32)) == want
+
+
+@pytest.mark.parametrize("fmt", [FP16, BF16], ids=["fp16", "bf16"])
+@pytest.mark.parametrize("a_bits", [8, 16])
+@pytest.mark.parametrize("rounding", ["rne", "trunc"])
+def test_block_fp_error_bound_and_specials(fmt, a_bits, rounding):
+    """Every mantissa is within half a step (RNE) or one step (truncation) of the value at
+    the block exponent, unless saturated; the largest element uses the top mantissa bit;
+    zeros, infinities and NaNs convert as documented."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 8)) * 2.0 ** rng.integers(-12, 8, (64, 1))
+    bits = fg.to_bits(x, fmt)
+    q, xe, total, nonfinite = fg.to_bfp(bits, fmt, 8, a_bits, rounding)
+    value = fg.from_bits(bits, fmt)
+    step = 2.0 ** np.repeat(xe, 8, axis=1)
+    limit = (1 << (a_bits - 1)) - 1
+    err = np.abs(value - q * step) / step
+    ok = err <= (0.5 if rounding == "rne" else 1.0 - 1e-12)
+    assert np.all(ok | (np.abs(q) == limit))
+    assert np.all(np.abs(q).max(axis=1) >= 1 << (a_bits - 2))
+    assert np.array_equal(total[:, 0], q.sum(axis=1)) and not nonfinite.any()
+
+    special = np.zeros((1, 4), np.int64)
+    inf = fmt.exp_field_max << fmt.frac_bits
+    special[0] = [inf, inf | 1, 1 << (fmt.width - 1), fg.to_bits(1.0, fmt)]  # +inf NaN -0 1
+    q, xe, _, nonfinite = fg.to_bfp(special, fmt, 4, a_bits, rounding)
+    assert q[0, 0] >= 1 << (a_bits - 2) and q[0, 1] == 0 and q[0, 2] == 0 and nonfinite[0, 0]
+    assert q[0, 0] * 2.0 ** xe[0, 0] == pytest.approx(fg.from_bits(inf - 1, fmt), rel=2.0**-6)
+
+
+# ---- converter RTL against the golden model ------------------------------------------------
+
+ACT_CONFIGS = {
+    "fp16_a16_chunk": DEFAULT.replace(act_format="fp16", a_bits=16, act_block="chunk"),
+    "fp16_a8_chunk_trunc": DEFAULT.replace(
+        M=1, act_format="fp16", a_bits=8, act_block="chunk", act_rounding="trunc"
+    ),
+    "bf16_a8_g2": DEFAULT.replace(g=2, act_format="bf16", a_bits=8, act_block="chunk"),
+    "bf16_a16_group16": TileConfig(K=4, group=16, max_k=64, act_format="bf16", a_bits=16),
+}
+
+
+def special_blocks(fmt, rows: int, block: int, rng) -> np.ndarray:
+    """Blocks of random magnitudes over the whole exponent range plus every special case."""
+    n = 48
+    x = rng.standard_normal((n, rows, block)) * 2.0 ** rng.integers(-30, 16, (n, rows, 1))
+    x *= 2.0 ** rng.integers(-8, 3, (n, rows, block))
+    with np.errstate(over="ignore"):
+        bits = fg.to_bits(x, fmt)
+    inf = fmt.exp_field_max << fmt.frac_bits
+    bits[0, 0, 0] = inf | (1 << (fmt.width - 1))  # -inf
+    bits[1, 0, -1] = inf | 5  # NaN
+    bits[2, 0, :] = 1  # all smallest subnormals
+    bits[3, 0, :] = 0  # all zeros
+    bits[4, 0, ::2] = 1 << (fmt.width - 1)  # negative zeros
+    bits[5, 0, :] = inf - 1  # largest finite: rounds up into saturation
+    bits[6, 0, 0] = (1 << fmt.frac_bits) - 1  # largest subnormal next to normals
+    return bits
+
+
+@pytest.mark.parametrize("name", ACT_CONFIGS)
+def test_activation_converter_matches_golden(name):
+    cfg = ACT_CONFIGS[name]
+    rng = np.random.default_rng(7)
+    bits = special_blocks(cfg.act_fmt, cfg.M, cfg.bfp_block, rng)
+    dut = ActConverter(cfg)
+    layout = dut.i.payload.shape()
+    outs, _ = simulate_stream(
+        dut, [layout.const(b.tolist()) for b in bits], seed=2, p_gap=0.3, p_stall=0.4
+    )
+    q, xe, total, nonfinite = fg.to_bfp(
+        bits, cfg.act_fmt, cfg.bfp_block, cfg.a_bits, cfg.act_rounding
+    )
+    got = {
+        "q": np.array([[list(o.q[r]) for r in range(cfg.M)] for o in outs]),
+        "x": np.array([[int(o.x[r]) for r in range(cfg.M)] for o in outs]),
+        "total": np.array([[int(o.total[r]) for r in range(cfg.M)] for o in outs]),
+        "nonfinite": np.array([[int(o.nonfinite[r]) for r in range(cfg.M)] for o in outs]),
+    }
+    want = {"q": q, "x": xe[..., 0], "total": total[..., 0], "nonfinite": nonfinite[..., 0]}
+    for field in want:
+        problem = first_mismatch(got[field], want[field])
+        assert problem is None, f"{field}: {problem}"
+
+
+DEQUANT_CONFIGS = {
+    "uniform_fp16act_fp32": DEFAULT.replace(N=4, act_format="fp16", a_bits=16),
+    "signed_int_fp16out": DEFAULT.replace(N=8, weight_format="signed", out_format="fp16"),
+    "bcq3_bf16_fp16out": DEFAULT.replace(
+        N=6, weight_format="bcq", w_bits=3, act_format="bf16", a_bits=8, out_format="fp16"
+    ),
+}
+
+
+def dequant_items(
+    cfg: TileConfig, n: int, rng
+) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """Random items over the full operand ranges plus overflow, underflow, zero and NaN
+    cases; returns the items and the golden model's ``ints``, ``coeffs``, ``x``."""
+    terms = cfg.dequant_terms
+    acc_max = (1 << (cfg.acc_bits - 2)) - 1
+    ints = rng.integers(-acc_max, acc_max, (n, terms)) >> rng.integers(0, cfg.acc_bits, (n, terms))
+    coeffs = rng.integers(0, 0x7C00, (n, terms)) | (rng.integers(0, 2, (n, terms)) << 15)
+    if cfg.act_format != "int":
+        lo, hi = -(1 << (cfg.bfp_exp_bits - 1)), (1 << (cfg.bfp_exp_bits - 1)) - 1
+        x = rng.integers(lo, hi, n, endpoint=True)
+    else:
+        x = np.zeros(n, np.int64)
+    coeffs[0] = 0x7BFF  # largest scale with the largest integers: overflow to inf in fp16
+    ints[0] = acc_max
+    coeffs[1] = 0x0001  # smallest subnormal scale: subnormal or zero results
+    ints[1] = rng.integers(-5, 5, terms)
+    ints[2] = 0  # exact zero -> +0
+    coeffs[3, -1] = 0x7C00  # inf coefficient -> NaN
+    coeffs[4, 0] = 0x7E01  # NaN coefficient -> NaN
+    coeffs[5] = 0x8000  # negative zero scale
+    for row, odd in ((6, 1), (7, 3)):  # exact ties: round to even (down, then up)
+        coeffs[row], ints[row], x[row] = 0, 0, 0
+        coeffs[row, 0], ints[row, 0] = 0x3C00, (1 << (cfg.out_fmt.frac_bits + 1)) + odd
+    items, ints_g = [], []
+    for b in range(n):
+        item = {"x": int(x[b])} if cfg.act_format != "int" else {}
+        if cfg.weight_format == "bcq":
+            item |= {
+                "planes": ints[b, :-1].tolist(),
+                "alpha": coeffs[b, :-1].tolist(),
+                "offset": int(coeffs[b, -1]),
+                "total": int(ints[b, -1]),
+            }
+            ints_g.append(ints[b])
+        elif cfg.has_zero_point:
+            total = int(rng.integers(-(1 << (cfg.total_bits - 2)), 1 << (cfg.total_bits - 2)))
+            zero = int(rng.integers(0, 1 << cfg.w_bits)) if b > 7 else 0  # corners: z = 0
+            item |= {
+                "acc": int(ints[b, 0]),
+                "scale": int(coeffs[b, 0]),
+                "zero": zero,
+                "total": total,
+            }
+            ints_g.append([int(ints[b, 0]) - zero * total])
+        else:
+            item |= {"acc": int(ints[b, 0]), "scale": int(coeffs[b, 0])}
+            ints_g.append([int(ints[b, 0])])
+        items.append(item)
+    return items, np.array(ints_g, np.int64), coeffs, x
+
+
+@pytest.mark.parametrize("name", DEQUANT_CONFIGS)
+def test_dequant_converter_matches_golden(name):
+    cfg = DEQUANT_CONFIGS[name]
+    lanes = cfg.dequant_lanes
+    items, ints, coeffs, x = dequant_items(cfg, 60 * lanes, np.random.default_rng(11))
+    dut = DequantConverter(cfg)
+    layout = dut.i.payload.shape()
+    beats = [layout.const(items[i : i + lanes]) for i in range(0, len(items), lanes)]
+    outs, _ = simulate_stream(dut, beats, seed=4, p_gap=0.3, p_stall=0.4)
+    got = np.array([int(o[lane]) for o in outs for lane in range(lanes)])
+    want = fg.dequant(ints, coeffs, x, cfg.out_fmt)
+    assert first_mismatch(got, want) is None, first_mismatch(got, want)
+    # the corner items did reach their corners
+    inf = cfg.out_fmt.exp_field_max << cfg.out_fmt.frac_bits
+    assert want[2] == 0 and want[3] == want[4] == cfg.out_fmt.canonical_nan
+    assert want[6] & 1 == 0 and want[7] & 1 == 0 and want[7] - want[6] == 2
+    if cfg.out_fmt is FP16 and cfg.act_format == "int":
+        assert want[0] & 0x7FFF == inf
+
+
+# ---- a real layer through the RTL -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    """all-MiniLM-L6-v2 block 0 inputs and weights (fails in CI, skips elsewhere, when the
+    model package is missing)."""
+    from lutcore.sim import model
+
+    from .conftest import in_ci
+
+    try:
+        inputs = model.layer_inputs(0)
+    except model.ModelMissing as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and {exc}")
+        pytest.skip(str(exc))
+    return model, inputs
+
+
+#: small tiles so Amaranth's simulator runs each path in seconds
+PATHS = {
+    "rtn4_g64_fp16a16": (
+        TileConfig(M=2, N=16, K=8, w_bits=4, act_format="fp16", a_bits=16, group=64, max_k=512),
+        "query",
+    ),
+    "bcq3_g128_bf16a8_fp16out": (
+        TileConfig(
+            M=2,
+            N=12,
+            K=8,
+            w_bits=3,
+            weight_format="bcq",
+            act_format="bf16",
+            a_bits=8,
+            group=128,
+            max_k=512,
+            out_format="fp16",
+        ),
+        "ffn_up",
+    ),
+    "rtn2_g64_fp16a8_utable": (
+        TileConfig(
+            M=2,
+            N=16,
+            K=8,
+            g=2,
+            symmetric=False,
+            w_bits=2,
+            act_format="fp16",
+            a_bits=8,
+            group=64,
+            max_k=512,
+        ),
+        "attn_out",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_real_layer_through_rtl_is_bit_exact(minilm, name):
+    """Three tokens of a real layer (24 output columns, the full K): every stage of the RTL
+    equals the golden model word for word (run_linear raises PathMismatch otherwise), and
+    the result is as close to float64 as the block-FP mantissa allows."""
+    model, inputs = minilm
+    cfg, layer = PATHS[name]
+    x = inputs[layer][:3]
+    w = model.layer_weight(layer)[:, :24]
+    qw = (quant.quantize_bcq if cfg.weight_format == "bcq" else quant.quantize_rtn)(
+        w, cfg.w_bits, cfg.group
+    )
+    xb = fg.to_bits(x, cfg.act_fmt)
+    out = run_linear(cfg, xb, qw, seed=1)
+    # conversion error against float64 with the same (rounded) activations and weights:
+    # block FP keeps a_bits - 1 magnitude bits of the block maximum
+    exact = fg.from_bits(xb, cfg.act_fmt) @ qw.dequantized()
+    err = fg.relative_error(out["y"], exact)
+    assert err["mean"] < 2.0 ** -(cfg.a_bits - 4), err
+
+
+def test_path_mismatch_names_the_stage(minilm, monkeypatch):
+    """A wrong golden expectation is caught at the stage where it differs."""
+    model, inputs = minilm
+    cfg, layer = PATHS["rtn4_g64_fp16a16"]
+    qw = quant.quantize_rtn(model.layer_weight(layer)[:, :16], 4, 64)
+    real = fg.dequant
+
+    def off_by_one(*args, **kw):
+        words = real(*args, **kw)
+        words.flat[0] ^= 1
+        return words
+
+    monkeypatch.setattr(fg, "dequant", off_by_one)
+    with pytest.raises(PathMismatch, match=r"dequant converter: .* first at \(0, 0, 0\)"):
+        run_linear(cfg, fg.to_bits(inputs[layer][:2], cfg.act_fmt), qw)
+
+
+def test_real_layer_error_falls_with_weight_bits(minilm):
+    """Golden model on a whole real layer: the error against the float layer falls from 2 to
+    3 to 4 bits for round-to-nearest and BCQ, and BCQ beats RTN at 2 bits (its levels are
+    fitted to the weights)."""
+    model, inputs = minilm
+    x, w = inputs["query"], model.layer_weight("query")
+    ref = x @ w
+    errors = {}
+    for kind in ("rtn", "bcq"):
+        for bits in (2, 3, 4):
+            cfg = DEFAULT.replace(
+                act_format="fp16",
+                a_bits=16,
+                w_bits=bits,
+                weight_format="bcq" if kind == "bcq" else "unsigned",
+            )
+            qw = (quant.quantize_bcq if kind == "bcq" else quant.quantize_rtn)(w, bits, 128)
+            y = fg.linear(cfg, fg.to_bits(x, FP16), qw)["y"]
+            errors[kind, bits] = fg.relative_error(y, ref)["mean"]
+    for kind in ("rtn", "bcq"):
+        assert errors[kind, 2] > errors[kind, 3] > errors[kind, 4], errors
+    assert errors["bcq", 2] < errors["rtn", 2], errors
+
+
+def test_quantizers_reconstruct_within_their_step():
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((128, 16)) * 0.05
+    rtn = quant.quantize_rtn(w, 4, 64)
+    step = np.repeat(fg.from_bits(rtn.scale, FP16), 64, axis=0)
+    err = np.abs(rtn.dequantized() - w) / step
+    assert np.mean(err <= 0.5 + 1e-3) > 0.99 and err.max() < 1.5
+    assert rtn.codes.min() >= 0 and rtn.codes.max() <= 15
+    errs = [np.abs(quant.quantize_bcq(w, b, 64).dequantized() - w).mean() for b in (1, 2, 3)]
+    assert errs[0] > errs[1] > errs[2]
+
+
+def test_path_refuses_a_block_the_tile_cannot_accumulate():
+    cfg = TileConfig(K=8, act_format="fp16", a_bits=16, act_block="chunk", max_k=512)
+    qw = quant.quantize_rtn(np.ones((128, 4)), 2, 128)
+    with pytest.raises(ValueError, match="unit of 4 activations is not a whole number of K=8"):
+        run_linear(cfg, fg.to_bits(np.ones((1, 128)), FP16), qw)
