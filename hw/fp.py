@@ -124,3 +124,34 @@ def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: st
     with m.Else():
         m.d.comb += out.eq(Cat(packed[: fmt.width - 1], sign))
     return out
+
+
+def fp_add(m: Module, fmt: FpFormat, a: Value, b: Value, name: str) -> Signal:
+    """``a + b`` for finite ``fmt`` words, rounded to nearest even (the classic datapath:
+    order by magnitude, align the smaller with guard, round and sticky bits, add or
+    subtract, normalize, round, pack). An exact zero sum is ``+0``. Infinities and NaNs are
+    not inputs of this datapath (its users keep every value finite)."""
+    f = fmt.frac_bits
+    ua, ub = unpack(m, fmt, a, f"{name}_a"), unpack(m, fmt, b, f"{name}_b")
+    # order by magnitude: the exponent/fraction fields compare like integers
+    swap = Signal(name=f"{name}_swap")
+    m.d.comb += swap.eq(a[: fmt.width - 1] < b[: fmt.width - 1])
+    big = SimpleNamespace(
+        **{k: Mux(swap, getattr(ub, k), getattr(ua, k)) for k in ("sign", "sig", "exp")}
+    )
+    small = SimpleNamespace(
+        **{k: Mux(swap, getattr(ua, k), getattr(ub, k)) for k in ("sign", "sig", "exp")}
+    )
+    dist = Signal(range(f + 5), name=f"{name}_dist")
+    diff = big.exp - small.exp  # >= 0
+    m.d.comb += dist.eq(Mux(diff > f + 4, f + 4, diff))
+    # three bits below the LSB: guard, round, sticky. (sig << 3) >> dist, the bits shifted
+    # out OR-ed into the sticky LSB; a shift beyond them leaves only sticky.
+    pad = f + 4
+    shifted = (Cat(Const(0, pad), small.sig) >> dist)[: pad + f + 1]
+    aligned = Cat(shifted[: pad - 2].any(), shifted[pad - 2 :])
+    total = Signal(f + 5, name=f"{name}_sum")
+    big_sig = Cat(Const(0, 3), big.sig)
+    m.d.comb += total.eq(Mux(big.sign ^ small.sign, big_sig - aligned, big_sig + aligned))
+    norm = normalize(m, total, big.exp - 3, f"{name}_n")
+    return round_pack(m, fmt, big.sign, norm, 0, name)
