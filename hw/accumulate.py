@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value
 
 from .config import TileConfig
 from .layouts import result_layout
@@ -11,7 +11,9 @@ from .util import select
 __all__ = ["accumulate"]
 
 
-def accumulate(m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value], array) -> None:
+def accumulate(
+    m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value], array, add=None
+) -> None:
     """Add each cell's beat value ``values[row, col]`` (signed, before the beat's shift
     ``t * planes_per_cycle``) into its accumulator, restarting on ``first``, and present the
     accumulators on ``array.o`` after a tile's last beat until read.
@@ -20,6 +22,9 @@ def accumulate(m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value],
     signed ``acc_bits``), ``last_pending`` (with ``pipeline == 2`` a register follows the
     cell values, and a tile's last beat may be in it). The controller does not issue the next
     tile's first beat until the result has been read.
+
+    ``add(m, acc, value, name)`` replaces the integer ``+`` (the FP16 baseline adds FP32
+    words; a restart adds to ``+0``, the all-zero word, in either case).
     """
     beat = array.beat.payload
     valid, t, first, tile_last = array.beat.valid, beat.t, beat.first, beat.tile_last
@@ -43,8 +48,10 @@ def accumulate(m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value],
     for (row, col), v in values.items():
         acc = accs[row][col]
         shifted = v if beats == 1 else select([v << (i * ppc) for i in range(beats)], t)
-        acc_next = Signal(signed(cfg.acc_bits), name=f"acc_next_{row}_{col}")
-        m.d.comb += acc_next.eq(Mux(first, 0, acc) + shifted)
+        acc_next = Signal(acc.shape(), name=f"acc_next_{row}_{col}")
+        base = Mux(first, 0, acc)
+        total = base + shifted if add is None else add(m, base, shifted, f"acc_add_{row}_{col}")
+        m.d.comb += acc_next.eq(total)
         with m.If(valid):
             m.d.sync += acc.eq(acc_next)
 

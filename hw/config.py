@@ -26,7 +26,7 @@ __all__ = [
     "FORMATS",
 ]
 
-ARCHS = ("lut", "mac")
+ARCHS = ("lut", "mac", "fpmac")
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
 ACT_FORMATS = ("int", "fp16", "bf16")
@@ -99,7 +99,10 @@ class TileConfig:
     Attributes
     ----------
     arch : ``"lut"`` the LUT Tensor Core tile; ``"mac"`` the baseline that decodes weights
-        to signed integers and multiplies (``g`` and ``symmetric`` do not apply to it).
+        to signed integers and multiplies (``g`` and ``symmetric`` do not apply to it);
+        ``"fpmac"`` the floating-point baseline: FP16 activations times weights dequantized
+        to FP16 (per-column scale), fused K-term dot products, FP32 accumulation (needs
+        ``act_format="fp16"``, ``a_bits=16``, bit-parallel uniform weights).
     M : activation rows sharing each weight (rows of the output tile).
     N : weight columns sharing each table (columns of the output tile).
     K : reduction depth consumed per K-slice, a multiple of ``g``.
@@ -183,7 +186,7 @@ class TileConfig:
                 f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
                 "(one index bit selects negation)"
             )
-        if self.arch == "mac" and not 1 <= self.K <= MAX_DIM:
+        if self.arch in ("mac", "fpmac") and not 1 <= self.K <= MAX_DIM:
             raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
         if self.arch == "lut" and not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
             raise ConfigError(
@@ -226,7 +229,20 @@ class TileConfig:
         ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: allowed {', '.join(allowed)}")
-        fp = self.act_format != "int"
+        if self.arch == "fpmac":
+            need = {"act_format": "fp16", "a_bits": 16, "planes_per_cycle": self.w_bits}
+            for name, value in need.items():
+                if getattr(self, name) != value:
+                    raise ConfigError(
+                        f"{name}={getattr(self, name)!r} with arch='fpmac': the FP16 baseline "
+                        f"takes FP16 activation words and whole weights per beat; allowed {value!r}"
+                    )
+            if self.weight_format == "bcq":
+                raise ConfigError(
+                    "weight_format='bcq' with arch='fpmac': allowed unsigned, signed "
+                    "(the FP16 baseline dequantizes uniform weights)"
+                )
+        fp = self.act_format != "int" and self.arch != "fpmac"  # fpmac: no converters
         if fp and not (
             self.group >= self.K and self.group % self.K == 0 and not self.max_k % self.group
         ):
@@ -299,6 +315,17 @@ class TileConfig:
         wlo, whi = self.w_range
         products = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
         return _bits_for_range(self.max_k * min(products), self.max_k * max(products))
+
+    @property
+    def act_word_bits(self) -> int:
+        """Width of one activation on the tile's ``a`` stream: ``a_bits`` integers, or FP16
+        words for the FP16 baseline."""
+        return 16 if self.arch == "fpmac" else self.a_bits
+
+    @property
+    def result_bits(self) -> int:
+        """Width of one result word: ``acc_bits`` (signed), or FP32 for the FP16 baseline."""
+        return 32 if self.arch == "fpmac" else self.acc_bits
 
     @property
     def slice_count_bits(self) -> int:

@@ -99,6 +99,8 @@ class TileControl(wiring.Component):
             # The signed top plane is the last local plane of the slice's last beat.
             issued.neg.eq(t_last if cfg.weight_format == "signed" else 0),
         ]
+        if cfg.arch == "fpmac":
+            m.d.comb += issued.scale.eq(self.cmd.payload.scale)
         if cfg.has_zero_point:
             for n in range(cfg.N):
                 zero = self.cmd.payload.zero[n]

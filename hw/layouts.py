@@ -30,8 +30,9 @@ __all__ = [
 
 
 def act_layout(cfg: TileConfig) -> ArrayLayout:
-    """One K-slice of activations: ``[m][k]`` signed ``a_bits``."""
-    return ArrayLayout(ArrayLayout(signed(cfg.a_bits), cfg.K), cfg.M)
+    """One K-slice of activations: ``[m][k]`` signed ``a_bits`` (FP16 words for ``fpmac``)."""
+    word = unsigned(16) if cfg.arch == "fpmac" else signed(cfg.a_bits)
+    return ArrayLayout(ArrayLayout(word, cfg.K), cfg.M)
 
 
 def weight_layout(cfg: TileConfig) -> ArrayLayout:
@@ -42,16 +43,21 @@ def weight_layout(cfg: TileConfig) -> ArrayLayout:
 
 def cmd_layout(cfg: TileConfig) -> StructLayout:
     """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1) and,
-    for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``)."""
+    for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``); for the
+    FP16 baseline the per-column FP16 scale ``scale[n]``."""
     members = {"n_slices": unsigned(cfg.slice_count_bits)}
     if cfg.has_zero_point:
         members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
+    if cfg.arch == "fpmac":
+        members["scale"] = ArrayLayout(unsigned(16), cfg.N)
     return StructLayout(members)
 
 
 def result_layout(cfg: TileConfig) -> ArrayLayout:
-    """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``."""
-    return ArrayLayout(ArrayLayout(signed(cfg.acc_bits), cfg.N), cfg.M)
+    """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``
+    (FP32 words for the FP16 baseline)."""
+    word = unsigned(32) if cfg.arch == "fpmac" else signed(cfg.acc_bits)
+    return ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
 
 
 def table_layout(cfg: TileConfig) -> StructLayout:
@@ -87,6 +93,7 @@ def beat_layout(cfg: TileConfig) -> StructLayout:
             "slice_last": unsigned(1),
             "tile_last": unsigned(1),
             "neg": unsigned(1),
+            **({"scale": ArrayLayout(unsigned(16), cfg.N)} if cfg.arch == "fpmac" else {}),
         }
     )
 

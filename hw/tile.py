@@ -9,6 +9,7 @@ from amaranth.lib.wiring import connect
 
 from .config import TileConfig
 from .control import TileControl, connect_control
+from .fpmac_tile import FpMacTile
 from .layouts import table_layout, tile_signature
 from .lut_array import LutArray
 from .mac_tile import MacTile
@@ -60,7 +61,7 @@ class LutTile(wiring.Component):
 
 
 #: tile class of each ``arch``
-TILES = {"lut": LutTile, "mac": MacTile}
+TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile}
 
 
 def make_tile(cfg: TileConfig) -> wiring.Component:

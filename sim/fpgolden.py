@@ -33,6 +33,10 @@ __all__ = [
     "dequant",
     "linear",
     "sum_units",
+    "finite_fp16",
+    "dequant_weights",
+    "fp_dot",
+    "fp32_add",
     "relative_error",
 ]
 
@@ -245,3 +249,50 @@ def relative_error(y: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     that does not blow up at outputs near zero)."""
     err = np.abs(np.asarray(y, np.float64) - ref) / np.sqrt(np.mean(np.square(ref)))
     return {"mean": float(err.mean()), "max": float(err.max())}
+
+
+#: bits kept below the largest product's LSB in the FP16 baseline's fused dot product
+ALIGN_EXTRA_BITS = 3
+
+
+def finite_fp16(bits: np.ndarray) -> np.ndarray:
+    """FP16 words with the converters' special-value rule (infinity -> largest finite of its
+    sign, NaN -> +0), as words."""
+    bits = np.asarray(bits, np.int64)
+    _, _, _, kind = decode(bits, FP16)
+    largest = (FP16.exp_field_max - 1) << FP16.frac_bits | ((1 << FP16.frac_bits) - 1)
+    return np.where(kind == 1, (bits & 0x8000) | largest, np.where(kind == 2, 0, bits))
+
+
+def dequant_weights(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """FP16 words ``round(scale[n] * values[k, n])`` (one rounding to nearest even; a zero
+    weight is +0). ``values`` integers, ``scale`` FP16 words per column."""
+    exact = np.asarray(values, np.float64) * from_bits(scale, FP16)[None, :] + 0.0  # -0 -> +0
+    with np.errstate(over="ignore"):
+        return to_bits(exact, FP16)
+
+
+def fp_dot(a_words: np.ndarray, w_words: np.ndarray) -> np.ndarray:
+    """The FP16 baseline's fused dot products ``a_words[M, K] . w_words[K, N]`` as FP32 words
+    ``[M, N]``: exact products ``sa*sw * 2**(ea+ew)``; each aligned to the largest exponent
+    ``E`` of the non-zero products, keeping :data:`ALIGN_EXTRA_BITS` bits below ``E``, its
+    magnitude truncated there; the signed sum is exact and rounded once (nearest even)."""
+    sa, siga, ea, _ = decode(finite_fp16(a_words), FP16)
+    sw, sigw, ew, _ = decode(w_words, FP16)
+    sig = siga[:, :, None] * sigw[None, :, :]  # [M, K, N]
+    exp = ea[:, :, None] + ew[None, :, :]
+    sign = sa[:, :, None] ^ sw[None, :, :]
+    top = np.where(sig > 0, exp, np.iinfo(np.int32).min).max(axis=1)  # [M, N]
+    shift = np.minimum(top[:, None, :] - exp, 62)
+    mag = np.where(sig > 0, (sig << ALIGN_EXTRA_BITS) >> np.maximum(shift, 0), 0)
+    total = np.where(sign == 1, -mag, mag).sum(axis=1)
+    out = np.empty(total.shape, np.int64)
+    for idx in np.ndindex(total.shape):
+        out[idx] = round_to_format(int(total[idx]), int(top[idx]) - ALIGN_EXTRA_BITS, FP32)
+    return out
+
+
+def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IEEE FP32 addition of FP32 words (nearest even), an exact zero sum as +0."""
+    total = from_bits(a, FP32).astype(np.float32) + from_bits(b, FP32).astype(np.float32)
+    return to_bits(total + np.float32(0.0), FP32)

@@ -15,6 +15,8 @@ import numpy as np
 
 from lutcore.hw.config import TileConfig
 
+from . import fpgolden
+
 __all__ = [
     "pattern_matrix",
     "build_tables",
@@ -150,13 +152,28 @@ def mac_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     return out
 
 
-def tile_result(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
+def tile_result(
+    cfg: TileConfig,
+    a: np.ndarray,
+    codes: np.ndarray,
+    zero: np.ndarray | None,
+    scale: np.ndarray | None = None,
+):
     """One output tile over a runtime K of ``a.shape[1]`` (a multiple of ``K``, at most
     ``max_k``): the sum over its K-slices of :func:`lut_slice` (LUT tile) or
-    :func:`mac_slice` (MAC baseline)."""
+    :func:`mac_slice` (MAC baseline). The FP16 baseline (``scale``: FP16 words per column)
+    returns FP32 words: each slice's fused dot products (:func:`.fpgolden.fp_dot`) of the
+    activations and the weights dequantized to FP16, accumulated by FP32 additions from +0."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
         raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
+    if cfg.arch == "fpmac":
+        weights = fpgolden.dequant_weights(weight_values(cfg, codes, zero), scale)
+        acc = np.zeros((cfg.M, cfg.N), np.int64)  # +0
+        for k0 in range(0, k_total, cfg.K):
+            dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K])
+            acc = fpgolden.fp32_add(acc, dot)
+        return acc
     method = lut_slice if cfg.arch == "lut" else mac_slice
     out = np.zeros((cfg.M, cfg.N), np.int64)
     for k0 in range(0, k_total, cfg.K):
@@ -178,12 +195,14 @@ def tile_schedule(
     codes: np.ndarray,
     zero: np.ndarray | None,
     k_step: int | None = None,
-) -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray | None]]:
+    scale: np.ndarray | None = None,
+) -> Iterator[tuple]:
     """The tile's schedule for ``A[Mt, Kt] @ W[Kt, Nt]``: output tiles of ``M x N`` in row-major
     order, each reducing ``k_step`` (default ``max_k``) at a time. Edges are zero-padded;
-    padding columns get code = zero point, so their weight is 0.
+    padding columns get code = zero point, so their weight is 0 (and scale 1.0).
 
-    Yields ``(m0, n0, k0, a_tile[M, k], codes_tile[k, N], zero_tile[N] or None)``.
+    Yields ``(m0, n0, k0, a_tile[M, k], codes_tile[k, N], zero_tile[N] or None,
+    scale_tile[N] or None)``.
     """
     k_step = k_step or cfg.max_k
     if k_step % cfg.K or not cfg.K <= k_step <= cfg.max_k:
@@ -194,12 +213,15 @@ def tile_schedule(
     z_p = None if zero is None else pad_to(np.asarray(zero), (np_,))
     a_p = pad_to(a, (mp, kp))
     codes_p = pad_to(codes, (kp, np_), 0 if z_p is None else z_p[None, :])
+    s_p = None if scale is None else pad_to(np.asarray(scale), (np_,), 0x3C00)
     for m0 in range(0, mp, cfg.M):
         for n0 in range(0, np_, cfg.N):
             z = None if z_p is None else z_p[n0 : n0 + cfg.N]
+            sc = None if s_p is None else s_p[n0 : n0 + cfg.N]
             for k0 in range(0, kp, k_step):
                 k1 = min(kp, k0 + k_step)
-                yield m0, n0, k0, a_p[m0 : m0 + cfg.M, k0:k1], codes_p[k0:k1, n0 : n0 + cfg.N], z
+                a_t, w_t = a_p[m0 : m0 + cfg.M, k0:k1], codes_p[k0:k1, n0 : n0 + cfg.N]
+                yield m0, n0, k0, a_t, w_t, z, sc
 
 
 def tile_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarray | None):
@@ -207,7 +229,7 @@ def tile_matmul(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndar
     each output tile by :func:`tile_result`, partial K results summed."""
     mt, nt = a.shape[0], codes.shape[1]
     out = np.zeros((-(-mt // cfg.M) * cfg.M, -(-nt // cfg.N) * cfg.N), np.int64)
-    for m0, n0, _, a_t, w_t, z in tile_schedule(cfg, a, codes, zero):
+    for m0, n0, _, a_t, w_t, z, _ in tile_schedule(cfg, a, codes, zero):
         out[m0 : m0 + cfg.M, n0 : n0 + cfg.N] += tile_result(cfg, a_t, w_t, z)
     return out[:mt, :nt]
 

@@ -56,11 +56,15 @@ class TileJob:
     expected: np.ndarray
 
 
-def encode_cmd(cfg: TileConfig, n_slices: int, zero: np.ndarray | None) -> int:
+def encode_cmd(
+    cfg: TileConfig, n_slices: int, zero: np.ndarray | None, scale: np.ndarray | None = None
+) -> int:
     layout = cmd_layout(cfg)
     word = n_slices << layout["n_slices"].offset
     if cfg.has_zero_point:
         word |= pack(zero, cfg.w_bits) << layout["zero"].offset
+    if cfg.arch == "fpmac":
+        word |= pack(scale, 16) << layout["scale"].offset
     return word
 
 
@@ -83,22 +87,27 @@ def gemm_jobs(
     zero: np.ndarray | None,
     *,
     k_per_tile: int | None = None,
+    scale: np.ndarray | None = None,
 ) -> list[TileJob]:
     """Split ``A[Mt, Kt] @ W`` into tile jobs in the tile's schedule
-    (:func:`golden.tile_schedule`; ``k_per_tile`` defaults to ``max_k``)."""
+    (:func:`golden.tile_schedule`; ``k_per_tile`` defaults to ``max_k``; ``scale`` the FP16
+    baseline's per-column scales)."""
     jobs = []
-    for m0, n0, k0, a_t, w_t, z in golden.tile_schedule(cfg, a, codes, zero, k_per_tile):
+    schedule = golden.tile_schedule(cfg, a, codes, zero, k_per_tile, scale)
+    for m0, n0, k0, a_t, w_t, z, sc in schedule:
         acts, weights = [], []
         for s0 in range(0, a_t.shape[1], cfg.K):
-            acts.append(pack(a_t[:, s0 : s0 + cfg.K], cfg.a_bits))
+            acts.append(pack(a_t[:, s0 : s0 + cfg.K], cfg.act_word_bits))
             weights += encode_weights(cfg, w_t[s0 : s0 + cfg.K])
-        cmd = encode_cmd(cfg, len(acts), z)
-        jobs.append(TileJob(m0, n0, k0, cmd, acts, weights, golden.tile_result(cfg, a_t, w_t, z)))
+        cmd = encode_cmd(cfg, len(acts), z, sc)
+        expected = golden.tile_result(cfg, a_t, w_t, z, sc)
+        jobs.append(TileJob(m0, n0, k0, cmd, acts, weights, expected))
     return jobs
 
 
 def decode_result(cfg: TileConfig, word: int) -> np.ndarray:
-    return unpack(word, cfg.M * cfg.N, cfg.acc_bits).reshape(cfg.M, cfg.N)
+    signed = cfg.arch != "fpmac"  # FP32 words are unsigned bit patterns
+    return unpack(word, cfg.M * cfg.N, cfg.result_bits, signed=signed).reshape(cfg.M, cfg.N)
 
 
 def first_mismatch(got: np.ndarray, want: np.ndarray) -> str | None:

@@ -33,6 +33,31 @@ SMALL["bcq_utable_pipe2"] = TileConfig(
     N=4, K=4, g=2, symmetric=False, w_bits=2, weight_format="bcq", pipeline=2, max_k=32
 )
 SMALL["mac_bcq"] = TileConfig(arch="mac", N=4, K=5, w_bits=2, weight_format="bcq", max_k=40)
+# the FP16 baseline: zero points and pipeline 2; signed weights without the broadcast register
+SMALL["fpmac_w2"] = TileConfig(
+    arch="fpmac",
+    N=4,
+    K=4,
+    w_bits=2,
+    planes_per_cycle=2,
+    act_format="fp16",
+    a_bits=16,
+    pipeline=2,
+    max_k=64,
+)
+SMALL["fpmac_signed4_pipe0"] = TileConfig(
+    arch="fpmac",
+    M=1,
+    N=3,
+    K=3,
+    w_bits=4,
+    planes_per_cycle=4,
+    weight_format="signed",
+    act_format="fp16",
+    a_bits=16,
+    pipeline=0,
+    max_k=48,
+)
 SMALL["mac_serial_signed3_pipe0"] = TileConfig(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )
@@ -42,10 +67,14 @@ SMALL["mac_serial_signed3_pipe0"] = TileConfig(
 def test_tile_matches_golden_with_backpressure(name):
     cfg = SMALL[name]
     sc = random_scenario(cfg, 2 * cfg.M + 1, 5 * cfg.K + 1, cfg.N + 3, seed=3)
-    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=min(cfg.max_k, 2 * cfg.K))
+    k_per_tile = min(cfg.max_k, 2 * cfg.K)
+    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=k_per_tile, scale=sc.scale)
     results, _ = simulate_jobs(cfg, jobs, seed=5, p_gap=0.3, p_stall=0.4)
     for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
-        assert first_mismatch(got, job.expected) is None, f"tile {i}"
+        problem = first_mismatch(got, job.expected)
+        assert problem is None, f"tile {i}: {problem}"
+    if cfg.arch == "fpmac":  # floating point: the golden model is the reference
+        return
     whole = assemble(cfg, jobs, results, (sc.a.shape[0], sc.codes.shape[1]))
     problem = first_mismatch(whole, golden.reference_matmul(cfg, sc.a, sc.codes, sc.zero))
     assert problem is None, problem

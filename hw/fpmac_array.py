@@ -1,0 +1,132 @@
+"""The FP16 baseline's array: FP16 activations times weights dequantized to FP16, fused K-term
+dot products, FP32 accumulators."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import wiring
+
+from .accumulate import accumulate
+from .config import FP16, FP32, TileConfig
+from .fp import fp_add, normalize, round_pack, unpack
+from .layouts import act_layout, array_signature
+from .mac_array import weight_digit
+from .util import named, tree_sum
+
+__all__ = ["FpMacArray", "ALIGN_EXTRA_BITS"]
+
+#: bits kept below the largest product's LSB when products are aligned (then truncated)
+ALIGN_EXTRA_BITS = 3
+
+
+def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
+    """The FP16 word ``round(scale * digit)`` (one round to nearest even) of a signed integer
+    weight and an FP16 scale: what a GPU's dequantization produces before its FP16 MMA."""
+    u = unpack(m, FP16, scale, f"{name}_s")
+    mag = Signal(len(digit) + len(u.sig), name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(digit < 0, -digit, digit) * u.sig)
+    norm = normalize(m, mag, u.exp, f"{name}_n")
+    return round_pack(m, FP16, u.sign ^ (digit < 0), norm, 0, name)
+
+
+def finite_activation(m: Module, word: Value, name: str):
+    """An FP16 activation's fields with the converters' special-value rule: an infinity is the
+    largest finite number of its sign, a NaN is 0."""
+    u = unpack(m, FP16, word, name)
+    sig = Signal.like(u.sig, name=f"{name}_fsig")
+    exp = Signal.like(u.exp, name=f"{name}_fexp")
+    m.d.comb += [
+        sig.eq(Mux(u.inf, (1 << (FP16.frac_bits + 1)) - 1, Mux(u.nan, 0, u.sig))),
+        exp.eq(Mux(u.inf, FP16.max_exp, u.exp)),
+    ]
+    u.sig, u.exp = sig, exp
+    return u
+
+
+def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
+    """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word.
+
+    Products are exact (11 x 11-bit significands); each is aligned to the largest product
+    exponent ``E`` keeping ``ALIGN_EXTRA_BITS`` bits below that product's LSB, truncated
+    toward zero there; the aligned integers are summed exactly and the sum is rounded once
+    to FP32 (nearest even). Zero products do not take part in ``E``; an exact zero is +0.
+    """
+    lowest = 2 * FP16.min_exp  # below every product exponent: zero products never win
+    terms = []
+    for k, (a, w) in enumerate(zip(acts, weights, strict=True)):
+        sig = Signal(2 * (FP16.frac_bits + 1), name=f"{name}_p{k}")
+        exp = Signal(signed(len(a.exp) + 1), name=f"{name}_e{k}")
+        m.d.comb += [
+            sig.eq(a.sig * w.sig),
+            exp.eq(Mux(sig == 0, lowest, a.exp + w.exp)),
+        ]
+        terms.append((a.sign ^ w.sign, sig, exp))
+    level = [e for _, _, e in terms]
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=False)
+        level = [Mux(x > y, x, y) for x, y in pairs] + level[len(level) & ~1 :]
+    top = Signal(signed(len(terms[0][2])), name=f"{name}_top")
+    m.d.comb += top.eq(level[0])
+    width = 2 * (FP16.frac_bits + 1) + ALIGN_EXTRA_BITS
+    aligned = []
+    for k, (sign, sig, exp) in enumerate(terms):
+        dist = Signal(range(width + 1), name=f"{name}_d{k}")
+        m.d.comb += dist.eq(Mux(top - exp > width, width, top - exp))
+        mag = Signal(width, name=f"{name}_a{k}")
+        m.d.comb += mag.eq((sig << ALIGN_EXTRA_BITS) >> dist)
+        aligned.append(Mux(sign, -mag, mag))
+    total = Signal(signed(width + len(terms).bit_length() + 1), name=f"{name}_sum")
+    m.d.comb += total.eq(tree_sum(aligned))
+    mag = Signal(len(total), name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(total < 0, -total, total))
+    norm = normalize(m, mag, top - ALIGN_EXTRA_BITS, f"{name}_n")
+    return round_pack(m, FP32, total < 0, norm, Const(0, 1), name)
+
+
+def fp32_add(m: Module, a: Value, b: Value, name: str) -> Signal:
+    return fp_add(m, FP32, a, b, name)
+
+
+class FpMacArray(wiring.Component):
+    """``M x N`` FP16 multiply-accumulate cells: the floating-point baseline.
+
+    Per beat every weight arrives whole (``planes_per_cycle == w_bits``): its integer value
+    (:func:`~.mac_array.weight_digit`: code minus zero point, or the signed code) is
+    dequantized once per (column, k) to FP16 with the column's scale and shared by the ``M``
+    rows; each cell takes the fused FP16 dot product of its ``K`` activations and weights
+    (:func:`dot_product`) and adds it to its FP32 accumulator (:func:`~.fp.fp_add`, nearest
+    even). ``pipeline == 2`` puts a register after the dot product.
+
+    Members as :class:`~.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        super().__init__(array_signature(cfg, "acts", act_layout(cfg)))
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        m = Module()
+        beat = self.beat.payload
+        acts = [
+            [finite_activation(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)]
+            for r in range(cfg.M)
+        ]
+        weights = []
+        for n in range(cfg.N):
+            planes = [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
+            zbits = named(m, beat.zbits[n], f"z_{n}") if cfg.has_zero_point else None
+            scale = named(m, beat.scale[n], f"scale_{n}")
+            column = []
+            for k in range(cfg.K):
+                bits = [planes[j][k] for j in range(cfg.w_bits)]
+                digit = weight_digit(m, cfg, bits, zbits, beat.neg, f"d_{n}_{k}")
+                word = dequant_weight(m, digit, scale, f"wf_{n}_{k}")
+                column.append(unpack(m, FP16, word, f"wu_{n}_{k}"))
+            weights.append(column)
+        values = {}
+        for row in range(cfg.M):
+            for col in range(cfg.N):
+                values[row, col] = dot_product(m, acts[row], weights[col], f"dp_{row}_{col}")
+        accumulate(m, cfg, values, self, add=fp32_add)
+        return m
