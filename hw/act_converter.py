@@ -60,7 +60,7 @@ class ActConverter(wiring.Component):
                 exp = Signal(u.exp.shape(), name=f"e{row}_{i}")
                 m.d.comb += [
                     sig.eq(Mux(u.inf, (1 << (f + 1)) - 1, Mux(u.nan, 0, u.sig))),
-                    exp.eq(Mux(u.inf, fmt.max_exp, Mux(sig == 0, fmt.min_exp, u.exp))),
+                    exp.eq(Mux(u.inf, fmt.max_exp, Mux(~sig.any(), fmt.min_exp, u.exp))),
                 ]
                 elems.append((u, sig, exp))
             # the block's largest exponent: a balanced tree of maxima

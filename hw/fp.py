@@ -34,10 +34,10 @@ def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
     top = field == fmt.exp_field_max
     m.d.comb += [
         out.sign.eq(bits[fmt.width - 1]),
-        out.sig.eq(Mux(field == 0, frac, Cat(frac, Const(1, 1)))),
-        out.exp.eq(Mux(field == 0, 1, field) - (fmt.bias + f)),
-        out.inf.eq(top & (frac == 0)),
-        out.nan.eq(top & (frac != 0)),
+        out.sig.eq(Mux(~field.any(), frac, Cat(frac, Const(1, 1)))),
+        out.exp.eq(Mux(~field.any(), 1, field) - (fmt.bias + f)),
+        out.inf.eq(top & ~frac.any()),
+        out.nan.eq(top & frac.any()),
     ]
     return out
 
@@ -115,14 +115,12 @@ def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: st
     m.d.comb += packed.eq((base << f) + sig)
     overflow = (biased >= fmt.exp_field_max) | (packed >= (fmt.exp_field_max << f))
     out = Signal(fmt.width, name=name)
-    with m.If(nan):
-        m.d.comb += out.eq(fmt.canonical_nan)
-    with m.Elif(norm.zero):
-        m.d.comb += out.eq(0)
-    with m.Elif(overflow):
-        m.d.comb += out.eq(Cat(Const(0, f), Const(fmt.exp_field_max, fmt.exp_bits), sign))
-    with m.Else():
-        m.d.comb += out.eq(Cat(packed[: fmt.width - 1], sign))
+    infinity = Cat(Const(0, f), Const(fmt.exp_field_max, fmt.exp_bits), sign)
+    finite = Cat(packed[: fmt.width - 1], sign)
+    # nested multiplexers, not an if/elif chain: no priority case in the Verilog
+    m.d.comb += out.eq(
+        Mux(nan, fmt.canonical_nan, Mux(norm.zero, 0, Mux(overflow, infinity, finite)))
+    )
     return out
 
 

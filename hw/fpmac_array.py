@@ -58,7 +58,7 @@ def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
         exp = Signal(signed(len(a.exp) + 1), name=f"{name}_e{k}")
         m.d.comb += [
             sig.eq(a.sig * w.sig),
-            exp.eq(Mux(sig == 0, lowest, a.exp + w.exp)),
+            exp.eq(Mux(~sig.any(), lowest, a.exp + w.exp)),
         ]
         terms.append((a.sign ^ w.sign, sig, exp))
     level = [e for _, _, e in terms]

@@ -42,6 +42,20 @@ CONFIGS = {
         max_k=512,
         pipeline=2,
     ),
+    # BCQ: three binary planes side by side (8 weights in 24 columns)
+    "bcq3_symmetric": TileConfig(M=2, N=24, K=8, w_bits=3, weight_format="bcq", max_k=512),
+    # the FP16 baseline: FP16 activations, FP16-dequantized weights, FP32 accumulation
+    "fpmac_w2": TileConfig(
+        arch="fpmac",
+        M=2,
+        N=16,
+        K=4,
+        w_bits=2,
+        planes_per_cycle=2,
+        act_format="fp16",
+        a_bits=16,
+        max_k=256,
+    ),
 }
 
 
