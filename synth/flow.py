@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import tile_verilog, top_name
+from lutcore.hw.emit import part_name, part_verilog
 from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .yosys import run_script
 
-__all__ = ["SynthResult", "synthesize"]
+__all__ = ["SynthResult", "combine", "synthesize"]
 
 MAX_FANOUT = 16
 #: Cells synthesis must not pick (glob patterns, as in physical flows' dont-use lists):
@@ -168,17 +168,19 @@ def synthesize(
     liberty: Path = DEFAULT_LIBERTY,
     clock_ns: float = 5.0,
     progress=print,
+    part: str = "tile",
 ) -> SynthResult:
-    """Synthesize ``cfg`` in ``work`` (created); see the module docstring for the method."""
+    """Synthesize ``part`` of ``cfg`` (:func:`~lutcore.hw.emit.parts`: the tile or one of its
+    converters) in ``work`` (created); see the module docstring for the method."""
     started = time.perf_counter()
     check_liberty(liberty)
     work.mkdir(parents=True, exist_ok=True)
     lib = work / "cells.lib"
     lib.write_text(read_liberty_text(liberty))
-    top = top_name(cfg)
+    top = part_name(cfg, part)
     design = work / "design.v"
-    progress(f"[synth] {cfg.slug}: emitting Verilog (minutes for the largest tiles) ...")
-    design.write_text(tile_verilog(cfg))
+    progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
+    design.write_text(part_verilog(cfg, part))
     abc = work / "abc.script"
     abc.write_text(_abc_script(int(clock_ns * 1000)))
     # `abc -dff` hands the flip-flops to ABC with the logic, so the delay target and sizing
@@ -189,7 +191,7 @@ def synthesize(
         f"dfflibmap -liberty {lib} {avoid}",
         "opt_clean -purge",
     ]
-    progress(f"[synth] {cfg.slug}: synthesis and mapping, hierarchy kept ...")
+    progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"
     log = work / "yosys.log"
     run_script(
@@ -213,21 +215,22 @@ def synthesize(
     lib_text = lib.read_text()
     buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text, DONT_USE)
     buffers = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
-    progress(f"[synth] {cfg.slug}: fanout repair inserted {sum(buffers.values())} x {buf_cell}")
+    progress(f"[synth] {top}: fanout repair inserted {sum(buffers.values())} x {buf_cell}")
     stat = _stat(work / "stat.json")
     # a module's `area` in Yosys' stat includes its submodules: the top's own cells are
     # the design's area minus the blocks'
-    blocks = TILES[cfg.arch].BLOCKS
+    blocks = TILES[cfg.arch].BLOCKS if part == "tile" else ()
+    glue = "top_glue" if part == "tile" else part  # a converter is one block
     by_block = {b: _module_area(stat, f"{top}__{b}") for b in blocks}
-    by_block["top_glue"] = float(stat["design"]["area"]) - sum(by_block.values())
-    for name, module in [(b, f"{top}__{b}") for b in blocks] + [("top_glue", top)]:
+    by_block[glue] = float(stat["design"]["area"]) - sum(by_block.values())
+    for name, module in [(b, f"{top}__{b}") for b in blocks] + [(glue, top)]:
         by_block[name] += buffers.get(module, 0) * buf_area
     cmos = _stat(work / "stat_cmos.json")["design"]
     # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
     transistors = str(cmos.get("estimated_num_transistors", "")).rstrip("+")
 
     if shutil.which("sta"):
-        progress(f"[synth] {cfg.slug}: OpenSTA timing at {clock_ns} ns ...")
+        progress(f"[synth] {top}: OpenSTA timing at {clock_ns} ns ...")
         timing = _sta(netlist, lib, top, clock_ns, work)
     else:
         delay = _abc_delay(log)
@@ -255,6 +258,40 @@ def synthesize(
         timing=timing,
         netlist=netlist,
         seconds=time.perf_counter() - started,
+    )
+
+
+def combine(results: dict[str, SynthResult]) -> SynthResult:
+    """One result for a tile and its converters (separately synthesized parts, each
+    registered at its outputs): areas, cells and multipliers add up; the timing is the
+    slowest part's, with every part's critical path under ``timing["parts"]``."""
+    if len(results) == 1:
+        return next(iter(results.values()))
+    slowest = max(results.values(), key=lambda r: r.timing["critical_path_ns"])
+    timing = dict(slowest.timing)
+    timing["parts"] = {
+        part: {
+            k: r.timing.get(k) for k in ("critical_path_ns", "fmax_mhz", "startpoint", "endpoint")
+        }
+        for part, r in results.items()
+    }
+    cells: dict[str, int] = {}
+    by_block: dict[str, float] = {}
+    for r in results.values():
+        for cell, count in r.cells.items():
+            cells[cell] = cells.get(cell, 0) + count
+        by_block.update(r.area_by_block)
+    transistors = [r.transistors for r in results.values()]
+    return SynthResult(
+        area_total=sum(r.area_total for r in results.values()),
+        area_sequential=sum(r.area_sequential for r in results.values()),
+        area_by_block=by_block,
+        cells=cells,
+        booth_multipliers=sum(r.booth_multipliers for r in results.values()),
+        transistors=None if None in transistors else sum(transistors),
+        timing=timing,
+        netlist=results["tile"].netlist,
+        seconds=sum(r.seconds for r in results.values()),
     )
 
 

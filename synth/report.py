@@ -11,9 +11,9 @@ from amaranth import __version__ as amaranth_version
 
 from lutcore import __version__
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import write_atomic
+from lutcore.hw.emit import parts, write_atomic
 
-from .flow import SynthResult, liberty_digest, synthesize, temp_work
+from .flow import SynthResult, combine, liberty_digest, synthesize, temp_work
 from .fpga import check_fpga_args, fpga_estimate
 from .liberty import DEFAULT_LIBERTY, check_liberty
 from .yosys import yosys_version
@@ -93,7 +93,8 @@ def report_markdown(rep: dict) -> str:
     lines += [
         f"| **total** | **{area['total']:,.1f}** | 100% |",
         "",
-        f"Tile (the timed netlist): **{area['total']:,.1f} um^2**, "
+        f"{'Tile and converters' if 'parts' in timing else 'Tile'} (the timed netlist): "
+        f"**{area['total']:,.1f} um^2**, "
         f"of which sequential {area['sequential']:,.1f}; {rep['cell_count']} cells; "
         f"CMOS transistor estimate (generic gates, lower bound) "
         f"{rep['transistors_cmos_estimate']}; {rep['booth_multipliers']} multipliers "
@@ -109,6 +110,16 @@ def report_markdown(rep: dict) -> str:
         lines.append(
             f"Path: `{timing['startpoint']}` -> `{timing['endpoint']}`, "
             f"{timing['logic_levels']} logic levels."
+        )
+    for part, t in timing.get("parts", {}).items():
+        lines.append(
+            f"- {part}: {t['critical_path_ns']} ns ({t['fmax_mhz']} MHz), "
+            f"`{t.get('startpoint')}` -> `{t.get('endpoint')}`"
+        )
+    if "parts" in timing:
+        lines.append(
+            "The tile and its converters are synthesized and timed separately (each registers "
+            "its outputs); Fmax is the slowest part's. The glue between them is not included."
         )
     lines.append(
         f"Fanout repair: {timing['fanout_buffers_inserted']} buffers inserted; largest fanout "
@@ -168,13 +179,22 @@ def run_synth(
     out_dir = out_root / cfg.slug
     work = temp_work(out_root)
     try:
-        result = synthesize(cfg, work, liberty=liberty, clock_ns=clock_ns, progress=progress)
+        results = {
+            part: synthesize(
+                cfg, work / part, liberty=liberty, clock_ns=clock_ns, progress=progress, part=part
+            )
+            for part in parts(cfg)
+        }
+        result = combine(results)
         rep = build_report(cfg, result, liberty, lib_name)
         if fpga_device is not None:
             rep["fpga"] = fpga_estimate(
                 cfg, work / "fpga", device=fpga_device, seeds=fpga_seeds, progress=progress
             )
         write_atomic(out_dir / "netlist.v", result.netlist.read_text())
+        for part, res in results.items():
+            if part != "tile":
+                write_atomic(out_dir / f"netlist_{part}.v", res.netlist.read_text())
         write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(out_dir / "report.md", report_markdown(rep))
     finally:

@@ -30,10 +30,14 @@ def _ok(rows: list[dict], **match) -> list[dict]:
     return [r for r in rows if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())]
 
 
-def best_by_width(rows: list[dict], a_bits: int = 8) -> dict[str, dict[int, dict]]:
-    """``{arch: {w_bits: best row}}`` by TOPS/mm^2 among int``a_bits`` points."""
+def best_by_width(
+    rows: list[dict], a_bits: int | None = 8, act_format: str = "int"
+) -> dict[str, dict[int, dict]]:
+    """``{arch: {w_bits: best row}}`` by TOPS/mm^2 among the points with ``act_format``
+    activations (integer ones of ``a_bits``; any mantissa width when ``a_bits`` is None)."""
     best: dict[str, dict[int, dict]] = defaultdict(dict)
-    for r in _ok(rows, a_bits=a_bits):
+    match = {"act_format": act_format} | ({} if a_bits is None else {"a_bits": a_bits})
+    for r in _ok(rows, **match):
         cur = best[r["arch"]].get(r["w_bits"])
         if cur is None or r["tops_per_mm2"] > cur["tops_per_mm2"]:
             best[r["arch"]][r["w_bits"]] = r
@@ -120,6 +124,7 @@ def summarize(rows: list[dict], name: str) -> str:
         )
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
+    lines += fp16_section(rows)
     lines += ["", "## Against the papers' claims", ""]
     lines += [f"- Claim: {c}." for c in PAPER_CLAIMS]
     lines += ["", _verdict(ratios, crossover), ""]
@@ -128,6 +133,50 @@ def summarize(rows: list[dict], name: str) -> str:
         lines += [f"- `{r['slug']}`: {r['error']}" for r in failed]
         lines.append("")
     return "\n".join(lines)
+
+
+def fp16_section(rows: list[dict]) -> list[str]:
+    """Markdown lines comparing, per weight width, the best FP16-activation LUT point (tile
+    plus activation and dequant converters), the pre-aligned integer MAC (the MAC tile with
+    the same converters, FIGNA's idea) and the FP16 MAC baseline."""
+    best = best_by_width(rows, a_bits=None, act_format="fp16")
+    fp = best.get("fpmac", {})
+    if not fp:
+        return []
+    lines = [
+        "",
+        "## FP16 activations",
+        "",
+        "LUT and pre-aligned MAC points include their activation converter (FP16 -> block "
+        "FP) and dequant converter (-> FP32 with scales); the FP16 MAC dequantizes weights "
+        "to FP16, takes fused K-term FP16 dot products and accumulates in FP32 (its final "
+        "scale-free result needs no converter). Ratios against the FP16 MAC at each width.",
+        "",
+        "| w_bits | FP16 MAC TOPS/mm^2 | LUT (+conv.) | LUT/FP16 MAC | pre-aligned MAC (+conv.) "
+        "| pre-aligned/FP16 MAC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w in sorted(fp):
+        base = fp[w]["tops_per_mm2"]
+        cells = [f"{base:.4f} (`{fp[w]['slug']}`)"]
+        for arch in ("lut", "mac"):
+            r = best.get(arch, {}).get(w)
+            cells += (
+                [
+                    f"{r['tops_per_mm2']:.4f} (a{r['a_bits']})",
+                    f"**{r['tops_per_mm2'] / base:.2f}x**",
+                ]
+                if r and base > 0
+                else ["-", "-"]
+            )
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Papers: LUT Tensor Core DP4 W_INT1 A_FP16 61.55 vs FP16 MAC 3.39 TFLOPs/mm^2 "
+        "(about 18x, 28 nm, Design Compiler); FIGNA pre-aligned FP16 x INT4 6.34x over FP "
+        "units.",
+    ]
+    return lines
 
 
 def _verdict(ratios: dict[int, float], crossover: int | None) -> str:

@@ -30,6 +30,21 @@ BAD = [
     ({"act_format": "fp16", "group": 6}, "group=6: must be a multiple of K=4 that divides"),
     ({"act_format": "fp16", "group": 3072}, "group=3072: must be a multiple of K=4"),
     ({"act_format": "bf16", "a_bits": 4}, "a_bits=4 with act_format='bf16'"),
+    ({"arch": "fpmac"}, "act_format='int' with arch='fpmac'"),
+    (
+        {"arch": "fpmac", "act_format": "fp16", "a_bits": 16},
+        "planes_per_cycle=1 with arch='fpmac': the FP16 baseline takes FP16 activation words",
+    ),
+    (
+        {
+            "arch": "fpmac",
+            "act_format": "fp16",
+            "a_bits": 16,
+            "weight_format": "bcq",
+            "w_bits": 1,
+        },
+        "weight_format='bcq' with arch='fpmac'",
+    ),
     ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
     (
         {"w_bits": 3, "planes_per_cycle": 2},
@@ -41,7 +56,7 @@ BAD = [
     ({"M": True}, "M=True: must be an integer"),
     ({"M": 2.5}, "M=2.5: must be an integer"),
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
-    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac"),
+    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac, fpmac"),
     ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
 ]
 

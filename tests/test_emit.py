@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lutcore.hw.config import DEFAULT, TileConfig
-from lutcore.hw.emit import tile_verilog, top_name, write_tile
+from lutcore.hw.emit import part_name, parts, tile_verilog, top_name, write_tile
 from lutcore.sim.lint import lint
 
 from .conftest import CONFIGS, require_tool
@@ -68,3 +68,30 @@ def test_verilator_lint_clean(name, tmp_path):
     cfg = CONFIGS[name]
     findings = lint(write_tile(cfg, tmp_path), top_name(cfg))
     assert findings == [], "\n".join(findings[:20])
+
+
+def test_fp_configuration_emits_and_lints_its_converters(tmp_path):
+    """With FP activations `make verilog` also writes the activation and dequant converters,
+    each named by its configuration, each lint clean."""
+    require_tool("verilator")
+    cfg = TileConfig(
+        M=2,
+        N=8,
+        K=4,
+        group=16,
+        max_k=64,
+        act_format="bf16",
+        a_bits=8,
+        weight_format="bcq",
+        w_bits=3,
+        out_format="fp16",
+    )
+    write_tile(cfg, tmp_path)
+    names = {p.stem for p in tmp_path.glob("*.v")}
+    assert names == {part_name(cfg, part) for part in parts(cfg)}
+    assert "actconv_m2_bf16b16rne_a8_w3b_fp16" in names
+    for part in parts(cfg):
+        text = (tmp_path / f"{part_name(cfg, part)}.v").read_text()
+        assert f"module {part_name(cfg, part)}(" in text and "act_format = bf16" in text
+        findings = lint(tmp_path / f"{part_name(cfg, part)}.v", part_name(cfg, part))
+        assert findings == [], "\n".join(findings[:20])

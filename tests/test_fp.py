@@ -9,13 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lutcore.hw.act_converter import ActConverter
 from lutcore.hw.config import BF16, DEFAULT, FP16, FP32, TileConfig
 from lutcore.hw.dequant import DequantConverter
 from lutcore.sim import fpgolden as fg
 from lutcore.sim import quant
 from lutcore.sim.amaranth_driver import simulate_stream
-from lutcore.sim.fp_driver import PathMismatch, run_linear
+from lutcore.sim.fp_driver import PathMismatch, convert_blocks, run_linear
 from lutcore.sim.streams import first_mismatch
 
 # ---- golden definitions against NumPy's IEEE conversions ----------------------------------
@@ -62,6 +61,23 @@ def test_dequant_is_one_rounding_of_the_exact_sum(ints, data, x):
     assert int(fg.dequant(np.array(ints), np.array(coeffs), x, FP32)) == want
 
 
+def test_dequant_single_term_shortcut_is_the_definition():
+    """The vectorized single-term path of the golden dequant equals the exact-integer
+    definition (round_to_format) word for word, subnormal and overflowing results included."""
+    rng = np.random.default_rng(3)
+    ints = rng.integers(-(1 << 39), 1 << 39, 3000) >> rng.integers(0, 39, 3000)
+    coeffs = rng.integers(0, 0x7C00, 3000) | (rng.integers(0, 2, 3000) << 15)
+    x = rng.integers(-60, 30, 3000)
+    for out in (FP16, FP32):
+        got = fg.dequant(ints[:, None], coeffs[:, None], x, out)
+        sign, sig, exp, _ = fg.decode(coeffs, FP16)
+        want = [
+            fg.round_to_format(int(i) * int(m) * (-1 if s else 1), int(e) + int(xx), out)
+            for i, s, m, e, xx in zip(ints, sign, sig, exp, x, strict=True)
+        ]
+        assert first_mismatch(got, np.array(want)) is None, out.name
+
+
 @pytest.mark.parametrize("fmt", [FP16, BF16], ids=["fp16", "bf16"])
 @pytest.mark.parametrize("a_bits", [8, 16])
 @pytest.mark.parametrize("rounding", ["rne", "trunc"])
@@ -99,49 +115,38 @@ ACT_CONFIGS = {
     ),
     "bf16_a8_g2": DEFAULT.replace(g=2, act_format="bf16", a_bits=8, act_block="chunk"),
     "bf16_a16_group16": TileConfig(K=4, group=16, max_k=64, act_format="bf16", a_bits=16),
+    "fp16_a8_group64_lanes4": TileConfig(
+        M=1, N=8, K=4, group=64, max_k=256, act_format="fp16", a_bits=8
+    ),
 }
 
 
-def special_blocks(fmt, rows: int, block: int, rng) -> np.ndarray:
+def special_blocks(fmt, block: int, rng) -> np.ndarray:
     """Blocks of random magnitudes over the whole exponent range plus every special case."""
-    n = 48
-    x = rng.standard_normal((n, rows, block)) * 2.0 ** rng.integers(-30, 16, (n, rows, 1))
-    x *= 2.0 ** rng.integers(-8, 3, (n, rows, block))
+    n = 40
+    x = rng.standard_normal((n, block)) * 2.0 ** rng.integers(-30, 16, (n, 1))
+    x *= 2.0 ** rng.integers(-8, 3, (n, block))
     with np.errstate(over="ignore"):
         bits = fg.to_bits(x, fmt)
     inf = fmt.exp_field_max << fmt.frac_bits
-    bits[0, 0, 0] = inf | (1 << (fmt.width - 1))  # -inf
-    bits[1, 0, -1] = inf | 5  # NaN
-    bits[2, 0, :] = 1  # all smallest subnormals
-    bits[3, 0, :] = 0  # all zeros
-    bits[4, 0, ::2] = 1 << (fmt.width - 1)  # negative zeros
-    bits[5, 0, :] = inf - 1  # largest finite: rounds up into saturation
-    bits[6, 0, 0] = (1 << fmt.frac_bits) - 1  # largest subnormal next to normals
+    bits[0, 0] = inf | (1 << (fmt.width - 1))  # -inf
+    bits[1, -1] = inf | 5  # NaN
+    bits[2, :] = 1  # all smallest subnormals
+    bits[3, :] = 0  # all zeros
+    bits[4, ::2] = 1 << (fmt.width - 1)  # negative zeros
+    bits[5, :] = inf - 1  # largest finite: rounds up into saturation
+    bits[6, 0] = (1 << fmt.frac_bits) - 1  # largest subnormal next to normals
     return bits
 
 
 @pytest.mark.parametrize("name", ACT_CONFIGS)
 def test_activation_converter_matches_golden(name):
     cfg = ACT_CONFIGS[name]
-    rng = np.random.default_rng(7)
-    bits = special_blocks(cfg.act_fmt, cfg.M, cfg.bfp_block, rng)
-    dut = ActConverter(cfg)
-    layout = dut.i.payload.shape()
-    outs, _ = simulate_stream(
-        dut, [layout.const(b.tolist()) for b in bits], seed=2, p_gap=0.3, p_stall=0.4
-    )
-    q, xe, total, nonfinite = fg.to_bfp(
-        bits, cfg.act_fmt, cfg.bfp_block, cfg.a_bits, cfg.act_rounding
-    )
-    got = {
-        "q": np.array([[list(o.q[r]) for r in range(cfg.M)] for o in outs]),
-        "x": np.array([[int(o.x[r]) for r in range(cfg.M)] for o in outs]),
-        "total": np.array([[int(o.total[r]) for r in range(cfg.M)] for o in outs]),
-        "nonfinite": np.array([[int(o.nonfinite[r]) for r in range(cfg.M)] for o in outs]),
-    }
-    want = {"q": q, "x": xe[..., 0], "total": total[..., 0], "nonfinite": nonfinite[..., 0]}
-    for field in want:
-        problem = first_mismatch(got[field], want[field])
+    bits = special_blocks(cfg.act_fmt, cfg.bfp_block, np.random.default_rng(7))
+    got = convert_blocks(cfg, bits, seed=2, p_gap=0.3, p_stall=0.4)
+    want = fg.to_bfp(bits, cfg.act_fmt, cfg.bfp_block, cfg.a_bits, cfg.act_rounding)
+    for field, g, w in zip(("q", "x", "total", "nonfinite"), got, want, strict=True):
+        problem = first_mismatch(g, w.reshape(g.shape))
         assert problem is None, f"{field}: {problem}"
 
 

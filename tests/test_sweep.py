@@ -200,3 +200,22 @@ def test_summary_ratios_crossover_and_plots(tmp_path):
     assert {"density_vs_wbits.png", "density_vs_wbits.svg", "pareto.png"} <= names
     assert all(p.stat().st_size > 1000 for p in files)
     assert not [p for p in tmp_path.iterdir() if ".tmp." in p.name]
+
+
+def test_summary_compares_fp16_points_with_the_fp16_mac():
+    fp = {"act_format": "fp16", "a_bits": 16}
+    rows = [
+        _row("lut", 1, 0.40),  # int8: not part of the FP16 table
+        _row("fpmac", 1, 0.05, planes_per_cycle=1, **fp),
+        _row("lut", 1, 0.30, **fp),
+        _row("mac", 1, 0.10, **fp),
+        _row("fpmac", 2, 0.04, planes_per_cycle=2, **fp),
+        _row("lut", 2, 0.20, **fp),
+        _row("lut", 2, 0.24, **(fp | {"a_bits": 8})),  # the better LUT point counts
+    ]
+    text = summarize(rows, "fp16")
+    assert "## FP16 activations" in text
+    assert "| 1 | 0.0500" in text and "**6.00x**" in text and "**2.00x**" in text
+    assert "| 2 | 0.0400" in text and "**6.00x** | - | - |" in text and "(a8)" in text
+    assert "about 18x" in text
+    assert "## FP16 activations" not in summarize(rows[:1], "int only")

@@ -215,3 +215,22 @@ def test_bad_fpga_arguments_are_refused_before_work(tmp_path, capsys):
         assert info.value.code == 2
         assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_fp_path_report_adds_the_converters(tmp_path):
+    """An FP-activation configuration is synthesized as tile + activation converter +
+    dequant converter: each is a block of the report, the blocks add up to the total and the
+    Fmax is the slowest part's."""
+    cfg = TileConfig(M=1, N=8, K=4, group=16, max_k=64, act_format="fp16", a_bits=8)
+    rep = run_synth(cfg, tmp_path, progress=lambda _: None)
+    blocks = rep["area_um2"]["by_block"]
+    assert {"act_converter", "dequant", "lut_array", "precompute"} <= set(blocks)
+    assert blocks["act_converter"] > 0 and blocks["dequant"] > 0
+    assert sum(blocks.values()) == pytest.approx(rep["area_um2"]["total"], rel=1e-3)
+    parts = rep["timing"]["parts"]
+    assert set(parts) == {"tile", "act_converter", "dequant"}
+    slowest = max(p["critical_path_ns"] for p in parts.values())
+    assert rep["timing"]["critical_path_ns"] == slowest
+    out = tmp_path / cfg.slug
+    assert (out / "netlist_act_converter.v").exists() and (out / "netlist_dequant.v").exists()
+    assert "act_converter" in (out / "report.md").read_text()

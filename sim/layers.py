@@ -1,0 +1,162 @@
+"""``make layers``: real transformer layers (all-MiniLM-L6-v2, block 0) through the
+floating-point path, per weight format and activation path.
+
+For every linear layer of the block, every weight quantization (round-to-nearest per group
+of 64 and 128 at 2, 3 and 4 bits; BCQ per group of 128 at 2, 3, 4 bits) and every
+activation path (FP16/BF16 to block floating point with 8- or 16-bit mantissas, a shared
+exponent per group or per table chunk), the golden model's output is compared with
+
+* the float layer (float64 activations and unquantized weights): the whole error;
+* float64 matmul of the same rounded activations and the same dequantized weights: the
+  error the block-FP conversion and the dequant rounding add.
+
+With ``--rtl`` the first tokens and columns of each layer also run through the RTL (the
+activation converter, the tile and the dequant converter in Amaranth's simulator),
+checked word for word against the golden model. Results: ``errors.csv`` and ``errors.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lutcore.hw.config import TileConfig
+from lutcore.hw.emit import write_atomic
+
+from . import fpgolden, model, quant
+
+__all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
+
+#: activation paths: (name, act_format, a_bits, act_block, rounding)
+ACT_PATHS = [
+    ("fp16-bfp16-group", "fp16", 16, "group", "rne"),
+    ("fp16-bfp8-group", "fp16", 8, "group", "rne"),
+    ("fp16-bfp8-group-trunc", "fp16", 8, "group", "trunc"),
+    ("fp16-bfp8-chunk", "fp16", 8, "chunk", "rne"),
+    ("bf16-bfp16-group", "bf16", 16, "group", "rne"),
+    ("bf16-bfp8-group", "bf16", 8, "group", "rne"),
+]
+
+#: weight formats: (kind, bits, group)
+WEIGHT_FORMATS = [
+    *[("rtn", b, g) for g in (64, 128) for b in (2, 3, 4)],
+    *[("bcq", b, 128) for b in (2, 3, 4)],
+]
+
+FIELDS = [
+    "layer",
+    "K",
+    "N",
+    "tokens",
+    "weights",
+    "activations",
+    "mean_rel_err",
+    "max_rel_err",
+    "conv_mean_rel_err",
+    "conv_max_rel_err",
+    "rtl",
+]
+
+
+def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
+    _, fmt, a_bits, block, rounding = act
+    return TileConfig(
+        M=2,
+        N=16,
+        K=8,
+        max_k=4096,
+        w_bits=bits,
+        group=group,
+        weight_format="bcq" if kind == "bcq" else "unsigned",
+        act_format=fmt,
+        a_bits=a_bits,
+        act_block=block,
+        act_rounding=rounding,
+    )
+
+
+def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> list[dict]:
+    """Run the grid and write ``errors.csv`` / ``errors.md`` into ``out_dir`` atomically.
+    ``rtl_tokens > 0`` also simulates that many tokens and ``rtl_columns`` output columns of
+    every point through the RTL (minutes per point)."""
+    from .fp_driver import run_linear
+
+    inputs = model.layer_inputs(0)
+    points = [(layer, w, a) for layer in model.LAYERS for w in WEIGHT_FORMATS for a in ACT_PATHS]
+    rows = []
+    quantized: dict = {}
+    for layer, (kind, bits, group), act in tqdm(points, desc="layers", unit="point"):
+        x, w = inputs[layer], model.layer_weight(layer)
+        key = (layer, kind, bits, group)
+        if key not in quantized:
+            quantize = quant.quantize_bcq if kind == "bcq" else quant.quantize_rtn
+            quantized[key] = quantize(w, bits, group)
+        qw = quantized[key]
+        cfg = _config(kind, bits, group, act)
+        xb = fpgolden.to_bits(x, cfg.act_fmt)
+        y = fpgolden.linear(cfg, xb, qw)["y"]
+        whole = fpgolden.relative_error(y, x @ w)
+        conv = fpgolden.relative_error(y, fpgolden.from_bits(xb, cfg.act_fmt) @ qw.dequantized())
+        rtl = "-"
+        if rtl_tokens and (act[3] == "group"):
+            cols = rtl_columns * (bits if kind == "bcq" else 1)
+            sub = _columns(qw, rtl_columns)
+            run_linear(cfg.replace(N=min(cols, 64)), xb[:rtl_tokens], sub)
+            rtl = f"bit-exact ({rtl_tokens} tokens x {rtl_columns} columns)"
+        rows.append(
+            {
+                "layer": layer,
+                "K": w.shape[0],
+                "N": w.shape[1],
+                "tokens": x.shape[0],
+                "weights": qw.name,
+                "activations": act[0],
+                "mean_rel_err": whole["mean"],
+                "max_rel_err": whole["max"],
+                "conv_mean_rel_err": conv["mean"],
+                "conv_max_rel_err": conv["max"],
+                "rtl": rtl,
+            }
+        )
+    _write(rows, out_dir)
+    return rows
+
+
+def _columns(qw: quant.QuantWeights, n: int) -> quant.QuantWeights:
+    """The first ``n`` output columns of quantized weights."""
+    pick = {}
+    for name in ("scale", "zero", "codes", "alpha", "offset"):
+        value = getattr(qw, name)
+        pick[name] = None if value is None else value[..., :n] if name == "codes" else value[:, :n]
+    planes = None if qw.planes is None else qw.planes[:, :, :n]
+    return quant.QuantWeights(qw.kind, qw.w_bits, qw.group, planes=planes, **pick)
+
+
+def _write(rows: list[dict], out_dir: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out_dir / "errors.csv", buf.getvalue())
+    lines = [
+        "# Real layers through the floating-point path (all-MiniLM-L6-v2, block 0)",
+        "",
+        f"One sentence ({rows[0]['tokens']} tokens). Relative error = |y - ref| / RMS(ref) per "
+        "output element, mean and max. *Whole*: against the float layer (unquantized weights, "
+        "float64); *conversion*: against float64 matmul of the same rounded activations and "
+        "dequantized weights (what block FP and the dequant rounding add).",
+        "",
+        "| layer | weights | activations | whole mean | whole max | conversion mean "
+        "| conversion max | RTL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['layer']} ({r['K']}x{r['N']}) | {r['weights']} | {r['activations']} | "
+            f"{r['mean_rel_err']:.4f} | {r['max_rel_err']:.3f} | {r['conv_mean_rel_err']:.2e} "
+            f"| {r['conv_max_rel_err']:.2e} | {r['rtl']} |"
+        )
+    write_atomic(out_dir / "errors.md", "\n".join(lines) + "\n")
