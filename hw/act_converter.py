@@ -38,7 +38,9 @@ class ActConverter(wiring.Component):
     The exponent needs the whole block, so a block is taken in two phases: *fill* writes its
     beats into a block buffer (``amaranth.lib.memory``, ``bfp_block / act_lanes`` rows of
     ``act_lanes`` words) while a running maximum tracks the exponent; *drain* reads them
-    back, aligns and sends them. The next block's fill starts after the last read.
+    back one row a cycle, aligns them (pipeline stage 1) and adds the block's mantissa sum
+    (stage 2). The next block's fill starts after the last read: a block takes
+    ``2 * bfp_block / act_lanes`` cycles.
     Streams: ``i`` (:func:`~.layouts.fp_act_layout`), ``o`` (:func:`~.layouts.bfp_layout`),
     valid/ready; rows are consecutive blocks.
     """
@@ -79,7 +81,9 @@ class ActConverter(wiring.Component):
         m = Module()
         m.submodules.buffer = buffer = Memory(shape=lanes * width, depth=depth, init=[])
         wr = buffer.write_port()
-        rd = buffer.read_port()
+        # asynchronous read: the buffer is small (flip-flops or LUT RAM), and a registered
+        # read port would add a cycle per block and an enable-gated flip-flop group
+        rd = buffer.read_port(domain="comb")
 
         # ---- fill: store the block, track its largest exponent and special values ----------
         filling = Signal(init=1)
@@ -106,17 +110,17 @@ class ActConverter(wiring.Component):
             with m.If(addr == depth - 1):
                 m.d.sync += [filling.eq(0), addr.eq(0), x.eq(run_top), x_flag.eq(run_flag)]
 
-        # ---- drain: read back (one cycle), align, round, saturate into the output register --
-        raddr = Signal(range(depth + 1))
-        pending = Signal()  # rd.data holds the row read last cycle
-        pending_last = Signal()
-        free = ~self.o.valid | self.o.ready  # the output register can load this cycle
-        issue = ~filling & (raddr < depth) & (~pending | free)
-        m.d.comb += [rd.addr.eq(raddr), rd.en.eq(issue | ~pending)]
+        # ---- drain: read a row back, align, round, saturate (stage 1), then add up the
+        # block's mantissa sum into the output register (stage 2); the two stall together
+        raddr = Signal(range(max(depth, 2)))
+        advance = ~self.o.valid | self.o.ready
+        issue = ~filling & advance
+        last_row = raddr == depth - 1
+        m.d.comb += rd.addr.eq(raddr)
         with m.If(issue):
-            m.d.sync += raddr.eq(raddr + 1)
-        with m.If(issue | (pending & free)):
-            m.d.sync += [pending.eq(issue), pending_last.eq(raddr == depth - 1)]
+            m.d.sync += raddr.eq(Mux(last_row, 0, raddr + 1))
+            with m.If(last_row):  # every row has been read: the buffer may fill again
+                m.d.sync += filling.eq(1)
 
         lift = max(0, cfg.bfp_offset)  # a mantissa wider than the significand: shift left first
         max_shift = f + 2 + lift  # beyond it every significand rounds to 0
@@ -133,21 +137,30 @@ class ActConverter(wiring.Component):
             q = Signal.like(self.o.payload.q[i], name=f"q{i}")
             m.d.comb += q.eq(Mux(sign, -sat, sat))
             mantissas.append(q)
+        aligned = Signal.like(self.o.payload, name="aligned")
+        aligned_valid = Signal()
+        with m.If(advance):
+            m.d.sync += [
+                aligned_valid.eq(issue),
+                aligned.q.eq(Cat(*mantissas)),
+                aligned.x.eq(x - cfg.bfp_offset),
+                aligned.nonfinite.eq(x_flag),
+                aligned.last.eq(last_row),
+            ]
+
         new_block = Signal(init=1)  # the next output beat starts a block: its total restarts
         total = Signal(self.o.payload.total.shape(), name="block_total")
-        m.d.comb += total.eq(tree_sum(mantissas) + Mux(new_block, 0, self.o.payload.total))
-        with m.If(pending & free):
-            m.d.sync += [
-                self.o.valid.eq(1),
-                self.o.payload.q.eq(Cat(*mantissas)),
-                self.o.payload.x.eq(x - cfg.bfp_offset),
-                self.o.payload.nonfinite.eq(x_flag),
-                self.o.payload.last.eq(pending_last),
-                self.o.payload.total.eq(total),
-                new_block.eq(pending_last),
-            ]
-            with m.If(pending_last):
-                m.d.sync += [filling.eq(1), raddr.eq(0)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        beat_sum = tree_sum([aligned.q[i] for i in range(lanes)])
+        m.d.comb += total.eq(beat_sum + Mux(new_block, 0, self.o.payload.total))
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(aligned_valid)
+            with m.If(aligned_valid):
+                m.d.sync += [
+                    self.o.payload.q.eq(aligned.q),
+                    self.o.payload.x.eq(aligned.x),
+                    self.o.payload.nonfinite.eq(aligned.nonfinite),
+                    self.o.payload.last.eq(aligned.last),
+                    self.o.payload.total.eq(total),
+                    new_block.eq(aligned.last),
+                ]
         return m

@@ -357,12 +357,15 @@ class TileConfig:
 
     @property
     def act_lanes(self) -> int:
-        """Activations the activation converter takes (and gives) per cycle: a divisor of the
-        block at least twice the tile's consumption ``M*K / beats_per_slice`` (it fills its
-        block buffer, then drains it, one after the other)."""
-        need = -(-2 * self.M * self.K // self.beats_per_slice)
+        """Activations the activation converter takes (and gives) per cycle: the smallest
+        divisor ``d`` of the block whose rate ``d / 2`` (it fills its block buffer, then drains
+        it) meets the tile's consumption of
+        ``M * K / beats_per_slice`` activations a cycle."""
+        need = self.M * self.K / self.beats_per_slice
         block = self.bfp_block
-        return next(d for d in range(1, block + 1) if block % d == 0 and d >= min(need, block))
+        return next(
+            d for d in range(1, block + 1) if block % d == 0 and (d == block or d / 2 >= need)
+        )
 
     @property
     def bfp_offset(self) -> int:

@@ -25,9 +25,11 @@ class DequantConverter(wiring.Component):
     canonical NaN), ``x`` the activations' block exponent (0 for integer activations).
     Overflow gives infinity of the sum's sign, an exact zero ``+0``.
 
-    Three pipeline stages: (1) unpack the coefficients, multiply, align every product to the
-    smallest coefficient exponent and sum; (2) magnitude, leading-zero count and normalize;
-    (3) round and pack. Streams: ``i`` (``[lane]`` of :func:`~.layouts.dequant_item_layout`),
+    Pipeline: (1) the integers (``acc - zero * total``) and the coefficients' fields; (2)
+    sign and magnitude of each; (3) exact unsigned products; with several terms (4) each
+    aligned to the smallest coefficient exponent and signed, (5) their sum, (6) its sign
+    and magnitude; then leading-zero count and normalize; round and pack (:attr:`depth`).
+    Streams: ``i`` (``[lane]`` of :func:`~.layouts.dequant_item_layout`),
     ``o`` (``[lane]`` ``out_format`` words), valid/ready; the pipeline stalls as a whole.
     """
 
@@ -51,48 +53,86 @@ class DequantConverter(wiring.Component):
             return [(item.acc - item.zero * item.total, item.scale)]
         return [(item.acc, item.scale)]
 
+    @property
+    def depth(self) -> int:
+        """Pipeline stages: 5 for one term (sign and magnitude throughout), 8 for several
+        (aligned, signed products, their sum, its sign and magnitude)."""
+        return 5 if self.cfg.dequant_terms == 1 else 8
+
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
         m = Module()
-        advance = stream_stages(m, self.i, self.o, 3)
+        advance = stream_stages(m, self.i, self.o, self.depth)
+        align_bits = (FP16.max_exp - FP16.min_exp).bit_length()
         for lane in range(cfg.dequant_lanes):
             item = self.i.payload[lane]
             name = f"l{lane}"
+
+            def reg(value, what, _name=name):
+                return stage(m, advance, value, f"{_name}_{what}")
+
+            # 1: the integers (acc - zero * S) and the coefficients' fields
             terms = self.terms(item)
             coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
+            ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]
+            sigs = [reg(c.sig, f"sig{t}") for t, c in enumerate(coeffs)]
+            negs = [reg(c.sign, f"neg{t}") for t, c in enumerate(coeffs)]
+            exps = [reg(c.exp, f"exp{t}") for t, c in enumerate(coeffs)]
+            nan = reg(Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any(), "nan1")
+            x_in = item.x if cfg.act_format != "int" else 0
             base = coeffs[0].exp
             for c in coeffs[1:]:
                 base = Mux(c.exp < base, c.exp, base)
-            base_s = Signal(coeffs[0].exp.shape(), name=f"{name}_base")
-            m.d.comb += base_s.eq(base)
-            products = []
-            for t, ((value, _), c) in enumerate(zip(terms, coeffs, strict=True)):
-                product = Signal(signed(len(value) + len(c.sig) + 1), name=f"{name}_p{t}")
-                m.d.comb += product.eq(value * c.sig)
-                if len(terms) > 1:  # one term needs no alignment
-                    product = (
-                        product
-                        << (c.exp - base_s).as_unsigned()[
-                            : (FP16.max_exp - FP16.min_exp).bit_length()
-                        ]
-                    )
-                products.append(Mux(c.sign, -product, product))
-            nan = Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any()
-            x = item.x if cfg.act_format != "int" else 0
-            # stage 1: the exact sum and its exponent
-            total = stage(m, advance, tree_sum(products), f"{name}_sum")
-            exp = stage(m, advance, base_s + x, f"{name}_exp")
-            nan1 = stage(m, advance, nan, f"{name}_nan1")
-            # stage 2: magnitude, normalize
-            mag = Signal(len(total), name=f"{name}_mag")
-            m.d.comb += mag.eq(Mux(total < 0, -total, total))
+            exp = reg(base + x_in, "exp1")
+            base = reg(base, "base1")
+            # 2: sign and magnitude of each integer
+            mags = [reg(Mux(v < 0, -v, v)[: len(v)], f"mag{t}") for t, v in enumerate(ints)]
+            signs = [
+                reg((v < 0) ^ n, f"sign{t}")
+                for t, (v, n) in enumerate(zip(ints, negs, strict=True))
+            ]
+            shifts = [
+                reg((e - base).as_unsigned()[:align_bits], f"shift{t}") for t, e in enumerate(exps)
+            ]
+            sigs = [reg(sg, f"sig2_{t}") for t, sg in enumerate(sigs)]
+            exp, nan = reg(exp, "exp2"), reg(nan, "nan2")
+            # 3: exact products (unsigned); the shifts wait a stage to stay with them
+            prods = [
+                reg(mg * sg, f"prod{t}") for t, (mg, sg) in enumerate(zip(mags, sigs, strict=True))
+            ]
+            signs = [reg(sn, f"sign3_{t}") for t, sn in enumerate(signs)]
+            exp, nan = reg(exp, "exp3"), reg(nan, "nan3")
+            if len(terms) == 1:
+                mag, sign = prods[0], signs[0]
+            else:
+                # 4: aligned to the smallest coefficient exponent, signed
+                shifts = [reg(sh, f"shift3_{t}") for t, sh in enumerate(shifts)]
+                aligned = []
+                for t, (pr, sn) in enumerate(zip(prods, signs, strict=True)):
+                    wide = Signal(len(pr) + (1 << align_bits), name=f"{name}_wide{t}")
+                    m.d.comb += wide.eq(pr << shifts[t])
+                    aligned.append(reg(Mux(sn, -wide, wide), f"aligned{t}"))
+                exp, nan = reg(exp, "exp4"), reg(nan, "nan4")
+                # 5: the exact sum, as sign and magnitude
+                total = Signal(
+                    signed(max(len(a) for a in aligned) + len(aligned)), name=f"{name}_sum"
+                )
+                m.d.comb += total.eq(tree_sum(aligned))
+                total = reg(total, "sum5")
+                exp, nan = reg(exp, "exp5"), reg(nan, "nan5")
+                # 6: its sign and magnitude
+                sign = reg(total < 0, "sign6")
+                mag = reg(Mux(total < 0, -total, total)[: len(total)], "mag6")
+                exp, nan = reg(exp, "exp6"), reg(nan, "nan6")
+            # normalize
             norm = normalize(m, mag, exp, f"{name}_n")
-            norm.norm = stage(m, advance, norm.norm, f"{name}_norm2")
-            norm.msb = stage(m, advance, norm.msb, f"{name}_msb2")
-            norm.zero = stage(m, advance, norm.zero, f"{name}_zero2")
-            sign = stage(m, advance, total < 0, f"{name}_sign2")
-            nan2 = stage(m, advance, nan1, f"{name}_nan2")
-            # stage 3: round and pack
-            word = round_pack(m, cfg.out_fmt, sign, norm, nan2, f"{name}_word")
-            m.d.comb += self.o.payload[lane].eq(stage(m, advance, word, f"{name}_out"))
+            norm.norm, norm.msb, norm.zero = (
+                reg(norm.norm, "norm"),
+                reg(norm.msb, "msb"),
+                reg(norm.zero, "zero"),
+            )
+            sign, nan = reg(sign, "sign_n"), reg(nan, "nan_n")
+            # round and pack
+            word = round_pack(m, cfg.out_fmt, sign, norm, nan, f"{name}_word")
+            m.d.comb += self.o.payload[lane].eq(reg(word, "out"))
         return m

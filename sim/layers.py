@@ -4,7 +4,8 @@ floating-point path, per weight format and activation path.
 For every linear layer of the block, every weight quantization (round-to-nearest per group
 of 64 and 128 at 2, 3 and 4 bits; BCQ per group of 128 at 2, 3, 4 bits) and every
 activation path (FP16/BF16 to block floating point with 8- or 16-bit mantissas, a shared
-exponent per group or per table chunk), the golden model's output is compared with
+exponent per group or per table chunk; and the FP16 MAC baseline's own arithmetic for
+uniform weights), the golden model's output is compared with
 
 * the float layer (float64 activations and unquantized weights): the whole error;
 * float64 matmul of the same rounded activations and the same dequantized weights: the
@@ -21,12 +22,13 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig
 from lutcore.hw.emit import write_atomic
 
-from . import fpgolden, model, quant
+from . import fpgolden, golden, model, quant
 
 __all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
 
@@ -38,6 +40,8 @@ ACT_PATHS = [
     ("fp16-bfp8-chunk", "fp16", 8, "chunk", "rne"),
     ("bf16-bfp16-group", "bf16", 16, "group", "rne"),
     ("bf16-bfp8-group", "bf16", 8, "group", "rne"),
+    # the FP16 baseline (K=4 fused dot products, FP32 accumulation; uniform weights only)
+    ("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
 ]
 
 #: weight formats: (kind, bits, group)
@@ -59,6 +63,31 @@ FIELDS = [
     "conv_max_rel_err",
     "rtl",
 ]
+
+
+def fpmac_linear(x_words, qw: quant.QuantWeights):
+    """The FP16 baseline's golden result for a whole layer: one output tile per group (its
+    scales in the command), the groups' FP32 results summed in K order."""
+    t_rows, k_total = x_words.shape
+    n = qw.codes.shape[1]
+    cfg = TileConfig(
+        arch="fpmac",
+        M=t_rows,
+        N=n,
+        K=4,
+        w_bits=qw.w_bits,
+        planes_per_cycle=qw.w_bits,
+        act_format="fp16",
+        a_bits=16,
+        max_k=qw.group,
+    )
+    units = []
+    for j, k0 in enumerate(range(0, k_total, qw.group)):
+        rows = slice(k0, k0 + qw.group)
+        units.append(
+            golden.tile_result(cfg, x_words[:, rows], qw.codes[rows], qw.zero[j], qw.scale[j])
+        )
+    return fpgolden.sum_units(np.stack(units, axis=-1), FP32)
 
 
 def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
@@ -85,7 +114,13 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
     from .fp_driver import run_linear
 
     inputs = model.layer_inputs(0)
-    points = [(layer, w, a) for layer in model.LAYERS for w in WEIGHT_FORMATS for a in ACT_PATHS]
+    points = [
+        (layer, w, a)
+        for layer in model.LAYERS
+        for w in WEIGHT_FORMATS
+        for a in ACT_PATHS
+        if not (a[3] == "fpmac" and w[0] == "bcq")
+    ]
     rows = []
     quantized: dict = {}
     for layer, (kind, bits, group), act in tqdm(points, desc="layers", unit="point"):
@@ -95,13 +130,20 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
             quantize = quant.quantize_bcq if kind == "bcq" else quant.quantize_rtn
             quantized[key] = quantize(w, bits, group)
         qw = quantized[key]
-        cfg = _config(kind, bits, group, act)
-        xb = fpgolden.to_bits(x, cfg.act_fmt)
-        y = fpgolden.linear(cfg, xb, qw)["y"]
+        if act[3] == "fpmac":
+            xb = fpgolden.to_bits(x, FP16)
+            y = fpmac_linear(xb, qw)
+            cfg = None
+        else:
+            cfg = _config(kind, bits, group, act)
+            xb = fpgolden.to_bits(x, cfg.act_fmt)
+            y = fpgolden.linear(cfg, xb, qw)["y"]
         whole = fpgolden.relative_error(y, x @ w)
-        conv = fpgolden.relative_error(y, fpgolden.from_bits(xb, cfg.act_fmt) @ qw.dequantized())
+        conv = fpgolden.relative_error(
+            y, fpgolden.from_bits(xb, FORMATS[act[1]]) @ qw.dequantized()
+        )
         rtl = "-"
-        if rtl_tokens and (act[3] == "group"):
+        if rtl_tokens and cfg is not None and act[3] == "group":
             cols = rtl_columns * (bits if kind == "bcq" else 1)
             sub = _columns(qw, rtl_columns)
             run_linear(cfg.replace(N=min(cols, 64)), xb[:rtl_tokens], sub)

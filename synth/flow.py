@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lutcore.hw.config import TileConfig
@@ -36,7 +36,7 @@ from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
-from .yosys import run_script
+from .yosys import YosysError, run_script
 
 __all__ = ["SynthResult", "combine", "synthesize"]
 
@@ -85,6 +85,7 @@ class SynthResult:
     timing: dict
     netlist: Path
     seconds: float
+    notes: list = field(default_factory=list)  # deviations from the method, per part
 
 
 def _stat(path: Path) -> dict:
@@ -186,31 +187,71 @@ def synthesize(
     # `abc -dff` hands the flip-flops to ABC with the logic, so the delay target and sizing
     # cover register-to-register paths; the flip-flops are then mapped to library cells.
     avoid = " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
-    mapping = [
-        f"abc -dff -liberty {lib} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
-        f"dfflibmap -liberty {lib} {avoid}",
-        "opt_clean -purge",
-    ]
     progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"
     log = work / "yosys.log"
-    run_script(
-        [
-            f"read_verilog {design}",
-            f"hierarchy -top {top}",
-            f"synth -top {top} -booth",  # Booth multipliers (the MAC baseline has them)
-            f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
-            *mapping,
-            "setundef -zero",
-            "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
-            "opt_clean -purge",
-            f"tee -q -o {work / 'stat.json'} stat -json -liberty {lib}",
-            f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
-        ],
-        log=log,
-        label="synth",
-        progress=progress,
-    )
+    notes = []
+
+    def run(mode: str) -> list[str]:
+        """One synthesis run; returns the generic cells left unmapped (if any). ``mode``:
+        ``"dff"`` ABC maps the flip-flops' logic too (the method); ``"dffunmap"`` the same
+        after turning enable flip-flops into plain ones and multiplexers (ABC otherwise
+        leaves an enable it cannot absorb to dfflibmap, whose multiplexers nothing maps);
+        ``"logic"`` dfflibmap first, then ABC on the logic alone."""
+        abc_cmd = (
+            f"abc {'' if mode == 'logic' else '-dff'} -liberty {lib} {avoid} "
+            f"-D {int(clock_ns * 1000)} -script {abc}"
+        )
+        ffmap = f"dfflibmap -liberty {lib} {avoid}"
+        mapping = {
+            "dff": [abc_cmd, ffmap],
+            "dffunmap": ["dffunmap -ce-only", abc_cmd, ffmap],
+            "logic": [ffmap, abc_cmd],
+        }[mode]
+        run_script(
+            [
+                f"read_verilog {design}",
+                f"hierarchy -top {top}",
+                f"synth -top {top} -booth",  # Booth multipliers (the MAC baseline has them)
+                f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
+                *mapping,
+                "opt_clean -purge",
+                "setundef -zero",
+                "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
+                "opt_clean -purge",
+                f"tee -q -o {work / 'stat.json'} stat -json -liberty {lib}",
+                f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
+            ],
+            log=log,
+            label="synth",
+            progress=progress,
+        )
+        return sorted(set(re.findall(r"^\s*\\?(\$_\w+)\s", netlist.read_text(), flags=re.M)))
+
+    why = {
+        "dffunmap": "ABC left enable flip-flops it could not absorb, so this part was mapped "
+        "with enables turned into multiplexers first (`dffunmap -ce-only`)",
+        "logic": "ABC aborted in its -dff mode (an ABC assertion), so this part was mapped "
+        "with the flip-flops outside ABC (combinational logic sized for the clock target)",
+    }
+    for mode in ("dff", "dffunmap", "logic"):
+        try:
+            unmapped = run(mode)
+        except YosysError as exc:
+            # ABC's &nf flow with -dff aborts on some flip-flop groups whose D inputs are
+            # module inputs (assertion in Abc_NtkRedirectCiCo; measured on the activation
+            # converter's block buffer)
+            if "return code 134" not in str(exc) or mode == "logic":
+                raise
+            progress(f"[synth] {top}: ABC aborted ({mode}); trying the next mapping")
+            continue
+        if not unmapped:
+            break
+        progress(f"[synth] {top}: {', '.join(unmapped)} left unmapped ({mode}); trying again")
+    else:
+        raise YosysError(f"{top}: cells left unmapped to the liberty: {', '.join(unmapped)}")
+    if mode != "dff":
+        notes.append(f"{top}: {why[mode]}")
     # broadcast nets still drive hundreds of pins: give them buffer trees
     lib_text = lib.read_text()
     buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text, DONT_USE)
@@ -258,6 +299,7 @@ def synthesize(
         timing=timing,
         netlist=netlist,
         seconds=time.perf_counter() - started,
+        notes=notes,
     )
 
 
@@ -292,6 +334,7 @@ def combine(results: dict[str, SynthResult]) -> SynthResult:
         timing=timing,
         netlist=results["tile"].netlist,
         seconds=sum(r.seconds for r in results.values()),
+        notes=[n for r in results.values() for n in r.notes],
     )
 
 

@@ -54,7 +54,8 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "by_block": {k: round(v, 1) for k, v in result.area_by_block.items()},
             "method": "kept hierarchy: each block mapped on its own (ABC, delay target, "
             "sizing), fanout-repair buffers added inside their block; the "
-            "total is the sum of the blocks and is the netlist OpenSTA times",
+            "total is the sum of the blocks and is the netlist OpenSTA times"
+            + "".join(f"; {note}" for note in result.notes),
         },
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),

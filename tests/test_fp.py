@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lutcore.hw.act_converter import ActConverter
 from lutcore.hw.config import BF16, DEFAULT, FP16, FP32, TileConfig
 from lutcore.hw.dequant import DequantConverter
 from lutcore.sim import fpgolden as fg
@@ -148,6 +149,21 @@ def test_activation_converter_matches_golden(name):
     for field, g, w in zip(("q", "x", "total", "nonfinite"), got, want, strict=True):
         problem = first_mismatch(g, w.reshape(g.shape))
         assert problem is None, f"{field}: {problem}"
+
+
+def test_activation_converter_keeps_up_with_the_tile():
+    """Unthrottled, a block takes ``2 * bfp_block / act_lanes`` cycles (fill, then drain):
+    at least the tile's rate of ``M * K / beats_per_slice`` activations a cycle."""
+    cfg = TileConfig(M=2, N=8, K=4, group=64, max_k=256, act_format="fp16", a_bits=16)
+    dut = ActConverter(cfg)
+    blocks = fg.to_bits(np.random.default_rng(1).standard_normal((12, 64)), FP16)
+    layout = dut.i.payload.shape()
+    lanes = cfg.act_lanes
+    beats = [layout.const(b[i : i + lanes].tolist()) for b in blocks for i in range(0, 64, lanes)]
+    _, cycles = simulate_stream(dut, beats)
+    per_block = 2 * 64 // lanes
+    assert cycles <= 12 * per_block + 2, (cycles, per_block)
+    assert 64 / per_block >= cfg.M * cfg.K / cfg.beats_per_slice  # steady state
 
 
 DEQUANT_CONFIGS = {
