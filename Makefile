@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-full bench layers test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-full bench layers test ruff clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,9 @@ qor-update: $(STAMP)  ## rewrite the QoR baseline (commit it with the reason)
 
 sweep: $(STAMP)  ## small LUT/MAC sweep: build/sweep/default/{results.csv,summary.md,*.png}
 	"$(LUTCORE)" sweep -j 2 $(ARGS)
+
+sweep-fp16: $(STAMP)  ## FP16 activations: LUT and pre-aligned MAC (+ converters) vs FP16 MAC
+	"$(LUTCORE)" sweep --spec synth/sweeps/fp16.toml -j 2 $(ARGS)
 
 sweep-full: $(STAMP)  ## the full grid (hours; resumable; ARGS="-j 8" or "--scheduler tcp://...")
 	"$(LUTCORE)" sweep --spec synth/sweeps/full.toml -j 2 $(ARGS)

@@ -79,7 +79,8 @@ class ActConverter(wiring.Component):
         f, lanes, width = fmt.frac_bits, cfg.act_lanes, fmt.width
         depth = cfg.bfp_block // lanes
         m = Module()
-        m.submodules.buffer = buffer = Memory(shape=lanes * width, depth=depth, init=[])
+        # (at least two rows: a one-row memory would have a zero-width address)
+        m.submodules.buffer = buffer = Memory(shape=lanes * width, depth=max(depth, 2), init=[])
         wr = buffer.write_port()
         # asynchronous read: the buffer is small (flip-flops or LUT RAM), and a registered
         # read port would add a cycle per block and an enable-gated flip-flop group
@@ -96,7 +97,7 @@ class ActConverter(wiring.Component):
         incoming = self._fields(m, list(self.i.payload), "in")
         beat_top = _maximum([e for _, _, e, _ in incoming])
         beat_flag = Cat(*(s for *_, s in incoming)).any()
-        first = addr == 0
+        first = ~addr.any()
         run_top = Mux(first | (beat_top > top), beat_top, top)
         run_flag = Mux(first, 0, flag) | beat_flag
         m.d.comb += [

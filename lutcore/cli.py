@@ -8,6 +8,7 @@ is validated before anything is written.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -267,12 +268,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
+    # `kill` (SIGTERM) stops like Ctrl-C: running tools are killed, partial outputs dropped
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except ConfigError as exc:
         parser.exit(2, f"lutcore: error: {exc}\n")
     except RuntimeError as exc:  # missing tools, tool failures: say what and where
         parser.exit(1, f"lutcore: error: {exc}\n")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import VerilatorControlFile, Verilog, get_runner
 
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import tile_verilog, top_name, write_atomic
+from lutcore.hw.emit import part_name, part_verilog, write_atomic
 
 from .lint import WAIVERS
 from .scenario import Scenario
 from .tools import require, sim_env
 
-__all__ = ["SIMULATORS", "SimulationFailed", "Build", "build", "run_scenario"]
+__all__ = ["SIMULATORS", "SimulationFailed", "Build", "build", "run_scenario", "run_stream"]
 
 SIMULATORS = ("verilator", "icarus")
 BUILD_ROOT = Path(os.environ.get("LUTCORE_BUILD", "build")) / "cocotb"
@@ -39,6 +39,11 @@ class Build:
     simulator: str
     directory: Path
     waves: bool
+    part: str = "tile"
+
+    @property
+    def top(self) -> str:
+        return part_name(self.cfg, self.part)
 
 
 def _prepare_env(simulator: str) -> None:
@@ -49,16 +54,20 @@ def _prepare_env(simulator: str) -> None:
         require(tool)
 
 
-def build(cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False) -> Build:
-    """Emit the tile's Verilog and build the simulation model (reused when up to date).
-    ``waves`` (or ``WAVES=1`` in the environment) builds a separate, tracing model."""
+def build(
+    cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False, part: str = "tile"
+) -> Build:
+    """Emit the Verilog of the tile (or of one of its converters, ``part``) and build the
+    simulation model (reused when up to date). ``waves`` (or ``WAVES=1`` in the environment)
+    builds a separate, tracing model."""
     waves = waves or os.environ.get("WAVES", "") == "1"
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r}: allowed {', '.join(SIMULATORS)}")
     _prepare_env(simulator)
-    directory = (BUILD_ROOT / simulator / (cfg.slug + ("_waves" if waves else ""))).resolve()
-    source = directory / f"{cfg.slug}.v"
-    text = tile_verilog(cfg)
+    top = part_name(cfg, part)
+    directory = (BUILD_ROOT / simulator / (top + ("_waves" if waves else ""))).resolve()
+    source = directory / f"{top}.v"
+    text = part_verilog(cfg, part)
     if not source.exists() or source.read_text() != text:
         write_atomic(source, text)
     sources = [Verilog(source)]
@@ -67,13 +76,13 @@ def build(cfg: TileConfig, simulator: str = "verilator", *, waves: bool = False)
     runner = get_runner(simulator)
     runner.build(
         sources=sources,
-        hdl_toplevel=top_name(cfg),
+        hdl_toplevel=top,
         build_dir=directory,
         waves=waves,
         timescale=("1ns", "1ps"),
         log_file=directory / "build.log",
     )
-    return Build(cfg, simulator, directory, waves)
+    return Build(cfg, simulator, directory, waves, part)
 
 
 def _failure(log: Path) -> str:
@@ -86,21 +95,51 @@ def _failure(log: Path) -> str:
 def run_scenario(built: Build, scenario: Scenario, name: str = "run") -> dict:
     """Run ``scenario`` on a build; returns the testbench's measurements. Raises
     :class:`SimulationFailed` (with the log path) when any check fails."""
-    if scenario.cfg != built.cfg:
+    if scenario.cfg != built.cfg or built.part != "tile":
         raise ValueError("scenario and build are for different configurations")
+    return _run(built, "lutcore.sim.cocotb_tile", name, scenario.save)
+
+
+def run_stream(
+    built: Build,
+    inputs: list[int],
+    expected: list[int],
+    *,
+    name: str = "stream",
+    seed: int = 0,
+    p_gap: float = 0.0,
+    p_stall: float = 0.0,
+) -> dict:
+    """Run a one-in, one-out stream component (a converter: ``i`` -> ``o``) on a build: the
+    ``inputs`` payloads with random idle gaps, ``o`` read with random backpressure, every
+    output payload compared with ``expected`` (the first mismatch reported with its index
+    and both values). Raises :class:`SimulationFailed` when a check fails."""
+    data = {
+        "inputs": [hex(v) for v in inputs],
+        "expected": [hex(v) for v in expected],
+        "seed": seed,
+        "p_gap": p_gap,
+        "p_stall": p_stall,
+    }
+    return _run(
+        built, "lutcore.sim.cocotb_stream", name, lambda path: path.write_text(json.dumps(data))
+    )
+
+
+def _run(built: Build, module: str, name: str, save) -> dict:
     run_dir = built.directory / "runs" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
-        scenario_path = Path(tmp) / "scenario.npz"
+        scenario_path = Path(tmp) / "scenario.data"
         report_path = Path(tmp) / "report.json"
-        scenario.save(scenario_path)
+        save(scenario_path)
         results_xml = run_dir / "results.xml"
         log = run_dir / "sim.log"
         runner = get_runner(built.simulator)
         try:
             runner.test(
-                test_module="lutcore.sim.cocotb_tile",
-                hdl_toplevel=top_name(built.cfg),
+                test_module=module,
+                hdl_toplevel=built.top,
                 hdl_toplevel_lang="verilog",
                 build_dir=built.directory,
                 test_dir=run_dir,

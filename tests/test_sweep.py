@@ -104,7 +104,11 @@ def test_grid_expansion():
     assert all(m * n * k == 512 and m <= 2 and k % 4 == 0 for m, n, k in shapes)
     # M=1: K = 4..512 (8 powers of two); M=2: K = 4..256 (7)
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
-    assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grid validates
+    assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
+    fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac"} and len(fp16) == 15
+    assert all(c.act_format == "fp16" for c in fp16)
+    assert len(load_spec(DEFAULT_SPEC.with_name("full.toml")).points) >= 379
 
 
 @pytest.fixture(scope="module")
