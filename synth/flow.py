@@ -212,7 +212,9 @@ def synthesize(
             [
                 f"read_verilog {design}",
                 f"hierarchy -top {top}",
-                f"synth -top {top} -booth",  # Booth multipliers (the MAC baseline has them)
+                # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
+                # over mutually exclusive operators runs for hours on the FP datapaths
+                f"synth -top {top} -booth -noshare",
                 f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
                 *mapping,
                 "opt_clean -purge",
