@@ -4,13 +4,11 @@ dot products, FP32 accumulators."""
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import wiring
 
 from .accumulate import accumulate
-from .config import FP16, FP32, TileConfig
+from .config import FP16, FP32
 from .fp import fp_add, normalize, round_pack, unpack
-from .layouts import act_layout, array_signature
-from .mac_array import weight_digit
+from .mac_array import MacArray, beat_digits
 from .util import named, tree_sum
 
 __all__ = ["FpMacArray", "ALIGN_EXTRA_BITS"]
@@ -87,7 +85,7 @@ def fp32_add(m: Module, a: Value, b: Value, name: str) -> Signal:
     return fp_add(m, FP32, a, b, name)
 
 
-class FpMacArray(wiring.Component):
+class FpMacArray(MacArray):
     """``M x N`` FP16 multiply-accumulate cells: the floating-point baseline.
 
     Per beat every weight arrives whole (``planes_per_cycle == w_bits``): its integer value
@@ -100,10 +98,6 @@ class FpMacArray(wiring.Component):
     Members as :class:`~.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
     """
 
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        super().__init__(array_signature(cfg, "acts", act_layout(cfg)))
-
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
         m = Module()
@@ -113,17 +107,10 @@ class FpMacArray(wiring.Component):
             for r in range(cfg.M)
         ]
         weights = []
-        for n in range(cfg.N):
-            planes = [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
-            zbits = named(m, beat.zbits[n], f"z_{n}") if cfg.has_zero_point else None
+        for n, column in enumerate(beat_digits(m, cfg, beat)):
             scale = named(m, beat.scale[n], f"scale_{n}")
-            column = []
-            for k in range(cfg.K):
-                bits = [planes[j][k] for j in range(cfg.w_bits)]
-                digit = weight_digit(m, cfg, bits, zbits, beat.neg, f"d_{n}_{k}")
-                word = dequant_weight(m, digit, scale, f"wf_{n}_{k}")
-                column.append(unpack(m, FP16, word, f"wu_{n}_{k}"))
-            weights.append(column)
+            words = [dequant_weight(m, d, scale, f"wf_{n}_{k}") for k, d in enumerate(column)]
+            weights.append([unpack(m, FP16, w, f"wu_{n}_{k}") for k, w in enumerate(words)])
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):

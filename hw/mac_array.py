@@ -10,7 +10,7 @@ from .config import TileConfig
 from .layouts import act_layout, array_signature
 from .util import named, tree_sum
 
-__all__ = ["MacArray", "weight_digit"]
+__all__ = ["MacArray", "beat_digits", "weight_digit"]
 
 
 def weight_digit(
@@ -36,6 +36,21 @@ def weight_digit(
     return digit
 
 
+def beat_digits(m: Module, cfg: TileConfig, beat) -> list[list[Signal]]:
+    """``digits[n][k]``: every weight's digit of one issued beat (:func:`weight_digit`),
+    decoded once per (column, k) and shared by the array's ``M`` rows."""
+    digits = []
+    for n in range(cfg.N):
+        planes = [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
+        zbits = named(m, beat.zbits[n], f"z_{n}") if cfg.has_zero_point else None
+        column = []
+        for k in range(cfg.K):
+            bits = [planes[j][k] for j in range(cfg.planes_per_cycle)]
+            column.append(weight_digit(m, cfg, bits, zbits, beat.neg, f"d_{n}_{k}"))
+        digits.append(column)
+    return digits
+
+
 class MacArray(wiring.Component):
     """``M x N`` multiply-accumulate cells, the baseline the LUT array is compared with.
 
@@ -58,20 +73,10 @@ class MacArray(wiring.Component):
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
         m = Module()
-        beat = self.beat.payload
-        ppc = cfg.planes_per_cycle
         acts = [
             [named(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
         ]
-        digits = []
-        for n in range(cfg.N):
-            planes = [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
-            zbits = named(m, beat.zbits[n], f"z_{n}") if cfg.has_zero_point else None
-            column = []
-            for k in range(cfg.K):
-                bits = [planes[j][k] for j in range(ppc)]
-                column.append(weight_digit(m, cfg, bits, zbits, beat.neg, f"d_{n}_{k}"))
-            digits.append(column)
+        digits = beat_digits(m, cfg, self.beat.payload)
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):

@@ -24,8 +24,9 @@ class MacTile(wiring.Component):
     protocol.
     """
 
-    #: submodule names, as in the emitted Verilog (``<top>__<block>``)
+    #: submodule names, as in the emitted Verilog (``<top>__<block>``); the last is the array
     BLOCKS = ("act_buffer", "control", "mac_array")
+    ARRAY = MacArray
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
@@ -36,7 +37,8 @@ class MacTile(wiring.Component):
         m = Module()
         m.submodules.act_buffer = acts = SliceBuffer(act_layout(cfg))
         m.submodules.control = control = TileControl(cfg)
-        m.submodules.mac_array = array = MacArray(cfg)
+        array = self.ARRAY(cfg)
+        m.submodules[self.BLOCKS[-1]] = array
 
         connect(m, wiring.flipped(self.a), acts.i)
         m.d.comb += array.acts.eq(acts.current)
