@@ -8,20 +8,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import TileConfig
-from .fp import shift_round, unpack
+from .fp import finite, shift_round
 from .layouts import bfp_layout, fp_act_layout
-from .util import tree_sum
+from .util import tree_max, tree_sum
 
 __all__ = ["ActConverter"]
-
-
-def _maximum(values):
-    """Balanced tree of signed maxima."""
-    level = list(values)
-    while len(level) > 1:
-        pairs = zip(level[::2], level[1::2], strict=False)
-        level = [Mux(a > b, a, b) for a, b in pairs] + level[len(level) & ~1 :]
-    return level[0]
 
 
 class ActConverter(wiring.Component):
@@ -57,20 +48,12 @@ class ActConverter(wiring.Component):
         )
 
     def _fields(self, m: Module, words, name: str):
-        """Unpacked lanes with the special-value rule applied: ``(sign, sig, exp, special)``."""
-        fmt = self.cfg.act_fmt
-        f = fmt.frac_bits
+        """Lanes with the special-value rule (:func:`~.fp.finite`): ``(sign, sig, exp,
+        special)``."""
         out = []
         for i, word in enumerate(words):
-            u = unpack(m, fmt, word, f"{name}{i}")
-            sig = Signal(f + 1, name=f"{name}{i}_fsig")
-            exp = Signal(u.exp.shape(), name=f"{name}{i}_fexp")
-            m.d.comb += [
-                sig.eq(Mux(u.inf, (1 << (f + 1)) - 1, Mux(u.nan, 0, u.sig))),
-                # zeros take the smallest exponent: they never decide the block's
-                exp.eq(Mux(u.inf, fmt.max_exp, Mux(~sig.any(), fmt.min_exp, u.exp))),
-            ]
-            out.append((u.sign, sig, exp, u.inf | u.nan))
+            u = finite(m, self.cfg.act_fmt, word, f"{name}{i}")
+            out.append((u.sign, u.sig, u.exp, u.inf | u.nan))
         return out
 
     def elaborate(self, platform) -> Module:
@@ -95,7 +78,7 @@ class ActConverter(wiring.Component):
         x = Signal(exp_range, name="block_top")  # the drained block's largest exponent
         x_flag = Signal()
         incoming = self._fields(m, list(self.i.payload), "in")
-        beat_top = _maximum([e for _, _, e, _ in incoming])
+        beat_top = tree_max([e for _, _, e, _ in incoming])
         beat_flag = Cat(*(s for *_, s in incoming)).any()
         first = ~addr.any()
         run_top = Mux(first | (beat_top > top), beat_top, top)

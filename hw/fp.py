@@ -13,7 +13,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 
 from .config import FpFormat
 
-__all__ = ["unpack", "leading_zeros", "normalize", "round_pack", "shift_round"]
+__all__ = ["unpack", "finite", "leading_zeros", "normalize", "round_pack", "shift_round", "fp_add"]
 
 
 def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
@@ -40,6 +40,22 @@ def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
         out.nan.eq(top & frac.any()),
     ]
     return out
+
+
+def finite(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
+    """:func:`unpack` with the converters' special-value rule: an infinity is the largest
+    finite number of its sign, a NaN is 0; a zero significand (zeros, NaNs) takes the
+    smallest exponent, so it never decides a block's or a dot product's largest one."""
+    u = unpack(m, fmt, bits, name)
+    f = fmt.frac_bits
+    sig = Signal(f + 1, name=f"{name}_fsig")
+    exp = Signal(u.exp.shape(), name=f"{name}_fexp")
+    m.d.comb += [
+        sig.eq(Mux(u.inf, (1 << (f + 1)) - 1, Mux(u.nan, 0, u.sig))),
+        exp.eq(Mux(u.inf, fmt.max_exp, Mux(~sig.any(), fmt.min_exp, u.exp))),
+    ]
+    u.sig, u.exp = sig, exp
+    return u
 
 
 def leading_zeros(value: Value) -> tuple[Value, Value]:

@@ -7,9 +7,9 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
 from .accumulate import accumulate
 from .config import FP16, FP32
-from .fp import fp_add, normalize, round_pack, unpack
+from .fp import finite, fp_add, normalize, round_pack, unpack
 from .mac_array import MacArray, beat_digits
-from .util import named, tree_sum
+from .util import named, tree_max, tree_sum
 
 __all__ = ["FpMacArray", "ALIGN_EXTRA_BITS"]
 
@@ -25,20 +25,6 @@ def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
     m.d.comb += mag.eq(Mux(digit < 0, -digit, digit) * u.sig)
     norm = normalize(m, mag, u.exp, f"{name}_n")
     return round_pack(m, FP16, u.sign ^ (digit < 0), norm, 0, name)
-
-
-def finite_activation(m: Module, word: Value, name: str):
-    """An FP16 activation's fields with the converters' special-value rule: an infinity is the
-    largest finite number of its sign, a NaN is 0."""
-    u = unpack(m, FP16, word, name)
-    sig = Signal.like(u.sig, name=f"{name}_fsig")
-    exp = Signal.like(u.exp, name=f"{name}_fexp")
-    m.d.comb += [
-        sig.eq(Mux(u.inf, (1 << (FP16.frac_bits + 1)) - 1, Mux(u.nan, 0, u.sig))),
-        exp.eq(Mux(u.inf, FP16.max_exp, u.exp)),
-    ]
-    u.sig, u.exp = sig, exp
-    return u
 
 
 def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
@@ -59,12 +45,8 @@ def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
             exp.eq(Mux(~sig.any(), lowest, a.exp + w.exp)),
         ]
         terms.append((a.sign ^ w.sign, sig, exp))
-    level = [e for _, _, e in terms]
-    while len(level) > 1:
-        pairs = zip(level[::2], level[1::2], strict=False)
-        level = [Mux(x > y, x, y) for x, y in pairs] + level[len(level) & ~1 :]
     top = Signal(signed(len(terms[0][2])), name=f"{name}_top")
-    m.d.comb += top.eq(level[0])
+    m.d.comb += top.eq(tree_max([e for _, _, e in terms]))
     width = 2 * (FP16.frac_bits + 1) + ALIGN_EXTRA_BITS
     aligned = []
     for k, (sign, sig, exp) in enumerate(terms):
@@ -103,7 +85,7 @@ class FpMacArray(MacArray):
         m = Module()
         beat = self.beat.payload
         acts = [
-            [finite_activation(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)]
+            [finite(m, FP16, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)]
             for r in range(cfg.M)
         ]
         weights = []

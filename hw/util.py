@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal, Value
+from amaranth.hdl import Array, Module, Mux, Signal, Value
 
-__all__ = ["named", "select", "stage", "stream_stages", "tree_sum"]
+__all__ = ["named", "select", "stage", "stream_stages", "tree_max", "tree_sum"]
 
 
 def tree_sum(values: list[Value]) -> Value:
@@ -13,6 +13,15 @@ def tree_sum(values: list[Value]) -> Value:
     while len(values) > 1:
         pairs = zip(values[::2], values[1::2], strict=False)
         values = [a + b for a, b in pairs] + values[len(values) & ~1 :]
+    return values[0]
+
+
+def tree_max(values: list[Value]) -> Value:
+    """Balanced tree of maxima (signed or unsigned as the values are)."""
+    values = list(values)
+    while len(values) > 1:
+        pairs = zip(values[::2], values[1::2], strict=False)
+        values = [Mux(a > b, a, b) for a, b in pairs] + values[len(values) & ~1 :]
     return values[0]
 
 
