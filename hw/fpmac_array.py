@@ -3,7 +3,9 @@ dot products, FP32 accumulators."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
 from .accumulate import accumulate
 from .config import FP16, FP32
@@ -27,13 +29,14 @@ def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
     return round_pack(m, FP16, u.sign ^ (digit < 0), norm, 0, name)
 
 
-def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
+def dot_product(m: Module, acts: list, weights: list, name: str, stage=None) -> Signal:
     """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word.
 
     Products are exact (11 x 11-bit significands); each is aligned to the largest product
     exponent ``E`` keeping ``ALIGN_EXTRA_BITS`` bits below that product's LSB, truncated
     toward zero there; the aligned integers are summed exactly and the sum is rounded once
     to FP32 (nearest even). Zero products do not take part in ``E``; an exact zero is +0.
+    ``stage(value, name)``, if given, registers the exact sum and ``E`` before the rounding.
     """
     lowest = 2 * FP16.min_exp  # below every product exponent: zero products never win
     terms = []
@@ -57,6 +60,8 @@ def dot_product(m: Module, acts: list, weights: list, name: str) -> Signal:
         aligned.append(Mux(sign, -mag, mag))
     total = Signal(signed(width + len(terms).bit_length() + 1), name=f"{name}_sum")
     m.d.comb += total.eq(tree_sum(aligned))
+    if stage is not None:
+        total, top = stage(total, f"{name}_sum_q"), stage(top, f"{name}_top_q")
     mag = Signal(len(total), name=f"{name}_mag")
     m.d.comb += mag.eq(Mux(total < 0, -total, total))
     norm = normalize(m, mag, top - ALIGN_EXTRA_BITS, f"{name}_n")
@@ -75,7 +80,10 @@ class FpMacArray(MacArray):
     dequantized once per (column, k) to FP16 with the column's scale and shared by the ``M``
     rows; each cell takes the fused FP16 dot product of its ``K`` activations and weights
     (:func:`dot_product`) and adds it to its FP32 accumulator (:func:`~.fp.fp_add`, nearest
-    even). ``pipeline == 2`` puts a register after the dot product.
+    even). ``pipeline == 2`` pipelines the cell like an FP unit: registers after the weight
+    dequantization (with the activations), after the exact aligned sum, and after the dot
+    product's rounding (three stages before the accumulator; the control sees a tile's last
+    beat in any of them through ``last_pending``).
 
     Members as :class:`~.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
     """
@@ -88,14 +96,56 @@ class FpMacArray(MacArray):
             [finite(m, FP16, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)]
             for r in range(cfg.M)
         ]
-        weights = []
+        deep = cfg.pipeline >= 2
+
+        def reg(value, name):
+            q = Signal(Value.cast(value).shape(), name=name, reset_less=True)
+            m.d.sync += q.eq(value)
+            return q
+
+        words = []
         for n, column in enumerate(beat_digits(m, cfg, beat)):
             scale = named(m, beat.scale[n], f"scale_{n}")
-            words = [dequant_weight(m, d, scale, f"wf_{n}_{k}") for k, d in enumerate(column)]
-            weights.append([unpack(m, FP16, w, f"wu_{n}_{k}") for k, w in enumerate(words)])
+            words.append([dequant_weight(m, d, scale, f"wf_{n}_{k}") for k, d in enumerate(column)])
+        acts = self.acts
+        if deep:  # stage 1: dequantized weights and their activations
+            words = [
+                [reg(w, f"wf_{n}_{k}_q") for k, w in enumerate(c)] for n, c in enumerate(words)
+            ]
+            acts = [
+                [reg(self.acts[r][k], f"a_{r}_{k}_q") for k in range(cfg.K)] for r in range(cfg.M)
+            ]
+        acts = [
+            [finite(m, FP16, acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
+        ]
+        weights = [
+            [unpack(m, FP16, w, f"wu_{n}_{k}") for k, w in enumerate(c)]
+            for n, c in enumerate(words)
+        ]
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):
-                values[row, col] = dot_product(m, acts[row], weights[col], f"dp_{row}_{col}")
-        accumulate(m, cfg, values, self, add=fp32_add)
+                values[row, col] = dot_product(
+                    m, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
+                )
+        if not deep:
+            accumulate(m, cfg, values, self, add=fp32_add)
+            return m
+        # the beat's control follows its data through the two stages above; the accumulate
+        # stage adds the third (after the rounding) and reports its own pending last beat
+        valid, fields = self.beat.valid, beat
+        pending = []
+        for i in range(2):
+            valid = reg(valid, f"beat_valid_{i}")
+            fields = SimpleNamespace(
+                **{f: reg(getattr(fields, f), f"beat_{f}_{i}") for f in ("t", "first", "tile_last")}
+            )
+            pending.append(valid & fields.tile_last)
+        inner = SimpleNamespace(
+            beat=SimpleNamespace(valid=valid, payload=fields),
+            o=self.o,
+            last_pending=Signal(name="acc_last_pending"),
+        )
+        accumulate(m, cfg, values, inner, add=fp32_add)
+        m.d.comb += self.last_pending.eq(inner.last_pending | Cat(*pending).any())
         return m

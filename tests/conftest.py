@@ -55,6 +55,7 @@ CONFIGS = {
         act_format="fp16",
         a_bits=16,
         max_k=256,
+        pipeline=2,
     ),
 }
 

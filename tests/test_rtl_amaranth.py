@@ -98,6 +98,18 @@ def test_array_takes_one_weight_beat_per_cycle(name):
     assert all(first_mismatch(r, j.expected) is None for r, j in zip(results, jobs, strict=True))
 
 
+def test_pipelined_fp16_mac_keeps_one_beat_per_cycle():
+    """The FP16 MAC's three pipeline stages cost cycles only at tile boundaries (its last
+    beat drains before the next tile starts), not within a tile."""
+    cfg = SMALL["fpmac_w2"]
+    sc = random_scenario(cfg, 1, 16 * cfg.K, 3 * cfg.N, seed=9)
+    jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, scale=sc.scale)
+    results, cycles = simulate_jobs(cfg, jobs)
+    beats = sum(len(job.weights) for job in jobs)
+    assert cycles <= beats + 3 + cfg.pipeline + 4 * len(jobs), (cycles, beats)
+    assert all(first_mismatch(r, j.expected) is None for r, j in zip(results, jobs, strict=True))
+
+
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("g", [2, 3, 4, 5])
 def test_precompute_entries_match_table_definition(g, symmetric):
