@@ -228,7 +228,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    colors = {"lut": "tab:blue", "mac": "tab:orange"}
+    colors = {"lut": "tab:blue", "mac": "tab:orange", "fpmac": "tab:red"}
 
     def save(fig, stem: str) -> None:
         for ext in ("png", "svg"):

@@ -206,7 +206,7 @@ def test_summary_ratios_crossover_and_plots(tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".tmp." in p.name]
 
 
-def test_summary_compares_fp16_points_with_the_fp16_mac():
+def test_summary_compares_fp16_points_with_the_fp16_mac(tmp_path):
     fp = {"act_format": "fp16", "a_bits": 16}
     rows = [
         _row("lut", 1, 0.40),  # int8: not part of the FP16 table
@@ -223,3 +223,4 @@ def test_summary_compares_fp16_points_with_the_fp16_mac():
     assert "| 2 | 0.0400" in text and "**6.00x** | - | - |" in text and "(a8)" in text
     assert "about 18x" in text
     assert "## FP16 activations" not in summarize(rows[:1], "int only")
+    assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))  # every arch
