@@ -148,28 +148,34 @@ def test_activation_converter_verilog(cfg):
     assert report["outputs"] == len(expected)
 
 
-@pytest.mark.parametrize("cfg", [FP_PATH, BCQ_PATH], ids=["uniform_fp32", "bcq3_fp16"])
-def test_dequant_converter_verilog(cfg):
-    """Random items with overflow, underflow, zero, NaN and tie corners through the emitted
-    Verilog on Verilator: every output word equals the golden model."""
-    require_tool("verilator")
+def _dequant_stream(cfg: TileConfig, items_per_lane: int, seed: int):
+    """Input payloads and expected output payloads of the dequant converter: random items
+    with overflow, underflow, zero, NaN and tie corners, outputs from the golden model."""
+    from amaranth.lib.data import ArrayLayout
+
     from lutcore.hw.layouts import dequant_item_layout
     from lutcore.sim import fpgolden
 
     from .test_fp import dequant_items
 
-    lanes = cfg.dequant_lanes
-    items, ints, coeffs, x = dequant_items(cfg, 40 * lanes, np.random.default_rng(5))
+    lanes, width = cfg.dequant_lanes, cfg.out_fmt.width
+    items, ints, coeffs, x = dequant_items(cfg, items_per_lane * lanes, np.random.default_rng(seed))
     words = fpgolden.dequant(ints, coeffs, x, cfg.out_fmt)
-    width = cfg.out_fmt.width
-    from amaranth.lib.data import ArrayLayout
-
     layout = ArrayLayout(dequant_item_layout(cfg), lanes)
     inputs = [_const_value(layout, items[i : i + lanes]) for i in range(0, len(items), lanes)]
     expected = [
         sum(int(w) << (lane * width) for lane, w in enumerate(words[i : i + lanes]))
         for i in range(0, len(words), lanes)
     ]
+    return inputs, expected
+
+
+@pytest.mark.parametrize("cfg", [FP_PATH, BCQ_PATH], ids=["uniform_fp32", "bcq3_fp16"])
+def test_dequant_converter_verilog(cfg):
+    """Random items with overflow, underflow, zero, NaN and tie corners through the emitted
+    Verilog on Verilator: every output word equals the golden model."""
+    require_tool("verilator")
+    inputs, expected = _dequant_stream(cfg, 40, seed=5)
     built = build(cfg, "verilator", part="dequant")
     report = run_stream(built, inputs, expected, name="random", p_gap=0.3, p_stall=0.3)
     assert report["outputs"] == len(expected)
@@ -178,25 +184,7 @@ def test_dequant_converter_verilog(cfg):
 def test_a_wrong_converter_word_fails_the_run():
     """Harness self-test for the stream bench: one expected word off by one fails the run."""
     require_tool("verilator")
-    from amaranth.lib.data import ArrayLayout
-
-    from lutcore.hw.layouts import dequant_item_layout
-    from lutcore.sim import fpgolden
-
-    from .test_fp import dequant_items
-
-    cfg = FP_PATH
-    items, ints, coeffs, x = dequant_items(cfg, 8 * cfg.dequant_lanes, np.random.default_rng(6))
-    layout = ArrayLayout(dequant_item_layout(cfg), cfg.dequant_lanes)
-    inputs = [
-        _const_value(layout, items[i : i + cfg.dequant_lanes])
-        for i in range(0, len(items), cfg.dequant_lanes)
-    ]
-    words = fpgolden.dequant(ints, coeffs, x, cfg.out_fmt)
-    expected = [
-        sum(int(w) << (32 * j) for j, w in enumerate(words[i : i + cfg.dequant_lanes]))
-        for i in range(0, len(words), cfg.dequant_lanes)
-    ]
+    inputs, expected = _dequant_stream(FP_PATH, 8, seed=6)
     expected[3] ^= 1
     with pytest.raises(SimulationFailed, match="output 3 of"):
-        run_stream(build(cfg, "verilator", part="dequant"), inputs, expected, name="corrupt")
+        run_stream(build(FP_PATH, "verilator", part="dequant"), inputs, expected, name="corrupt")
