@@ -23,8 +23,9 @@ def accumulate(
     cell values, and a tile's last beat may be in it). The controller does not issue the next
     tile's first beat until the result has been read.
 
-    ``add(m, acc, value, name)`` replaces the integer ``+`` (the FP16 baseline adds FP32
-    words; a restart adds to ``+0``, the all-zero word, in either case).
+    ``add(m, acc, value, name)`` replaces the integer ``+`` (the FP tiles add FP32 words; a
+    restart adds to ``+0``, the all-zero word, in either case); their values come already
+    scaled by the beat's ``2**(t * planes_per_cycle)``.
     """
     beat = array.beat.payload
     valid, t, first, tile_last = array.beat.valid, beat.t, beat.first, beat.tile_last
@@ -47,7 +48,7 @@ def accumulate(
     m.d.comb += array.o.payload.eq(accs)
     for (row, col), v in values.items():
         acc = accs[row][col]
-        shifted = v if beats == 1 else select([v << (i * ppc) for i in range(beats)], t)
+        shifted = v if beats == 1 or add else select([v << (i * ppc) for i in range(beats)], t)
         acc_next = Signal(acc.shape(), name=f"acc_next_{row}_{col}")
         base = Mux(first, 0, acc)
         total = base + shifted if add is None else add(m, base, shifted, f"acc_add_{row}_{col}")

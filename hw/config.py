@@ -26,7 +26,7 @@ __all__ = [
     "FORMATS",
 ]
 
-ARCHS = ("lut", "mac", "fpmac")
+ARCHS = ("lut", "mac", "fpmac", "fplut")
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
 ACT_FORMATS = ("int", "fp16", "bf16")
@@ -102,7 +102,11 @@ class TileConfig:
         to signed integers and multiplies (``g`` and ``symmetric`` do not apply to it);
         ``"fpmac"`` the floating-point baseline: FP16 activations times weights dequantized
         to FP16 (per-column scale), fused K-term dot products, FP32 accumulation (needs
-        ``act_format="fp16"``, ``a_bits=16``, bit-parallel uniform weights).
+        ``act_format="fp16"``, ``a_bits=16``, bit-parallel uniform weights);
+        ``"fplut"`` LUT Tensor Core's floating-point design point: FP16 activations build FP16
+        table entries, the array adds looked-up entries in floating point and accumulates in
+        FP32 (needs ``act_format="fp16"``, ``a_bits=16``, symmetric tables, uniform weights;
+        the dequant converter after it applies the scales).
     M : activation rows sharing each weight (rows of the output tile).
     N : weight columns sharing each table (columns of the output tile).
     K : reduction depth consumed per K-slice, a multiple of ``g``.
@@ -188,7 +192,9 @@ class TileConfig:
             )
         if self.arch in ("mac", "fpmac") and not 1 <= self.K <= MAX_DIM:
             raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
-        if self.arch == "lut" and not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
+        if self.arch in ("lut", "fplut") and not (
+            self.g <= self.K <= MAX_DIM and self.K % self.g == 0
+        ):
             raise ConfigError(
                 f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
             )
@@ -241,6 +247,20 @@ class TileConfig:
                 raise ConfigError(
                     "weight_format='bcq' with arch='fpmac': allowed unsigned, signed "
                     "(the FP16 baseline dequantizes uniform weights)"
+                )
+        if self.arch == "fplut":
+            need = {"act_format": "fp16", "a_bits": 16, "symmetric": True}
+            for name, value in need.items():
+                if getattr(self, name) != value:
+                    raise ConfigError(
+                        f"{name}={getattr(self, name)!r} with arch='fplut': the FP-table tile "
+                        f"builds symmetric FP16 tables from FP16 activation words; allowed "
+                        f"{value!r}"
+                    )
+            if self.weight_format == "bcq":
+                raise ConfigError(
+                    "weight_format='bcq' with arch='fplut': allowed unsigned, signed "
+                    "(the FP-table tile applies uniform zero points itself)"
                 )
         fp = self.act_format != "int" and self.arch != "fpmac"  # fpmac: no converters
         if fp and not (
@@ -319,13 +339,19 @@ class TileConfig:
     @property
     def act_word_bits(self) -> int:
         """Width of one activation on the tile's ``a`` stream: ``a_bits`` integers, or FP16
-        words for the FP16 baseline."""
-        return 16 if self.arch == "fpmac" else self.a_bits
+        words (:attr:`fp_words`)."""
+        return 16 if self.fp_words else self.a_bits
 
     @property
     def result_bits(self) -> int:
-        """Width of one result word: ``acc_bits`` (signed), or FP32 for the FP16 baseline."""
-        return 32 if self.arch == "fpmac" else self.acc_bits
+        """Width of one result word: ``acc_bits`` (signed), or FP32 (:attr:`fp_words`)."""
+        return 32 if self.fp_words else self.acc_bits
+
+    @property
+    def fp_words(self) -> bool:
+        """The tile itself takes FP16 activation words and gives FP32 results (``fpmac``,
+        ``fplut``) instead of integers."""
+        return self.arch in ("fpmac", "fplut")
 
     @property
     def slice_count_bits(self) -> int:
@@ -404,6 +430,11 @@ class TileConfig:
         return max(1, -(-outputs // cycles))
 
     @property
+    def uses_tables(self) -> bool:
+        """A LUT design (integer or FP tables): ``g`` and ``symmetric`` apply."""
+        return self.arch in ("lut", "fplut")
+
+    @property
     def has_zero_point(self) -> bool:
         return self.weight_format == "unsigned"
 
@@ -412,7 +443,7 @@ class TileConfig:
     @property
     def slug(self) -> str:
         """Stable, human-readable name of the configuration (used for files and modules)."""
-        table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.arch == "lut" else ""
+        table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.uses_tables else ""
         wfmt = {"unsigned": "u", "signed": "s", "bcq": "b"}[self.weight_format]
         act = "" if self.act_format == "int" else f"{self.act_format}"
         return (

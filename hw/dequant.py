@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import FP16, TileConfig
+from .config import FP16, FP32, TileConfig
 from .fp import normalize, round_pack, unpack
 from .layouts import dequant_item_layout
 from .util import stage, stream_stages, tree_sum
@@ -23,7 +23,9 @@ class DequantConverter(wiring.Component):
     ``(planes[i], alpha[i])`` for every plane and ``(total, offset)``. Coefficients are FP16
     (any finite value, subnormals included; an infinite or NaN coefficient gives the
     canonical NaN), ``x`` the activations' block exponent (0 for integer activations).
-    Overflow gives infinity of the sum's sign, an exact zero ``+0``.
+    Overflow gives infinity of the sum's sign, an exact zero ``+0``. The FP-table tile's
+    results are FP32 words (finite): the term is ``(+-sig, scale)`` and ``x`` the word's
+    exponent, so the output is ``round(acc * scale)``.
 
     Pipeline: (1) the integers (``acc - zero * total``) and the coefficients' fields; (2)
     sign and magnitude of each; (3) exact unsigned products; with several terms (4) each
@@ -43,9 +45,12 @@ class DequantConverter(wiring.Component):
             }
         )
 
-    def terms(self, item) -> list[tuple]:
-        """``(integer, coefficient word)`` pairs of one item (see the class docstring)."""
+    def terms(self, item, acc=None) -> list[tuple]:
+        """``(integer, coefficient word)`` pairs of one item (see the class docstring);
+        ``acc`` the unpacked FP32 result of the FP-table tile."""
         cfg = self.cfg
+        if cfg.arch == "fplut":
+            return [(Mux(acc.sign, -acc.sig, acc.sig), item.scale)]
         if cfg.weight_format == "bcq":
             pairs = [(item.planes[i], item.alpha[i]) for i in range(cfg.w_bits)]
             return [*pairs, (item.total, item.offset)]
@@ -71,15 +76,17 @@ class DequantConverter(wiring.Component):
             def reg(value, what, _name=name):
                 return stage(m, advance, value, f"{_name}_{what}")
 
-            # 1: the integers (acc - zero * S) and the coefficients' fields
-            terms = self.terms(item)
+            # 1: the integers (acc - zero * S, or an FP32 result's significand) and the
+            # coefficients' fields
+            acc = unpack(m, FP32, item.acc, f"{name}_acc") if cfg.arch == "fplut" else None
+            terms = self.terms(item, acc)
             coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
             ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]
             sigs = [reg(c.sig, f"sig{t}") for t, c in enumerate(coeffs)]
             negs = [reg(c.sign, f"neg{t}") for t, c in enumerate(coeffs)]
             exps = [reg(c.exp, f"exp{t}") for t, c in enumerate(coeffs)]
             nan = reg(Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any(), "nan1")
-            x_in = item.x if cfg.act_format != "int" else 0
+            x_in = acc.exp if cfg.arch == "fplut" else item.x if cfg.act_format != "int" else 0
             base = coeffs[0].exp
             for c in coeffs[1:]:
                 base = Mux(c.exp < base, c.exp, base)

@@ -39,6 +39,8 @@ def parts(cfg: TileConfig) -> tuple[str, ...]:
     activations (integer tiles) the activation and dequant converters around it."""
     if cfg.act_format == "int" or cfg.arch == "fpmac":
         return ("tile",)
+    if cfg.arch == "fplut":  # FP16 words go straight into its tables
+        return ("tile", "dequant")
     return ("tile", "act_converter", "dequant")
 
 
@@ -49,8 +51,9 @@ def part_name(cfg: TileConfig, part: str) -> str:
         return cfg.slug
     if part == "act_converter":
         return f"actconv_m{cfg.M}_{cfg.fp_slug}"
-    if part == "dequant":
-        return f"dequant_l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
+    if part == "dequant":  # the FP-table tile's converter takes FP32 words
+        source = "fp32in_" if cfg.arch == "fplut" else ""
+        return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
     raise ValueError(f"part {part!r}: allowed tile, act_converter, dequant")
 
 
@@ -62,7 +65,12 @@ def _part_component(cfg: TileConfig, part: str):
         return ActConverter(cfg), "FP activation -> block floating point converter"
     if part == "dequant":
         return DequantConverter(cfg), "dequant converter (integer results -> FP)"
-    what = {"lut": "LUT Tensor Core tile", "mac": "MAC baseline tile", "fpmac": "FP16 MAC tile"}
+    what = {
+        "lut": "LUT Tensor Core tile",
+        "mac": "MAC baseline tile",
+        "fpmac": "FP16 MAC tile",
+        "fplut": "LUT Tensor Core FP-table tile",
+    }
     return make_tile(cfg), what[cfg.arch]
 
 
@@ -101,6 +109,10 @@ def part_verilog(cfg: TileConfig, part: str) -> str:
     derived = f"acc_bits = {cfg.acc_bits}, beats/slice = {cfg.beats_per_slice}"
     if cfg.arch == "lut":
         derived = f"entries/table = {cfg.entries}, entry_bits = {cfg.entry_bits}, {derived}"
+    if cfg.fp_words:
+        derived = f"FP16 activations, FP32 results, beats/slice = {cfg.beats_per_slice}"
+        if cfg.arch == "fplut":
+            derived = f"entries/table = {cfg.entries} (FP16), {derived}"
     if part == "act_converter":
         derived = f"block = {cfg.bfp_block}, exponent bits = {cfg.bfp_exp_bits}"
     elif part == "dequant":

@@ -11,9 +11,25 @@ from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 
-from .config import FpFormat
+from .config import FP32, FpFormat
+from .util import tree_max, tree_sum
 
-__all__ = ["unpack", "finite", "leading_zeros", "normalize", "round_pack", "shift_round", "fp_add"]
+__all__ = [
+    "unpack",
+    "finite",
+    "leading_zeros",
+    "normalize",
+    "round_pack",
+    "shift_round",
+    "fp_add",
+    "fp32_add",
+    "fused_sum",
+    "ALIGN_EXTRA_BITS",
+]
+
+#: bits kept below the largest term's LSB when the terms of a fused sum are aligned (then
+#: truncated): the FP16 baseline's dot products and the FP-table tile's lookups
+ALIGN_EXTRA_BITS = 3
 
 
 def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
@@ -169,3 +185,46 @@ def fp_add(m: Module, fmt: FpFormat, a: Value, b: Value, name: str) -> Signal:
     m.d.comb += total.eq(Mux(big.sign ^ small.sign, big_sig - aligned, big_sig + aligned))
     norm = normalize(m, total, big.exp - 3, f"{name}_n")
     return round_pack(m, fmt, big.sign, norm, 0, name)
+
+
+def fp32_add(m: Module, a: Value, b: Value, name: str) -> Signal:
+    """:func:`fp_add` of two FP32 words (the FP tiles' accumulators)."""
+    return fp_add(m, FP32, a, b, name)
+
+
+def fused_sum(
+    m: Module, terms: list, lowest: int, name: str, *, stage=None, exp_offset=0, fmt=FP32
+) -> Signal:
+    """``sum_t (-1)**sign_t * sig_t * 2**exp_t`` as one ``fmt`` word (a multi-operand FP adder).
+
+    ``terms``: ``(sign, sig, exp)`` with ``sig`` unsigned (all the same width) and ``exp``
+    signed, ``lowest`` an exponent below every live term's. Each term is aligned to the
+    largest exponent ``E`` among the non-zero terms, keeping :data:`ALIGN_EXTRA_BITS` bits
+    below ``E``, its magnitude truncated there; the signed sum is exact and rounded once to
+    nearest even, at ``2**(E + exp_offset - ALIGN_EXTRA_BITS)`` (``exp_offset`` scales the
+    whole sum by a power of two). An exact zero is ``+0``. ``stage(value, name)``, if given,
+    registers the exact sum and ``E`` before normalization.
+    """
+    exps = []
+    for k, (_, sig, exp) in enumerate(terms):
+        e = Signal(signed(max(len(exp), lowest.bit_length() + 1)), name=f"{name}_e{k}")
+        m.d.comb += e.eq(Mux(~sig.any(), lowest, exp))  # zero terms never decide E
+        exps.append(e)
+    top = Signal(signed(len(exps[0])), name=f"{name}_top")
+    m.d.comb += top.eq(tree_max(exps))
+    width = len(terms[0][1]) + ALIGN_EXTRA_BITS
+    aligned = []
+    for k, ((sign, sig, _), exp) in enumerate(zip(terms, exps, strict=True)):
+        dist = Signal(range(width + 1), name=f"{name}_d{k}")
+        m.d.comb += dist.eq(Mux(top - exp > width, width, top - exp))
+        mag = Signal(width, name=f"{name}_a{k}")
+        m.d.comb += mag.eq((sig << ALIGN_EXTRA_BITS) >> dist)
+        aligned.append(Mux(sign, -mag, mag))
+    total = Signal(signed(width + len(terms).bit_length() + 1), name=f"{name}_sum")
+    m.d.comb += total.eq(tree_sum(aligned))
+    if stage is not None:
+        total, top = stage(total, f"{name}_sum_q"), stage(top, f"{name}_top_q")
+    mag = Signal(len(total), name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(total < 0, -total, total))
+    norm = normalize(m, mag, top + exp_offset - ALIGN_EXTRA_BITS, f"{name}_n")
+    return round_pack(m, fmt, total < 0, norm, Const(0, 1), name)

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 from .accumulate import accumulate
-from .config import FP16, FP32
-from .fp import finite, fp_add, normalize, round_pack, unpack
+from .config import FP16
+from .fp import ALIGN_EXTRA_BITS, finite, fp32_add, fused_sum, normalize, round_pack, unpack
 from .mac_array import MacArray, beat_digits
-from .util import named, tree_max, tree_sum
+from .util import named
 
 __all__ = ["FpMacArray", "ALIGN_EXTRA_BITS"]
-
-#: bits kept below the largest product's LSB when products are aligned (then truncated)
-ALIGN_EXTRA_BITS = 3
 
 
 def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
@@ -30,46 +27,18 @@ def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
 
 
 def dot_product(m: Module, acts: list, weights: list, name: str, stage=None) -> Signal:
-    """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word.
-
-    Products are exact (11 x 11-bit significands); each is aligned to the largest product
-    exponent ``E`` keeping ``ALIGN_EXTRA_BITS`` bits below that product's LSB, truncated
-    toward zero there; the aligned integers are summed exactly and the sum is rounded once
-    to FP32 (nearest even). Zero products do not take part in ``E``; an exact zero is +0.
-    ``stage(value, name)``, if given, registers the exact sum and ``E`` before the rounding.
-    """
-    lowest = 2 * FP16.min_exp  # below every product exponent: zero products never win
+    """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word: the exact
+    11 x 11-bit products summed by :func:`~.fp.fused_sum` (aligned to the largest product
+    keeping :data:`~.fp.ALIGN_EXTRA_BITS` bits, truncated, summed exactly, rounded once).
+    ``stage(value, name)``, if given, registers the exact sum before the rounding."""
     terms = []
     for k, (a, w) in enumerate(zip(acts, weights, strict=True)):
         sig = Signal(2 * (FP16.frac_bits + 1), name=f"{name}_p{k}")
-        exp = Signal(signed(len(a.exp) + 1), name=f"{name}_e{k}")
-        m.d.comb += [
-            sig.eq(a.sig * w.sig),
-            exp.eq(Mux(~sig.any(), lowest, a.exp + w.exp)),
-        ]
+        exp = Signal(signed(len(a.exp) + 1), name=f"{name}_pe{k}")
+        m.d.comb += [sig.eq(a.sig * w.sig), exp.eq(a.exp + w.exp)]
         terms.append((a.sign ^ w.sign, sig, exp))
-    top = Signal(signed(len(terms[0][2])), name=f"{name}_top")
-    m.d.comb += top.eq(tree_max([e for _, _, e in terms]))
-    width = 2 * (FP16.frac_bits + 1) + ALIGN_EXTRA_BITS
-    aligned = []
-    for k, (sign, sig, exp) in enumerate(terms):
-        dist = Signal(range(width + 1), name=f"{name}_d{k}")
-        m.d.comb += dist.eq(Mux(top - exp > width, width, top - exp))
-        mag = Signal(width, name=f"{name}_a{k}")
-        m.d.comb += mag.eq((sig << ALIGN_EXTRA_BITS) >> dist)
-        aligned.append(Mux(sign, -mag, mag))
-    total = Signal(signed(width + len(terms).bit_length() + 1), name=f"{name}_sum")
-    m.d.comb += total.eq(tree_sum(aligned))
-    if stage is not None:
-        total, top = stage(total, f"{name}_sum_q"), stage(top, f"{name}_top_q")
-    mag = Signal(len(total), name=f"{name}_mag")
-    m.d.comb += mag.eq(Mux(total < 0, -total, total))
-    norm = normalize(m, mag, top - ALIGN_EXTRA_BITS, f"{name}_n")
-    return round_pack(m, FP32, total < 0, norm, Const(0, 1), name)
-
-
-def fp32_add(m: Module, a: Value, b: Value, name: str) -> Signal:
-    return fp_add(m, FP32, a, b, name)
+    # below every product exponent: zero products never win
+    return fused_sum(m, terms, 2 * FP16.min_exp, name, stage=stage)
 
 
 class FpMacArray(MacArray):

@@ -30,8 +30,8 @@ __all__ = [
 
 
 def act_layout(cfg: TileConfig) -> ArrayLayout:
-    """One K-slice of activations: ``[m][k]`` signed ``a_bits`` (FP16 words for ``fpmac``)."""
-    word = unsigned(16) if cfg.arch == "fpmac" else signed(cfg.a_bits)
+    """One K-slice of activations: ``[m][k]`` signed ``a_bits`` (FP16 words for the FP tiles)."""
+    word = unsigned(16) if cfg.fp_words else signed(cfg.a_bits)
     return ArrayLayout(ArrayLayout(word, cfg.K), cfg.M)
 
 
@@ -55,8 +55,8 @@ def cmd_layout(cfg: TileConfig) -> StructLayout:
 
 def result_layout(cfg: TileConfig) -> ArrayLayout:
     """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``
-    (FP32 words for the FP16 baseline)."""
-    word = unsigned(32) if cfg.arch == "fpmac" else signed(cfg.acc_bits)
+    (FP32 words for the FP tiles)."""
+    word = unsigned(32) if cfg.fp_words else signed(cfg.acc_bits)
     return ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
 
 
@@ -65,7 +65,12 @@ def table_layout(cfg: TileConfig) -> StructLayout:
     slice sum ``total[m] = sum_k a[m][k]`` (signed ``sum_bits``).
 
     Symmetric: ``entries[e] = T[e | 2**(g-1)]``; unsigned: ``entries[e] = T[e + 1]``.
+    The FP-table tile (``fplut``) has FP16 words as entries and no ``total`` (each chunk's
+    sum is its last entry).
     """
+    if cfg.arch == "fplut":
+        entries = ArrayLayout(ArrayLayout(unsigned(16), cfg.entries), cfg.chunks)
+        return StructLayout({"entries": ArrayLayout(entries, cfg.M)})
     return StructLayout(
         {
             "entries": ArrayLayout(
@@ -151,7 +156,11 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     it) and ``total`` (the group's activation sum ``S``, signed ``total_bits``).
     BCQ: ``planes[i]`` (signed ``acc_bits``, plane ``i``'s +-1 dot product), ``alpha[i]``,
     ``offset`` and ``total``. Floating-point activations add the block exponent ``x``.
+    The FP-table tile's results (zero points applied in the tile): ``acc`` an FP32 word and
+    ``scale``.
     """
+    if cfg.arch == "fplut":
+        return StructLayout({"acc": unsigned(32), "scale": unsigned(16)})
     members: dict = {}
     if cfg.weight_format == "bcq":
         members["planes"] = ArrayLayout(signed(cfg.acc_bits), cfg.w_bits)

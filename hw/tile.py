@@ -9,6 +9,8 @@ from amaranth.lib.wiring import connect
 
 from .config import TileConfig
 from .control import TileControl, connect_control
+from .fp_precompute import FpTablePrecompute
+from .fplut_array import FpLutArray
 from .fpmac_tile import FpMacTile
 from .layouts import table_layout, tile_signature
 from .lut_array import LutArray
@@ -16,7 +18,7 @@ from .mac_tile import MacTile
 from .precompute import TablePrecompute
 from .slice_buffer import SliceBuffer
 
-__all__ = ["LutTile", "PORT_DOCS", "TILES", "make_tile"]
+__all__ = ["LutTile", "FpLutTile", "PORT_DOCS", "TILES", "make_tile"]
 
 #: Meaning of each top-level stream (used by the generated port table).
 PORT_DOCS = {
@@ -38,8 +40,10 @@ class LutTile(wiring.Component):
     :mod:`amaranth.lib.stream` valid/ready interfaces.
     """
 
-    #: submodule names, as in the emitted Verilog (``<top>__<block>``)
+    #: submodule names, as in the emitted Verilog (``<top>__<block>``); the last is the array
     BLOCKS = ("precompute", "table_buffer", "control", "lut_array")
+    PRECOMPUTE = TablePrecompute
+    ARRAY = LutArray
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
@@ -48,10 +52,10 @@ class LutTile(wiring.Component):
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
         m = Module()
-        m.submodules.precompute = precompute = TablePrecompute(cfg)
+        m.submodules.precompute = precompute = self.PRECOMPUTE(cfg)
         m.submodules.table_buffer = tables = SliceBuffer(table_layout(cfg))
         m.submodules.control = control = TileControl(cfg)
-        m.submodules.lut_array = array = LutArray(cfg)
+        m.submodules[self.BLOCKS[-1]] = array = self.ARRAY(cfg)
 
         connect(m, wiring.flipped(self.a), precompute.i)
         connect(m, precompute.o, tables.i)
@@ -60,8 +64,22 @@ class LutTile(wiring.Component):
         return m
 
 
+class FpLutTile(LutTile):
+    """LUT Tensor Core's floating-point design point (``arch == "fplut"``): FP16 activation
+    words build FP16 tables (:class:`~.fp_precompute.FpTablePrecompute`), the array adds
+    looked-up entries in floating point into FP32 accumulators
+    (:class:`~.fplut_array.FpLutArray`). The protocol is the LUT tile's (zero points in the
+    command); results are FP32 words of ``sum_k A[m, k] * W[k, n]`` before the scale, which
+    the dequant converter applies.
+    """
+
+    BLOCKS = ("precompute", "table_buffer", "control", "fplut_array")
+    PRECOMPUTE = FpTablePrecompute
+    ARRAY = FpLutArray
+
+
 #: tile class of each ``arch``
-TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile}
+TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile, "fplut": FpLutTile}
 
 
 def make_tile(cfg: TileConfig) -> wiring.Component:

@@ -130,7 +130,7 @@ async def tile_scenario(dut) -> None:
         assert not dut.y__valid.value, "spurious result beat after the last tile"
         await RisingEdge(clk)
 
-    if cfg.arch != "fpmac":  # integer tiles: the tiles add up to the plain matmul exactly
+    if not cfg.fp_words:  # integer tiles: the tiles add up to the plain matmul exactly
         whole = assemble(cfg, jobs, results, (sc.a.shape[0], sc.codes.shape[1]))
         problem = first_mismatch(whole, reference_matmul(cfg, sc.a, sc.codes, sc.zero))
         assert problem is None, f"assembled A @ W: {problem}"

@@ -1,8 +1,9 @@
 """The floating-point path on the RTL: activation converter -> integer tile -> dequant converter,
 each in Amaranth's simulator, checked stage by stage against :mod:`.fpgolden`.
 
-The host side is what an integrator's glue does: the tile's zero points are 0 (the dequant
-converter subtracts ``zero * S``), BCQ planes go side by side as columns (plane ``i`` of
+The host side is what an integrator's glue does: the integer tile's zero points are 0 (the
+dequant converter subtracts ``zero * S``; the FP-table tile applies them itself, one output
+tile per group), BCQ planes go side by side as columns (plane ``i`` of
 weight ``n`` in column ``n * w_bits + i``), and the float32 sum over units happens after
 the converter, in K order, as :func:`.fpgolden.linear` defines it.
 """
@@ -87,6 +88,8 @@ def run_linear(
     golden model (:class:`PathMismatch` on the first difference). Returns the golden model's
     dictionary (see :func:`.fpgolden.linear`) with the RTL's ``y``."""
     want = fpgolden.linear(cfg, x, weights)
+    if cfg.arch == "fplut":
+        return _run_fplut(cfg, x, weights, want, seed)
     unit = weights.group if cfg.act_format == "int" else cfg.bfp_block
     if unit % cfg.K:
         raise ValueError(
@@ -119,10 +122,9 @@ def run_linear(
     acc = acc[:t_rows, : columns.shape[1]]
 
     # 3. dequant converter
-    n = want["units"].shape[1]
     items = []
     for t in range(t_rows):
-        for col in range(n):
+        for col in range(want["units"].shape[1]):
             for j in range(n_units):
                 grp = j * unit // weights.group
                 item = {"total": int(total[t, j])} if cfg.weight_format != "signed" else {}
@@ -138,14 +140,47 @@ def run_linear(
                     item["scale"] = int(weights.scale[grp, col])
                     item["zero"] = int(weights.zero[grp, col])
                 items.append(item)
+    return _dequantize(cfg, items, want, seed)
+
+
+def _dequantize(cfg: TileConfig, items: list[dict], want: dict, seed: int) -> dict:
+    """The items (row-major over ``[T, N, units]``) through the :class:`DequantConverter`,
+    checked against the golden ``units``; the golden dictionary with the RTL's ``y``."""
     dut = DequantConverter(cfg)
     lanes = cfg.dequant_lanes
-    items += [items[-1]] * (-len(items) % lanes)  # pad the last beat
+    shape = want["units"].shape
+    items = items + [items[-1]] * (-len(items) % lanes)  # pad the last beat
     layout = dut.i.payload.shape()
     beats = [layout.const(items[i : i + lanes]) for i in range(0, len(items), lanes)]
     outs, _ = simulate_stream(dut, beats, seed=seed + 2, p_gap=0.1, p_stall=0.2)
     words = np.array([int(o[lane]) for o in outs for lane in range(lanes)], np.int64)
-    words = words[: t_rows * n * n_units].reshape(t_rows, n, n_units)
+    words = words[: int(np.prod(shape))].reshape(shape)
     _check("dequant converter", words, want["units"])
-
     return {**want, "y": fpgolden.sum_units(words, cfg.out_fmt)}
+
+
+def _run_fplut(cfg: TileConfig, x: np.ndarray, weights: QuantWeights, want: dict, seed: int):
+    """:func:`run_linear` on the FP-table tile: FP16 words straight into the tile, one output
+    tile per quantization group with that group's zero points in the command, then the
+    dequant converter on the FP32 results."""
+    if weights.kind != "rtn" or weights.w_bits != cfg.w_bits or weights.group != cfg.group:
+        raise ValueError(f"weights {weights.name} do not match the tile's {cfg.fp_slug}")
+    unit = weights.group
+    t_rows, n = x.shape[0], weights.codes.shape[1]
+    acc = np.zeros((t_rows + cfg.M, n + cfg.N, x.shape[1] // unit), np.int64)
+    for j in range(acc.shape[2]):
+        rows = slice(j * unit, (j + 1) * unit)
+        jobs = gemm_jobs(cfg, x[:, rows], weights.codes[rows], weights.zero[j], k_per_tile=unit)
+        results, _ = simulate_jobs(cfg, jobs, seed=seed + j, p_gap=0.1, p_stall=0.2)
+        for job, res in zip(jobs, results, strict=True):
+            _check(f"tile result rows {job.row0}.. cols {job.col0}.. group {j}", res, job.expected)
+            acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, j] = res
+    acc = acc[:t_rows, :n]
+    _check("tile results", acc, want["acc"])
+    items = [
+        {"acc": int(acc[t, col, j]), "scale": int(weights.scale[j, col])}
+        for t in range(t_rows)
+        for col in range(n)
+        for j in range(acc.shape[2])
+    ]
+    return _dequantize(cfg, items, want, seed)

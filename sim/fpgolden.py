@@ -37,6 +37,8 @@ __all__ = [
     "dequant_weights",
     "fp_dot",
     "fp32_add",
+    "fp_tables",
+    "fplut_matmul",
     "relative_error",
 ]
 
@@ -207,9 +209,12 @@ def linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
     addition rounded to nearest even).
 
     Returns ``q``, ``x`` (block exponents ``[T, units]``), ``total`` (``S``), ``units``
-    (``out_format`` words ``[T, N, units]``) and ``y`` (float32 ``[T, N]``).
+    (``out_format`` words ``[T, N, units]``) and ``y`` (float32 ``[T, N]``); the FP-table
+    tile (``arch == "fplut"``) returns ``acc``, ``units`` and ``y`` (:func:`_fplut_linear`).
     """
     t_rows, k_total = x.shape
+    if cfg.arch == "fplut":
+        return _fplut_linear(cfg, x, weights)
     if cfg.act_format == "int":
         unit = weights.group
         q = np.asarray(x, np.int64)
@@ -239,6 +244,27 @@ def linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
             coeffs = weights.scale[grp][:, None]
         words[:, :, j] = dequant(ints, coeffs[None], xe[:, j, None], cfg.out_fmt)
     return {"q": q, "x": xe, "total": total, "units": words, "y": sum_units(words, cfg.out_fmt)}
+
+
+def _fplut_linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
+    """:func:`linear` on the FP-table tile: a unit is one quantization group; the tile gives
+    FP32 words ``acc`` of ``x @ (codes - zero)`` over the unit (:func:`fplut_matmul`), the
+    dequant converter rounds ``acc * scale`` once into ``out_format`` (:func:`dequant` with
+    the word's significand as the integer and its exponent as ``X``)."""
+    if weights.kind != "rtn":
+        raise ValueError(f"weights {weights.name}: the FP-table tile takes uniform weights")
+    unit = weights.group
+    n_units = x.shape[1] // unit
+    n = weights.codes.shape[1]
+    acc = np.empty((x.shape[0], n, n_units), np.int64)
+    words = np.empty_like(acc)
+    for j in range(n_units):
+        rows = slice(j * unit, (j + 1) * unit)
+        acc[:, :, j] = fplut_matmul(cfg, x[:, rows], weights.codes[rows], weights.zero[j])
+        sign, sig, exp, _ = decode(acc[:, :, j], FP32)
+        ints = np.where(sign == 1, -sig, sig)[..., None]
+        words[:, :, j] = dequant(ints, weights.scale[j][None, :, None], exp, cfg.out_fmt)
+    return {"acc": acc, "units": words, "y": sum_units(words, cfg.out_fmt)}
 
 
 def sum_units(words: np.ndarray, fmt: FpFormat) -> np.ndarray:
@@ -303,3 +329,94 @@ def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IEEE FP32 addition of FP32 words (nearest even), an exact zero sum as +0."""
     total = from_bits(a, FP32).astype(np.float32) + from_bits(b, FP32).astype(np.float32)
     return to_bits(total + np.float32(0.0), FP32)
+
+
+def _fused_fp32(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """FP32 words of ``sum_t (-1)**sign * sig * 2**exp`` over the last axis, as the FP tiles'
+    fused adders define it: each term aligned to the largest exponent ``E`` of the non-zero
+    terms keeping :data:`ALIGN_EXTRA_BITS` bits below it, truncated toward zero, the signed
+    sum exact, then one rounding to nearest even (an exact zero is +0)."""
+    top = np.where(sig > 0, exp, np.iinfo(np.int32).min).max(axis=-1)
+    live = top > np.iinfo(np.int32).min
+    top = np.where(live, top, 0)
+    shift = np.minimum(top[..., None] - exp, 62)
+    mag = np.where(sig > 0, (sig << ALIGN_EXTRA_BITS) >> np.maximum(shift, 0), 0)
+    total = np.where(sign == 1, -mag, mag).sum(axis=-1)
+    # |total| < 2**53: the float64 value is exact and its cast to float32 is one rounding
+    value = np.ldexp(total.astype(np.float64), top - ALIGN_EXTRA_BITS) + 0.0
+    return to_bits(value, FP32)
+
+
+def fp_tables(a_words: np.ndarray, g: int) -> np.ndarray:
+    """The FP-table tile's tables: ``a_words[M, K]`` FP16 activations to FP16 entries
+    ``[M, K/g, 2**(g-1)]``, entry ``e`` of chunk ``c`` being ``T[e | 2**(g-1)] = a[g-1] +
+    sum_{j<g-1} a[j] * (2*e_j - 1)`` (LUT Tensor Core's symmetric table; the other half is
+    its negation). Activations follow the converters' rule (:func:`finite_fp16`); each chunk
+    is aligned to its largest exponent ``E`` keeping :data:`ALIGN_EXTRA_BITS` bits, truncated
+    toward zero; each entry is the exact sum of the aligned values, rounded once to FP16
+    (nearest even) and saturated to +-65504 instead of becoming infinite."""
+    sign, sig, exp, _ = decode(finite_fp16(a_words), FP16)
+    rows, k = sig.shape
+    shape = (rows, k // g, g)
+    sign, sig, exp = (v.reshape(shape) for v in (sign, sig, exp))
+    top = np.where(sig > 0, exp, FP16.min_exp).max(axis=-1)
+    mag = (sig << ALIGN_EXTRA_BITS) >> np.minimum(top[..., None] - exp, 62)
+    aligned = np.where(sign == 1, -mag, mag)
+    entries = np.arange(1 << (g - 1))
+    pm = 2 * ((entries[:, None] >> np.arange(g - 1)[None, :]) & 1) - 1  # [e, j] = +-1
+    total = aligned[..., g - 1 : g] + np.einsum("rcj,ej->rce", aligned[..., : g - 1], pm)
+    value = np.ldexp(total.astype(np.float64), (top - ALIGN_EXTRA_BITS)[..., None]) + 0.0
+    largest = 65504.0
+    return to_bits(np.clip(value, -largest, largest), FP16)  # saturate, then round
+
+
+def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarray:
+    """The FP-table tile (``arch == "fplut"``): FP32 words ``[M, N]`` of ``A @ (Wq - z)`` for
+    FP16 activation words ``a_words[M, k]`` (``k`` a multiple of ``cfg.K``), codes
+    ``codes[k, N]`` and zero points ``zero[N]`` (unsigned weights) or signed codes.
+
+    Per K-slice, the tables come from :func:`fp_tables`. Weight plane ``b`` selects in chunk
+    ``c`` the entry ``T[p]`` of its bits ``p`` (``T[p] = -T[~p]``), so that ``sum_k a_k (w_bk
+    - z_b) = (sum_c T[p_c] + (1 - 2 z_b) * S_c) / 2`` with ``S_c`` the chunk's all-ones entry;
+    the signed top plane is negated. Each beat (``planes_per_cycle`` planes) adds its leaves
+    ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`_fused_fp32`),
+    and the beat values are accumulated by FP32 additions from +0, slice by slice, beat by
+    beat (planes least significant first).
+    """
+    g, ppc, w = cfg.g, cfg.planes_per_cycle, cfg.w_bits
+    a_words, codes = np.asarray(a_words, np.int64), np.asarray(codes, np.int64)
+    rows, cols = a_words.shape[0], codes.shape[1]
+    acc = np.zeros((rows, cols), np.int64)  # +0
+    for k0 in range(0, a_words.shape[1], cfg.K):
+        entries = fp_tables(a_words[:, k0 : k0 + cfg.K], g)  # [M, C, E]
+        e_sign, e_sig, e_exp, _ = decode(entries, FP16)
+        chunk = (codes[k0 : k0 + cfg.K] & ((1 << w) - 1)).reshape(cfg.chunks, g, cols)
+        for t in range(cfg.beats_per_slice):
+            leaves = []
+            for b in range(t * ppc, (t + 1) * ppc):
+                bits = (chunk >> b) & 1  # [C, g, N]
+                p = (bits << np.arange(g)[None, :, None]).sum(axis=1)  # [C, N]
+                msb = p >> (g - 1)
+                low = np.where(msb == 1, p, ~p) & ((1 << (g - 1)) - 1)
+                negate = int(cfg.weight_format == "signed" and b == w - 1)
+                zb = ((np.asarray(zero) >> b) & 1) if cfg.has_zero_point else np.zeros(cols, int)
+                for c in range(cfg.chunks):
+                    pick = low[c]  # [N]
+                    leaves.append(
+                        (
+                            e_sign[:, c, pick] ^ (1 - msb[c])[None, :] ^ negate,
+                            e_sig[:, c, pick],
+                            e_exp[:, c, pick] + b - 1,
+                        )
+                    )
+                    last = np.full(cols, entries.shape[-1] - 1)
+                    leaves.append(
+                        (
+                            e_sign[:, c, last] ^ zb[None, :] ^ negate,
+                            e_sig[:, c, last],
+                            e_exp[:, c, last] + b - 1,
+                        )
+                    )
+            sign, sig, exp = (np.stack([lf[i] for lf in leaves], axis=-1) for i in range(3))
+            acc = fp32_add(acc, _fused_fp32(sign, sig, exp))
+    return acc

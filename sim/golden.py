@@ -163,7 +163,8 @@ def tile_result(
     ``max_k``): the sum over its K-slices of :func:`lut_slice` (LUT tile) or
     :func:`mac_slice` (MAC baseline). The FP16 baseline (``scale``: FP16 words per column)
     returns FP32 words: each slice's fused dot products (:func:`.fpgolden.fp_dot`) of the
-    activations and the weights dequantized to FP16, accumulated by FP32 additions from +0."""
+    activations and the weights dequantized to FP16, accumulated by FP32 additions from +0;
+    the FP-table tile's FP32 words come from :func:`.fpgolden.fplut_matmul`."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
         raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
@@ -174,6 +175,8 @@ def tile_result(
             dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K])
             acc = fpgolden.fp32_add(acc, dot)
         return acc
+    if cfg.arch == "fplut":
+        return fpgolden.fplut_matmul(cfg, a, codes, zero)
     method = lut_slice if cfg.arch == "lut" else mac_slice
     out = np.zeros((cfg.M, cfg.N), np.int64)
     for k0 in range(0, k_total, cfg.K):

@@ -4,8 +4,8 @@ floating-point path, per weight format and activation path.
 For every linear layer of the block, every weight quantization (round-to-nearest per group
 of 64 and 128 at 2, 3 and 4 bits; BCQ per group of 128 at 2, 3, 4 bits) and every
 activation path (FP16/BF16 to block floating point with 8- or 16-bit mantissas, a shared
-exponent per group or per table chunk; and the FP16 MAC baseline's own arithmetic for
-uniform weights), the golden model's output is compared with
+exponent per group or per table chunk; LUT Tensor Core's FP-table tile and the FP16 MAC
+baseline's own arithmetic for uniform weights), the golden model's output is compared with
 
 * the float layer (float64 activations and unquantized weights): the whole error;
 * float64 matmul of the same rounded activations and the same dequantized weights: the
@@ -40,6 +40,9 @@ ACT_PATHS = [
     ("fp16-bfp8-chunk", "fp16", 8, "chunk", "rne"),
     ("bf16-bfp16-group", "bf16", 16, "group", "rne"),
     ("bf16-bfp8-group", "bf16", 8, "group", "rne"),
+    # LUT Tensor Core's FP-table tile (FP16 tables of 4 activations, FP adds, FP32
+    # accumulation; uniform weights only)
+    ("fp16-fptable", "fp16", 16, "fplut", "rne"),
     # the FP16 baseline (K=4 fused dot products, FP32 accumulation; uniform weights only)
     ("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
 ]
@@ -92,17 +95,19 @@ def fpmac_linear(x_words, qw: quant.QuantWeights):
 
 def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
     _, fmt, a_bits, block, rounding = act
+    fplut = block == "fplut"
     return TileConfig(
+        arch="fplut" if fplut else "lut",
         M=2,
         N=16,
-        K=8,
+        K=4 if fplut else 8,
         max_k=4096,
         w_bits=bits,
         group=group,
         weight_format="bcq" if kind == "bcq" else "unsigned",
         act_format=fmt,
         a_bits=a_bits,
-        act_block=block,
+        act_block="group" if fplut else block,
         act_rounding=rounding,
     )
 
@@ -119,7 +124,7 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
         for layer in model.LAYERS
         for w in WEIGHT_FORMATS
         for a in ACT_PATHS
-        if not (a[3] == "fpmac" and w[0] == "bcq")
+        if not (a[3] in ("fpmac", "fplut") and w[0] == "bcq")
     ]
     rows = []
     quantized: dict = {}
@@ -143,7 +148,7 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
             y, fpgolden.from_bits(xb, FORMATS[act[1]]) @ qw.dequantized()
         )
         rtl = "-"
-        if rtl_tokens and cfg is not None and act[3] == "group":
+        if rtl_tokens and cfg is not None and act[3] in ("group", "fplut"):
             cols = rtl_columns * (bits if kind == "bcq" else 1)
             sub = _columns(qw, rtl_columns)
             run_linear(cfg.replace(N=min(cols, 64)), xb[:rtl_tokens], sub)

@@ -87,12 +87,14 @@ def code_range(cfg: TileConfig) -> tuple[int, int]:
 def random_scenario(
     cfg: TileConfig, rows: int, depth: int, cols: int, *, seed: int = 0, **kw
 ) -> Scenario:
-    """Uniformly random activations, codes and zero points over their full ranges (the FP16
-    baseline: FP16 activations over a wide exponent range with infinities, NaNs,
-    subnormals and zeros among them, and random scales that keep every weight finite)."""
+    """Uniformly random activations, codes and zero points over their full ranges (the FP
+    tiles: FP16 activations over a wide exponent range with infinities, NaNs, subnormals
+    and zeros among them; the FP16 baseline also random scales that keep every weight
+    finite)."""
     rng = np.random.default_rng(seed)
-    if cfg.arch == "fpmac":
-        kw.setdefault("scale", fp16_scales(cfg, cols, rng))
+    if cfg.fp_words:
+        if cfg.arch == "fpmac":
+            kw.setdefault("scale", fp16_scales(cfg, cols, rng))
         a = fp16_activations((rows, depth), rng)
     else:
         a = rng.integers(*cfg.a_range, size=(rows, depth), endpoint=True)
@@ -129,7 +131,7 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
     depth = depth or cfg.max_k
     rng = np.random.default_rng(seed)
     lo, hi = cfg.a_range
-    if cfg.arch == "fpmac":  # extremes as FP16 words: +-largest, +-inf, NaN, -0, subnormal
+    if cfg.fp_words:  # extremes as FP16 words: +-largest, +-inf, NaN, -0, subnormal
         lo, hi = 0xFBFF, 0x7BFF
     c_lo, c_hi = code_range(cfg)
     all_ones = {"signed": -1, "bcq": 1}.get(cfg.weight_format, (1 << cfg.w_bits) - 1)
@@ -138,7 +140,7 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
         np.full(depth, hi),
         np.where(np.arange(depth) % 2, lo, hi),
         rng.integers(lo, hi, size=depth, endpoint=True)
-        if cfg.arch != "fpmac"
+        if not cfg.fp_words
         else rng.choice([0x7C00, 0xFC00, 0x7E00, 0x8000, 0x0001, 0x7BFF], size=depth),
     ]
     col_codes = [

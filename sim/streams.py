@@ -106,7 +106,7 @@ def gemm_jobs(
 
 
 def decode_result(cfg: TileConfig, word: int) -> np.ndarray:
-    signed = cfg.arch != "fpmac"  # FP32 words are unsigned bit patterns
+    signed = not cfg.fp_words  # FP32 words are unsigned bit patterns
     return unpack(word, cfg.M * cfg.N, cfg.result_bits, signed=signed).reshape(cfg.M, cfg.N)
 
 

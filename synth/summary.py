@@ -136,34 +136,45 @@ def summarize(rows: list[dict], name: str) -> str:
 
 
 def fp16_section(rows: list[dict]) -> list[str]:
-    """Markdown lines comparing, per weight width, the best FP16-activation LUT point (tile
-    plus activation and dequant converters), the pre-aligned integer MAC (the MAC tile with
-    the same converters, FIGNA's idea) and the FP16 MAC baseline."""
+    """Markdown lines comparing, per weight width, the best FP16-activation point of each
+    design against the FP16 MAC baseline: the LUT tile on block FP (tile plus activation
+    and dequant converters), LUT Tensor Core's FP-table tile (plus its dequant converter),
+    and the pre-aligned integer MAC (the MAC tile with the LUT tile's converters, FIGNA's
+    idea)."""
     best = best_by_width(rows, a_bits=None, act_format="fp16")
     fp = best.get("fpmac", {})
     if not fp:
         return []
+    designs = [
+        ("lut", "LUT, block FP (+conv.)", "LUT/FP16 MAC"),
+        ("fplut", "LUT, FP16 tables (+dequant)", "FP-table/FP16 MAC"),
+        ("mac", "pre-aligned MAC (+conv.)", "pre-aligned/FP16 MAC"),
+    ]
+    designs = [d for d in designs if best.get(d[0])]
     lines = [
         "",
         "## FP16 activations",
         "",
-        "LUT and pre-aligned MAC points include their activation converter (FP16 -> block "
-        "FP) and dequant converter (-> FP32 with scales); the FP16 MAC dequantizes weights "
-        "to FP16, takes fused K-term FP16 dot products and accumulates in FP32 (its final "
-        "scale-free result needs no converter). Ratios against the FP16 MAC at each width.",
+        "The block-FP LUT and pre-aligned MAC points include their activation converter "
+        "(FP16 -> block FP) and dequant converter (-> FP32 with scales); the FP-table LUT "
+        "tile takes FP16 words into FP16 tables, adds them in floating point into FP32 "
+        "accumulators and includes its dequant converter (the scales); the FP16 MAC "
+        "dequantizes weights to FP16, takes fused K-term FP16 dot products and accumulates "
+        "in FP32. Ratios against the FP16 MAC at each width.",
         "",
-        "| w_bits | FP16 MAC TOPS/mm^2 | LUT (+conv.) | LUT/FP16 MAC | pre-aligned MAC (+conv.) "
-        "| pre-aligned/FP16 MAC |",
-        "|---|---|---|---|---|---|",
+        "| w_bits | FP16 MAC TOPS/mm^2 | "
+        + " | ".join(f"{label} | {ratio}" for _, label, ratio in designs)
+        + " |",
+        "|---|---|" + "---|---|" * len(designs),
     ]
     for w in sorted(fp):
         base = fp[w]["tops_per_mm2"]
         cells = [f"{base:.4f} (`{fp[w]['slug']}`)"]
-        for arch in ("lut", "mac"):
-            r = best.get(arch, {}).get(w)
+        for arch, _, _ in designs:
+            r = best[arch].get(w)
             cells += (
                 [
-                    f"{r['tops_per_mm2']:.4f} (a{r['a_bits']})",
+                    f"{r['tops_per_mm2']:.4f} (a{r['a_bits']}, {r['fmax_mhz']:.0f} MHz)",
                     f"**{r['tops_per_mm2'] / base:.2f}x**",
                 ]
                 if r and base > 0
@@ -228,7 +239,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    colors = {"lut": "tab:blue", "mac": "tab:orange", "fpmac": "tab:red"}
+    colors = {"lut": "tab:blue", "mac": "tab:orange", "fpmac": "tab:red", "fplut": "tab:green"}
 
     def save(fig, stem: str) -> None:
         for ext in ("png", "svg"):

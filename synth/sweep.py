@@ -98,7 +98,7 @@ def _shapes(mnk: int, g: int, arch: str, limits: dict) -> list[tuple[int, int, i
     out = []
     for m, k in itertools.product(powers, powers):
         n, rest = divmod(mnk, m * k)
-        if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (arch == "lut" and k % g):
+        if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (arch in ("lut", "fplut") and k % g):
             continue
         if not limits.get("mnk_min_k", 1) <= k <= limits.get("mnk_max_k", mnk):
             continue

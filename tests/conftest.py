@@ -57,6 +57,10 @@ CONFIGS = {
         max_k=256,
         pipeline=2,
     ),
+    # LUT Tensor Core's FP-table design point: FP16 tables, FP adds, FP32 accumulation
+    "fplut_w2": TileConfig(
+        arch="fplut", M=2, N=8, K=4, w_bits=2, act_format="fp16", a_bits=16, group=64, max_k=256
+    ),
 }
 
 

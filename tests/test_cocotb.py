@@ -170,7 +170,11 @@ def _dequant_stream(cfg: TileConfig, items_per_lane: int, seed: int):
     return inputs, expected
 
 
-@pytest.mark.parametrize("cfg", [FP_PATH, BCQ_PATH], ids=["uniform_fp32", "bcq3_fp16"])
+@pytest.mark.parametrize(
+    "cfg",
+    [FP_PATH, BCQ_PATH, FP_PATH.replace(arch="fplut", a_bits=16)],
+    ids=["uniform_fp32", "bcq3_fp16", "fplut_fp32_results"],
+)
 def test_dequant_converter_verilog(cfg):
     """Random items with overflow, underflow, zero, NaN and tie corners through the emitted
     Verilog on Verilator: every output word equals the golden model."""

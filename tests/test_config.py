@@ -45,6 +45,19 @@ BAD = [
         },
         "weight_format='bcq' with arch='fpmac'",
     ),
+    ({"arch": "fplut"}, "act_format='int' with arch='fplut': the FP-table tile builds"),
+    (
+        {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "symmetric": False},
+        "symmetric=False with arch='fplut'",
+    ),
+    (
+        {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "weight_format": "bcq"},
+        "weight_format='bcq' with arch='fplut': allowed unsigned, signed",
+    ),
+    (
+        {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "K": 6, "max_k": 6},
+        "K=6: must be a multiple of g=4",
+    ),
     ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
     (
         {"w_bits": 3, "planes_per_cycle": 2},
@@ -56,7 +69,7 @@ BAD = [
     ({"M": True}, "M=True: must be an integer"),
     ({"M": 2.5}, "M=2.5: must be an integer"),
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
-    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac, fpmac"),
+    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac, fpmac, fplut"),
     ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
 ]
 

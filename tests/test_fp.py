@@ -1,6 +1,7 @@
 """The floating-point path: golden definitions against IEEE arithmetic (NumPy), the converters'
-RTL against the golden model word for word, and a real transformer layer through the
-activation converter, the integer tile and the dequant converter."""
+and the FP-table precompute's RTL against the golden model word for word, and a real
+transformer layer through the activation converter, the integer tile and the dequant
+converter (and through the FP-table tile and the dequant converter)."""
 
 from __future__ import annotations
 
@@ -172,6 +173,10 @@ DEQUANT_CONFIGS = {
     "bcq3_bf16_fp16out": DEFAULT.replace(
         N=6, weight_format="bcq", w_bits=3, act_format="bf16", a_bits=8, out_format="fp16"
     ),
+    # FP32 results of the FP-table tile times the scale
+    "fplut_fp16out": DEFAULT.replace(
+        arch="fplut", N=8, act_format="fp16", a_bits=16, out_format="fp16"
+    ),
 }
 
 
@@ -221,6 +226,13 @@ def dequant_items(
     items, ints_g = [], []
     for b in range(n):
         item = {"x": int(x[b])} if cfg.act_format != "int" else {}
+        if cfg.arch == "fplut":  # an FP32 result: its significand and exponent are the term
+            word = 0x7F7FFFFF if b == 0 else fg.round_to_format(int(ints[b, 0]), x[b], FP32)
+            sign, sig, exp, _ = fg.decode(word, FP32)
+            x[b] = exp
+            items.append({"acc": int(word), "scale": int(coeffs[b, 0])})
+            ints_g.append([-int(sig) if sign else int(sig)])
+            continue
         if cfg.weight_format == "bcq":
             item |= {
                 "planes": ints[b, :-1].tolist(),
@@ -262,7 +274,7 @@ def test_dequant_converter_matches_golden(name):
     inf = cfg.out_fmt.exp_field_max << cfg.out_fmt.frac_bits
     assert want[2] == 0 and want[3] == want[4] == cfg.out_fmt.canonical_nan
     assert want[6] & 1 == 0 and want[7] & 1 == 0
-    if cfg.out_fmt is FP16 and cfg.act_format == "int":
+    if cfg.out_fmt is FP16 and (cfg.act_format == "int" or cfg.arch == "fplut"):
         assert want[0] & 0x7FFF == inf
 
 
@@ -325,6 +337,24 @@ PATHS = {
 }
 
 
+#: the FP-table tile (FP16 words straight into its tables), bit-parallel to keep it quick
+PATHS["fplut_rtn3_g64"] = (
+    TileConfig(
+        arch="fplut",
+        M=2,
+        N=12,
+        K=4,
+        w_bits=3,
+        planes_per_cycle=3,
+        act_format="fp16",
+        a_bits=16,
+        group=64,
+        max_k=512,
+    ),
+    "query",
+)
+
+
 @pytest.mark.parametrize("name", PATHS)
 def test_real_layer_through_rtl_is_bit_exact(minilm, name):
     """Three tokens of a real layer (24 output columns, the full K): every stage of the RTL
@@ -340,10 +370,12 @@ def test_real_layer_through_rtl_is_bit_exact(minilm, name):
     xb = fg.to_bits(x, cfg.act_fmt)
     out = run_linear(cfg, xb, qw, seed=1)
     # conversion error against float64 with the same (rounded) activations and weights:
-    # block FP keeps a_bits - 1 magnitude bits of the block maximum
+    # block FP keeps a_bits - 1 magnitude bits of the block maximum; FP16 table entries
+    # keep 11 bits of their own magnitude
     exact = fg.from_bits(xb, cfg.act_fmt) @ qw.dequantized()
     err = fg.relative_error(out["y"], exact)
-    assert err["mean"] < 2.0 ** -(cfg.a_bits - 4), err
+    bound = 2.0**-10 if cfg.arch == "fplut" else 2.0 ** -(cfg.a_bits - 4)
+    assert err["mean"] < bound, err
 
 
 def test_path_mismatch_names_the_stage(minilm, monkeypatch):
@@ -404,3 +436,90 @@ def test_path_refuses_a_block_the_tile_cannot_accumulate():
     qw = quant.quantize_rtn(np.ones((128, 4)), 2, 128)
     with pytest.raises(ValueError, match="unit of 4 activations is not a whole number of K=8"):
         run_linear(cfg, fg.to_bits(np.ones((1, 128)), FP16), qw)
+
+
+# ---- the FP-table tile (LUT Tensor Core's FP16 tables) -------------------------------------
+
+
+def _chunk_exact(a_words: np.ndarray, g: int) -> np.ndarray:
+    """Exact entries ``a[g-1] + sum_j +-a[j]`` of every chunk as float64 (exact for FP16
+    inputs: 40 bits of range), with the converters' special-value rule."""
+    a = fg.from_bits(fg.finite_fp16(a_words), FP16)
+    rows, k = a.shape
+    a = a.reshape(rows, k // g, g)
+    pm = np.array([[2 * ((e >> j) & 1) - 1 for j in range(g - 1)] for e in range(1 << (g - 1))])
+    return a[..., g - 1 : g] + np.einsum("rcj,ej->rce", a[..., : g - 1], pm)
+
+
+@pytest.mark.parametrize("g", [2, 4])
+def test_fp_tables_are_aligned_sums_rounded_once(g):
+    """Chunks whose exponents lie within ALIGN_EXTRA_BITS of each other lose no bit in the
+    alignment: every entry is the exact sum rounded once to FP16 (saturated at 65504).
+    Otherwise an entry is within one FP16 half-ulp plus the truncated bits (< 2**(E - 3)
+    per activation, E the chunk's largest exponent) of the exact sum."""
+    rng = np.random.default_rng(g)
+    rows = 400
+    sig = rng.integers(1 << 10, 1 << 11, (rows, g))
+    exp = rng.integers(-14, 5, (rows, 1)) - 10 + rng.integers(0, 4, (rows, g))
+    close = (rng.integers(0, 2, (rows, g)) << 15) | ((exp + 25) << 10) | (sig & 0x3FF)
+    close[0] = 0x7BFF  # all +65504: entries saturate
+    entries = fg.fp_tables(close, g)
+    exact = _chunk_exact(close, g)
+    want = np.array([fg.round_to_format(int(v * 2**40), -40, FP16) for v in exact.ravel()]).reshape(
+        exact.shape
+    )
+    want = np.where(want & 0x7FFF == 0x7C00, (want & 0x8000) | 0x7BFF, want)
+    assert first_mismatch(entries, want) is None, first_mismatch(entries, want)
+    assert (entries[0] == 0x7BFF).any()  # the saturation case was reached
+
+    wide = fg.to_bits(
+        rng.standard_normal((rows, g)) * 2.0 ** rng.integers(-20, 12, (rows, g)), FP16
+    )
+    _, sig_w, exp_w, _ = fg.decode(wide, FP16)
+    top = np.where(sig_w > 0, exp_w, FP16.min_exp).max(axis=1).reshape(rows, 1, 1)
+    got = fg.from_bits(fg.fp_tables(wide, g), FP16)
+    exact = _chunk_exact(wide, g)
+    ulp = 2.0 ** (np.floor(np.log2(np.maximum(np.abs(exact), 2.0**-14))) - 10)
+    assert (np.abs(got - exact) <= ulp / 2 + g * 2.0 ** (top - 3) + 1e-30).all()
+
+
+def test_fplut_golden_is_close_to_float():
+    """The FP-table tile's golden result against float64 A @ W: FP16 entries and FP32
+    accumulation keep the mean error at the FP16 rounding level."""
+    cfg = TileConfig(arch="fplut", N=8, K=8, w_bits=3, act_format="fp16", a_bits=16, group=64)
+    rng = np.random.default_rng(2)
+    a = fg.to_bits(rng.standard_normal((4, 64)), FP16)
+    codes = rng.integers(0, 8, (64, 8))
+    zero = rng.integers(0, 8, 8)
+    got = fg.from_bits(fg.fplut_matmul(cfg, a, codes, zero), FP32)
+    ref = fg.from_bits(a, FP16) @ (codes - zero[None, :])
+    err = fg.relative_error(got, ref)
+    assert err["mean"] < 2.0**-11 and err["max"] < 2.0**-8, err
+    signed = cfg.replace(weight_format="signed", planes_per_cycle=3)
+    codes = rng.integers(-4, 4, (64, 8))
+    got = fg.from_bits(fg.fplut_matmul(signed, a, codes, None), FP32)
+    err = fg.relative_error(got, fg.from_bits(a, FP16) @ codes)
+    assert err["mean"] < 2.0**-11 and err["max"] < 2.0**-8, err
+
+
+def test_fp_table_precompute_matches_golden():
+    """The FP table precompute's RTL (its two-stage pipeline, under random gaps and
+    backpressure; the combinational one runs inside the tile tests) against
+    :func:`fpgolden.fp_tables` with infinities, NaNs, subnormals, zeros and saturating sums
+    among the activations."""
+    from lutcore.hw.fp_precompute import FpTablePrecompute
+    from lutcore.hw.layouts import act_layout
+    from lutcore.sim.scenario import fp16_activations
+
+    cfg = TileConfig(arch="fplut", N=1, K=8, act_format="fp16", a_bits=16, group=64)
+    rng = np.random.default_rng(7)
+    cases = [fp16_activations((2, 8), rng) for _ in range(40)]
+    cases += [np.full((2, 8), 0x7BFF), np.full((2, 8), 0xFBFF), np.full((2, 8), 0x0001)]
+    beats = [act_layout(cfg).const(a.tolist()) for a in cases]
+    outs, _ = simulate_stream(FpTablePrecompute(cfg), beats, seed=3, p_gap=0.3, p_stall=0.4)
+    for i, (a, out) in enumerate(zip(cases, outs, strict=True)):
+        want = fg.fp_tables(a, cfg.g)
+        got = np.array([[list(c) for c in row] for row in out.entries])
+        problem = first_mismatch(got, want)
+        assert problem is None, f"case {i}: {problem}"
+    assert (fg.fp_tables(cases[-3], cfg.g) == 0x7BFF).any()  # saturation was exercised

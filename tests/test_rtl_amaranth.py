@@ -58,6 +58,26 @@ SMALL["fpmac_signed4_pipe0"] = TileConfig(
     pipeline=0,
     max_k=48,
 )
+# the FP-table tile (also from CONFIGS): two chunks with a combinational precompute and no
+# broadcast register; signed bit-parallel planes in pairs with pipeline 2
+SMALL["fplut_k8_pipe0"] = TileConfig(
+    arch="fplut", N=4, K=8, w_bits=2, act_format="fp16", a_bits=16, group=32, max_k=64, pipeline=0
+)
+SMALL["fplut_signed4_p2_pipe2"] = TileConfig(
+    arch="fplut",
+    M=1,
+    N=3,
+    K=4,
+    g=2,
+    w_bits=4,
+    planes_per_cycle=2,
+    weight_format="signed",
+    act_format="fp16",
+    a_bits=16,
+    pipeline=2,
+    group=16,
+    max_k=48,
+)
 SMALL["mac_serial_signed3_pipe0"] = TileConfig(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )
@@ -73,7 +93,7 @@ def test_tile_matches_golden_with_backpressure(name):
     for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
         problem = first_mismatch(got, job.expected)
         assert problem is None, f"tile {i}: {problem}"
-    if cfg.arch == "fpmac":  # floating point: the golden model is the reference
+    if cfg.fp_words:  # floating point: the golden model is the reference
         return
     whole = assemble(cfg, jobs, results, (sc.a.shape[0], sc.codes.shape[1]))
     problem = first_mismatch(whole, golden.reference_matmul(cfg, sc.a, sc.codes, sc.zero))

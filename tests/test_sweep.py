@@ -106,7 +106,7 @@ def test_grid_expansion():
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
     assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
     fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
-    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac"} and len(fp16) == 12
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 15
     assert all(c.act_format == "fp16" for c in fp16)
     assert len(load_spec(DEFAULT_SPEC.with_name("full.toml")).points) >= 379
 
@@ -216,11 +216,14 @@ def test_summary_compares_fp16_points_with_the_fp16_mac(tmp_path):
         _row("fpmac", 2, 0.04, planes_per_cycle=2, **fp),
         _row("lut", 2, 0.20, **fp),
         _row("lut", 2, 0.24, **(fp | {"a_bits": 8})),  # the better LUT point counts
+        _row("fplut", 1, 0.15, **fp),
     ]
     text = summarize(rows, "fp16")
     assert "## FP16 activations" in text
+    assert "LUT, FP16 tables (+dequant) | FP-table/FP16 MAC" in text
     assert "| 1 | 0.0500" in text and "**6.00x**" in text and "**2.00x**" in text
-    assert "| 2 | 0.0400" in text and "**6.00x** | - | - |" in text and "(a8)" in text
+    assert "**3.00x**" in text  # the FP-table point at 1 bit
+    assert "| 2 | 0.0400" in text and "(a8, 100 MHz) | **6.00x** | - | - | - | - |" in text
     assert "about 18x" in text
     assert "## FP16 activations" not in summarize(rows[:1], "int only")
     assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))  # every arch
