@@ -26,7 +26,7 @@ __all__ = [
     "FORMATS",
 ]
 
-ARCHS = ("lut", "mac", "fpmac", "fplut")
+ARCHS = ("lut", "mac", "fpmac", "fplut", "pim")
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
 ACT_FORMATS = ("int", "fp16", "bf16")
@@ -106,7 +106,12 @@ class TileConfig:
         ``"fplut"`` LUT Tensor Core's floating-point design point: FP16 activations build FP16
         table entries, the array adds looked-up entries in floating point and accumulates in
         FP32 (needs ``act_format="fp16"``, ``a_bits=16``, symmetric tables, uniform weights;
-        the dequant converter after it applies the scales).
+        the dequant converter after it applies the scales);
+        ``"pim"`` the SRAM processing-in-memory tile (SAIL style): the tables of ``M``
+        batch rows live in SRAM banks, one word per (chunk, entry) holding all ``M`` rows'
+        entries; weights stream through, ``N`` columns' lookups per step, one chunk per bank
+        (``K = g * banks``), each bank with ``read_ports`` read ports (unsigned tables,
+        integer activations, bit-serial weights).
     M : activation rows sharing each weight (rows of the output tile).
     N : weight columns sharing each table (columns of the output tile).
     K : reduction depth consumed per K-slice, a multiple of ``g``.
@@ -147,6 +152,12 @@ class TileConfig:
         with ``act_block == "group"``, the activation converter's block (checked only for
         floating-point activations; with integer ones the group is a runtime choice).
     out_format : the dequant converter's output, ``"fp32"`` or ``"fp16"``.
+
+    The PIM tile's own fields (``arch == "pim"``; they keep their defaults otherwise):
+
+    read_ports : read ports per SRAM bank, 1 or 2 (one 1rw1r macro per bank).
+    pattern_aware : lookups of a step with the same index share one read, and index 0 (the
+        all-zero pattern, whose entry is 0) is not read at all.
     """
 
     arch: str = "lut"
@@ -166,6 +177,8 @@ class TileConfig:
     act_rounding: str = "rne"
     group: int = 128
     out_format: str = "fp32"
+    read_ports: int = 1
+    pattern_aware: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -192,9 +205,7 @@ class TileConfig:
             )
         if self.arch in ("mac", "fpmac") and not 1 <= self.K <= MAX_DIM:
             raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
-        if self.arch in ("lut", "fplut") and not (
-            self.g <= self.K <= MAX_DIM and self.K % self.g == 0
-        ):
+        if self.uses_tables and not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
             raise ConfigError(
                 f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
             )
@@ -262,6 +273,7 @@ class TileConfig:
                     "weight_format='bcq' with arch='fplut': allowed unsigned, signed "
                     "(the FP-table tile applies uniform zero points itself)"
                 )
+        self._check_pim()
         fp = self.act_format != "int" and self.arch != "fpmac"  # fpmac: no converters
         if fp and not (
             self.group >= self.K and self.group % self.K == 0 and not self.max_k % self.group
@@ -274,6 +286,44 @@ class TileConfig:
             raise ConfigError(
                 f"a_bits={self.a_bits} with act_format={self.act_format!r}: block floating "
                 "point needs a mantissa of 8 or 16 bits"
+            )
+
+    def _check_pim(self) -> None:
+        if self.arch != "pim":
+            for name in ("read_ports", "pattern_aware"):
+                default = {f.name: f.default for f in fields(self)}[name]
+                if getattr(self, name) != default:
+                    raise ConfigError(
+                        f"{name}={getattr(self, name)!r} with arch={self.arch!r}: a parameter "
+                        f"of the PIM tile (arch='pim'); allowed {default!r} here"
+                    )
+            return
+        need = {"symmetric": False, "act_format": "int", "planes_per_cycle": 1}
+        for name, value in need.items():
+            if getattr(self, name) != value:
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} with arch='pim': the PIM tile reads "
+                    "unsigned (0/1) tables of integer activations, one weight plane per "
+                    f"step; allowed {value!r}"
+                )
+        if self.weight_format == "bcq":
+            raise ConfigError("weight_format='bcq' with arch='pim': allowed unsigned, signed")
+        if self.M > 16:
+            raise ConfigError(
+                f"M={self.M} with arch='pim': the batch B = M shares one SRAM word; allowed 1..16"
+            )
+        if self.K // self.g > 16:
+            raise ConfigError(
+                f"K={self.K} with arch='pim': K/g is the number of SRAM banks; allowed up to "
+                f"16 banks (K <= {16 * self.g})"
+            )
+        if self.read_ports not in (1, 2):
+            raise ConfigError(
+                f"read_ports={self.read_ports}: allowed 1, 2 (one 1rw1r SRAM macro per bank)"
+            )
+        if self.N > 16:
+            raise ConfigError(
+                f"N={self.N} with arch='pim': N columns look up per step; allowed 1..16"
             )
 
     # ---- derived quantities -------------------------------------------------------------
@@ -430,9 +480,26 @@ class TileConfig:
         return max(1, -(-outputs // cycles))
 
     @property
+    def banks(self) -> int:
+        """SRAM banks of the PIM tile: one chunk (table) of a step per bank, ``K / g``."""
+        return self.chunks
+
+    @property
+    def sram_rows(self) -> int:
+        """Words per PIM SRAM bank: the ``entries`` of one chunk for each of the
+        ``max_slices`` K-slices (slice ``s``, entry ``e`` at row ``s * entries + e``)."""
+        return self.max_slices * self.entries
+
+    @property
+    def sram_word_bits(self) -> int:
+        """Width of one PIM SRAM word: the ``M`` batch rows' entries (signed ``entry_bits``
+        each, row ``m`` at bit ``m * entry_bits``)."""
+        return self.M * self.entry_bits
+
+    @property
     def uses_tables(self) -> bool:
         """A LUT design (integer or FP tables): ``g`` and ``symmetric`` apply."""
-        return self.arch in ("lut", "fplut")
+        return self.arch in ("lut", "fplut", "pim")
 
     @property
     def has_zero_point(self) -> bool:
@@ -444,6 +511,8 @@ class TileConfig:
     def slug(self) -> str:
         """Stable, human-readable name of the configuration (used for files and modules)."""
         table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.uses_tables else ""
+        if self.arch == "pim":
+            table += f"_r{self.read_ports}{'pa' if self.pattern_aware else 'all'}"
         wfmt = {"unsigned": "u", "signed": "s", "bcq": "b"}[self.weight_format]
         act = "" if self.act_format == "int" else f"{self.act_format}"
         return (

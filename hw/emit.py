@@ -70,6 +70,7 @@ def _part_component(cfg: TileConfig, part: str):
         "mac": "MAC baseline tile",
         "fpmac": "FP16 MAC tile",
         "fplut": "LUT Tensor Core FP-table tile",
+        "pim": "SRAM-PIM tile (SAIL style)",
     }
     return make_tile(cfg), what[cfg.arch]
 

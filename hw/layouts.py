@@ -8,7 +8,7 @@ element ``[m][k]`` at bit offset ``(m*K + k) * width(x)``.
 from __future__ import annotations
 
 from amaranth.hdl import signed, unsigned
-from amaranth.lib import stream
+from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout, StructLayout
 from amaranth.lib.wiring import In, Out
 
@@ -26,6 +26,9 @@ __all__ = [
     "fp_act_layout",
     "bfp_layout",
     "dequant_item_layout",
+    "mem_request_layout",
+    "step_layout",
+    "sram_signature",
 ]
 
 
@@ -44,8 +47,12 @@ def weight_layout(cfg: TileConfig) -> ArrayLayout:
 def cmd_layout(cfg: TileConfig) -> StructLayout:
     """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1) and,
     for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``); for the
-    FP16 baseline the per-column FP16 scale ``scale[n]``."""
+    FP16 baseline the per-column FP16 scale ``scale[n]``; for the PIM tile ``load`` (1: write
+    the tables of ``n_slices`` activation beats into the SRAM; 0: compute one output tile
+    of ``N`` columns over all the resident tables, ``n_slices`` unused)."""
     members = {"n_slices": unsigned(cfg.slice_count_bits)}
+    if cfg.arch == "pim":  # 1: write the tables of n_slices activation beats; 0: compute
+        members["load"] = unsigned(1)
     if cfg.has_zero_point:
         members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
     if cfg.arch == "fpmac":
@@ -176,3 +183,58 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     if cfg.act_format != "int":
         members["x"] = signed(cfg.bfp_exp_bits)
     return StructLayout(members)
+
+
+def _sram_address_bits(cfg: TileConfig) -> int:
+    return max(1, (cfg.sram_rows - 1).bit_length())
+
+
+def mem_request_layout(cfg: TileConfig) -> StructLayout:
+    """One memory-mode request to the PIM tile's SRAM: ``bank``, ``row`` (rows at or above
+    ``sram_rows`` and banks at or above ``banks`` do not exist: a write there is dropped, a
+    read returns 0), ``write`` (1 write ``wdata``, 0 read) and ``wdata`` (one word)."""
+    return StructLayout(
+        {
+            "bank": unsigned(max(1, (cfg.banks - 1).bit_length())),
+            "row": unsigned(_sram_address_bits(cfg)),
+            "write": unsigned(1),
+            "wdata": unsigned(cfg.sram_word_bits),
+        }
+    )
+
+
+def step_layout(cfg: TileConfig) -> StructLayout:
+    """One PIM lookup step (one weight plane of one K-slice for the ``N`` columns):
+    ``planes[n]`` (``K`` bits of column ``n``'s plane), ``base`` (the slice's first SRAM
+    row), ``t`` (the plane), ``first``/``tile_last`` (first/last step of the output tile),
+    ``neg`` (the signed top plane)."""
+    return StructLayout(
+        {
+            "planes": ArrayLayout(unsigned(cfg.K), cfg.N),
+            "base": unsigned(_sram_address_bits(cfg)),
+            "t": unsigned(max(1, (cfg.w_bits - 1).bit_length())),
+            "first": unsigned(1),
+            "tile_last": unsigned(1),
+            "neg": unsigned(1),
+        }
+    )
+
+
+def sram_signature(cfg: TileConfig) -> wiring.Signature:
+    """The PIM tile's SRAM banks as seen from its logic: per bank ``read_ports`` synchronous
+    read ports (``rd_addr``, ``rd_en`` out; ``rd_data`` in, valid the cycle after) and one
+    write port (``wr_addr``, ``wr_en``, ``wr_data``). Each bank is one ``sram_rows`` x
+    ``sram_word_bits`` macro."""
+    addr = unsigned(_sram_address_bits(cfg))
+    word = unsigned(cfg.sram_word_bits)
+    ports, banks = cfg.read_ports, cfg.banks
+    return wiring.Signature(
+        {
+            "rd_addr": Out(ArrayLayout(ArrayLayout(addr, ports), banks)),
+            "rd_en": Out(ArrayLayout(unsigned(ports), banks)),
+            "rd_data": In(ArrayLayout(ArrayLayout(word, ports), banks)),
+            "wr_addr": Out(ArrayLayout(addr, banks)),
+            "wr_en": Out(unsigned(banks)),
+            "wr_data": Out(ArrayLayout(word, banks)),
+        }
+    )

@@ -15,6 +15,7 @@ from .fpmac_tile import FpMacTile
 from .layouts import table_layout, tile_signature
 from .lut_array import LutArray
 from .mac_tile import MacTile
+from .pim_tile import PimTile
 from .precompute import TablePrecompute
 from .slice_buffer import SliceBuffer
 
@@ -79,7 +80,7 @@ class FpLutTile(LutTile):
 
 
 #: tile class of each ``arch``
-TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile, "fplut": FpLutTile}
+TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile, "fplut": FpLutTile, "pim": PimTile}
 
 
 def make_tile(cfg: TileConfig) -> wiring.Component:

@@ -1,0 +1,187 @@
+"""The PIM tile's control: commands, table writes, weight steps and the memory-mode port."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.data import ArrayLayout
+from amaranth.lib.wiring import In, Out
+
+from .config import TileConfig
+from .layouts import cmd_layout, mem_request_layout, step_layout, table_layout, weight_layout
+
+__all__ = ["PimControl"]
+
+
+class PimControl(wiring.Component):
+    """Runs the PIM tile's commands and owns its SRAM write port and memory-mode reads.
+
+    States: *idle* (commands and memory-mode requests are served), *load* (``n_slices``
+    table beats from the precompute unit are written: one row per cycle in every bank, the
+    ``entries`` rows of a slice in ``entries`` cycles, while each batch row's activation sum
+    ``S`` is accumulated), *compute* (weight beats become lookup steps over all the slices
+    of the last load, slice-major and planes least significant first: a compute command's
+    ``n_slices`` is not used, the loaded K is the GEMV's K) and *drain* (the result is
+    waiting to be read).
+
+    Memory mode: a request on ``mem`` is accepted only while idle and no command is waiting
+    (a command wins a tie); during a load or a compute run ``mem.ready`` stays low, so a
+    request stalls until the run has finished and can never touch the run's data. A write
+    takes one cycle; a read answers on ``mem_rsp`` (the cycle after, held until read) and
+    takes the tile's bank read port 0 while idle. Requests beyond the SRAM (bank >=
+    ``banks`` or row >= ``sram_rows``) write nothing and read 0.
+
+    Members: ``cmd``, ``tables`` (precompute output), ``w``, ``mem`` in; ``step`` and
+    ``mem_rsp`` out; the write port ``wr_addr``/``wr_en``/``wr_data``; the memory-mode read
+    ``mem_rd_addr``/``mem_rd_en`` (per bank) and ``rd_data0`` (port 0's data per bank);
+    ``computing`` (port 0 belongs to the lookup unit); ``zero[n]`` and ``totals[m]`` (``S``
+    per batch row, signed ``total_bits``) for the array; ``result_done`` (the result beat
+    was read).
+    """
+
+    def __init__(self, cfg: TileConfig):
+        self.cfg = cfg
+        req = mem_request_layout(cfg)
+        word = unsigned(cfg.sram_word_bits)
+        addr = req["row"].shape
+        super().__init__(
+            {
+                "cmd": In(stream.Signature(cmd_layout(cfg))),
+                "tables": In(stream.Signature(table_layout(cfg))),
+                "w": In(stream.Signature(weight_layout(cfg))),
+                "step": Out(stream.Signature(step_layout(cfg))),
+                "mem": In(stream.Signature(req)),
+                "mem_rsp": Out(stream.Signature(word)),
+                "wr_addr": Out(ArrayLayout(addr, cfg.banks)),
+                "wr_en": Out(cfg.banks),
+                "wr_data": Out(ArrayLayout(word, cfg.banks)),
+                "mem_rd_addr": Out(addr),
+                "mem_rd_en": Out(cfg.banks),
+                "rd_data0": In(ArrayLayout(word, cfg.banks)),
+                "computing": Out(1),
+                "zero": Out(ArrayLayout(unsigned(cfg.w_bits), cfg.N)),
+                "totals": Out(ArrayLayout(signed(cfg.total_bits), cfg.M)),
+                "result_done": In(1),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        m = Module()
+        entries, beats = cfg.entries, cfg.w_bits
+        n_slices = Signal(range(cfg.max_slices + 1), init=1)  # of the last load
+        zero = Signal.like(self.zero)
+        totals = Signal.like(self.totals, reset_less=True)
+        m.d.comb += [self.zero.eq(zero), self.totals.eq(totals)]
+        row_base = Signal.like(self.mem_rd_addr)  # first row of the current slice
+
+        # ---- load: table beats -> one SRAM row per cycle in every bank ----------------------
+        table = Signal(table_layout(cfg), reset_less=True)
+        table_full = Signal()
+        entry = Signal(range(entries))
+        taken = Signal(range(cfg.max_slices + 1))  # table beats accepted
+        written = Signal(range(cfg.max_slices + 1))  # slices fully written
+        entry_last = table_full & (entry == entries - 1)
+        accept = Signal()
+        # ---- compute: weight beats -> steps --------------------------------------------------
+        t = Signal(range(beats))
+        slice_ = Signal(range(cfg.max_slices))
+        # ---- memory mode ---------------------------------------------------------------------
+        rsp_wait, rsp_valid = Signal(), Signal()
+        rsp_bank = Signal.like(self.mem.payload.bank)
+        rsp_hole = Signal()  # the request was beyond the SRAM: answer 0
+        rsp_data = Signal.like(self.mem_rsp.payload, reset_less=True)
+        m.d.comb += [self.mem_rsp.valid.eq(rsp_valid), self.mem_rsp.payload.eq(rsp_data)]
+        with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
+            m.d.sync += rsp_valid.eq(0)
+        with m.If(rsp_wait):
+            m.d.sync += [
+                rsp_wait.eq(0),
+                rsp_valid.eq(1),
+                rsp_data.eq(Mux(rsp_hole, 0, self.rd_data0[rsp_bank])),
+            ]
+
+        with m.FSM(name="state"):
+            with m.State("idle"):
+                m.d.comb += self.cmd.ready.eq(~rsp_wait)
+                req = self.mem.payload
+                exists = (req.bank < cfg.banks) & (req.row < cfg.sram_rows)
+                m.d.comb += self.mem.ready.eq(~self.cmd.valid & ~rsp_wait & ~rsp_valid)
+                with m.If(self.mem.valid & self.mem.ready):
+                    for b in range(cfg.banks):
+                        hit = exists & (req.bank == b)
+                        m.d.comb += [
+                            self.wr_en[b].eq(hit & req.write),
+                            self.mem_rd_en[b].eq(hit & ~req.write),
+                        ]
+                    m.d.comb += [self.wr_addr[b].eq(req.row) for b in range(cfg.banks)]
+                    m.d.comb += [self.wr_data[b].eq(req.wdata) for b in range(cfg.banks)]
+                    m.d.comb += self.mem_rd_addr.eq(req.row)
+                    with m.If(~req.write):
+                        m.d.sync += [rsp_wait.eq(1), rsp_bank.eq(req.bank), rsp_hole.eq(~exists)]
+                with m.If(self.cmd.valid & self.cmd.ready):
+                    c = self.cmd.payload
+                    m.d.sync += [row_base.eq(0), t.eq(0), slice_.eq(0)]
+                    if cfg.has_zero_point:
+                        m.d.sync += zero.eq(c.zero)
+                    with m.If(c.load):
+                        m.d.sync += [totals.eq(0), taken.eq(0), written.eq(0), table_full.eq(0)]
+                        m.d.sync += n_slices.eq(Mux(c.n_slices == 0, 1, c.n_slices))
+                        m.next = "load"
+                    with m.Else():
+                        m.next = "compute"
+
+            with m.State("load"):
+                m.d.comb += [
+                    self.tables.ready.eq((~table_full | entry_last) & (taken < n_slices)),
+                    accept.eq(self.tables.valid & self.tables.ready),
+                ]
+                with m.If(accept):
+                    m.d.sync += [table.eq(self.tables.payload), taken.eq(taken + 1)]
+                    m.d.sync += [
+                        totals[r].eq(totals[r] + self.tables.payload.total[r]) for r in range(cfg.M)
+                    ]
+                with m.If(table_full):
+                    for b in range(cfg.banks):
+                        row = Cat(*(table.entries[r][b][entry] for r in range(cfg.M)))
+                        m.d.comb += [
+                            self.wr_en[b].eq(1),
+                            self.wr_addr[b].eq(row_base + entry),
+                            self.wr_data[b].eq(row),
+                        ]
+                    m.d.sync += entry.eq(Mux(entry_last, 0, entry + 1))
+                    with m.If(entry_last):
+                        m.d.sync += [written.eq(written + 1), row_base.eq(row_base + entries)]
+                with m.If(accept):
+                    m.d.sync += [table_full.eq(1), entry.eq(0)]
+                with m.Elif(entry_last):
+                    m.d.sync += table_full.eq(0)
+                with m.If(~table_full & (written == n_slices)):
+                    m.next = "idle"
+
+            with m.State("compute"):
+                m.d.comb += self.computing.eq(1)
+                s = self.step.payload
+                tile_last = (slice_ == n_slices - 1) & (t == beats - 1)
+                m.d.comb += [
+                    self.step.valid.eq(self.w.valid),
+                    self.w.ready.eq(self.step.ready),
+                    s.base.eq(row_base),
+                    s.t.eq(t),
+                    s.first.eq((slice_ == 0) & (t == 0)),
+                    s.tile_last.eq(tile_last),
+                    s.neg.eq((t == beats - 1) if cfg.weight_format == "signed" else 0),
+                ]
+                m.d.comb += [s.planes[n].eq(self.w.payload[n][0]) for n in range(cfg.N)]
+                with m.If(self.step.valid & self.step.ready):
+                    m.d.sync += t.eq(Mux(t == beats - 1, 0, t + 1))
+                    with m.If(t == beats - 1):
+                        m.d.sync += [slice_.eq(slice_ + 1), row_base.eq(row_base + entries)]
+                    with m.If(tile_last):
+                        m.next = "drain"
+
+            with m.State("drain"):
+                m.d.comb += self.computing.eq(1)
+                with m.If(self.result_done):
+                    m.next = "idle"
+        return m

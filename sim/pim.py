@@ -1,0 +1,236 @@
+"""The PIM tile as data: its cycle model (the lookup schedule, pattern-aware or not), its
+command/beat encoding, and a sequential host program run in Amaranth's simulator.
+
+The results of the PIM tile are exact integers, so the golden model is the integer matmul
+(:func:`lutcore.sim.golden.reference_matmul`); what is specific to it is the schedule,
+defined here from the lookups themselves and checked cycle for cycle against the RTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.hdl import Value
+from amaranth.sim import Simulator
+
+from lutcore.hw.config import TileConfig
+from lutcore.hw.layouts import act_layout, cmd_layout, mem_request_layout
+from lutcore.hw.pim_tile import PimTile
+
+from . import golden
+from .streams import decode_result, encode_weights
+
+__all__ = [
+    "step_indices",
+    "step_cycles",
+    "tile_cycles",
+    "gemv_cycles",
+    "load_cycles",
+    "Load",
+    "Compute",
+    "Write",
+    "Read",
+    "run_program",
+    "expected_result",
+]
+
+#: cycles between a compute command and its first step issuing, and from a tile's last step
+#: issuing to its result being readable and the next command accepted (the RTL's fixed
+#: pipeline: command -> idle, step registers, data stage, accumulators)
+COMPUTE_OVERHEAD = 4
+
+
+def step_indices(cfg: TileConfig, codes: np.ndarray) -> np.ndarray:
+    """The table indices of every step of one output tile: ``codes[k, N]`` (``k`` a multiple
+    of ``K``) -> ``idx[slice, plane, bank, column]``, the ``g`` bits of plane ``b`` of the
+    chunk's codes (bit ``j`` from activation ``j`` of the chunk)."""
+    codes = np.asarray(codes, np.int64) & ((1 << cfg.w_bits) - 1)
+    k, n = codes.shape
+    planes = (codes[None] >> np.arange(cfg.w_bits)[:, None, None]) & 1  # [b, k, N]
+    chunks = planes.reshape(cfg.w_bits, k // cfg.K, cfg.banks, cfg.g, n)
+    idx = (chunks << np.arange(cfg.g)[None, None, None, :, None]).sum(axis=3)  # [b, s, c, N]
+    return idx.transpose(1, 0, 2, 3)
+
+
+def step_cycles(cfg: TileConfig, idx: np.ndarray, *, pattern_aware: bool | None = None):
+    """Cycles of each step, ``idx[..., bank, column]`` -> ``[...]``: every bank serves
+    ``read_ports`` lookups a cycle; pattern-aware, a bank owes one read per distinct non-zero
+    index (index 0 is the constant 0), otherwise one per column. A step takes at least one
+    cycle."""
+    pattern_aware = cfg.pattern_aware if pattern_aware is None else pattern_aware
+    idx = np.asarray(idx)
+    if pattern_aware:
+        onehot = np.zeros((*idx.shape[:-1], 1 << cfg.g), bool)
+        np.put_along_axis(onehot, idx, True, axis=-1)
+        reads = onehot[..., 1:].sum(axis=-1)
+    else:
+        reads = np.full(idx.shape[:-1], idx.shape[-1])
+    per_bank = -(-reads // cfg.read_ports)
+    return np.maximum(1, per_bank.max(axis=-1))
+
+
+def tile_cycles(cfg: TileConfig, codes: np.ndarray, *, pattern_aware: bool | None = None) -> int:
+    """Cycles of the steps of one output tile (``codes[k, N]``)."""
+    return int(step_cycles(cfg, step_indices(cfg, codes), pattern_aware=pattern_aware).sum())
+
+
+def load_cycles(cfg: TileConfig, n_slices: int) -> int:
+    """Cycles to write the tables of ``n_slices`` K-slices (one row per bank per cycle)."""
+    return n_slices * cfg.entries + 2
+
+
+def gemv_cycles(cfg: TileConfig, codes: np.ndarray, *, pattern_aware: bool | None = None):
+    """Cycles of a batched LUT-GEMV ``A[M, k] @ W[k, N_total]``: one table load, then one
+    output tile per ``N`` columns (zero-padded). Returns ``(load, compute)``."""
+    k, total = codes.shape
+    pad = -(-total // cfg.N) * cfg.N
+    codes = np.pad(np.asarray(codes), ((0, 0), (0, pad - total)))
+    idx = step_indices(cfg, codes)  # [s, b, c, pad]
+    idx = idx.reshape(*idx.shape[:3], pad // cfg.N, cfg.N).transpose(3, 0, 1, 2, 4)
+    steps = step_cycles(cfg, idx, pattern_aware=pattern_aware)  # [groups, s, b]
+    compute = int(steps.sum()) + COMPUTE_OVERHEAD * (pad // cfg.N)
+    return load_cycles(cfg, k // cfg.K), compute
+
+
+# ---- a host program on the RTL ----------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """Write the tables of ``a[M, k]`` (``k`` a multiple of ``K``)."""
+
+    a: np.ndarray
+
+
+@dataclass
+class Compute:
+    """One output tile: ``codes[k, N]`` over the resident tables (``k`` the last load's);
+    with ``probe_mem`` a memory-mode read of bank 0, row 0 is offered throughout the run (it
+    must stall until the result has been read)."""
+
+    codes: np.ndarray
+    zero: np.ndarray | None = None
+    probe_mem: bool = False
+
+
+@dataclass
+class Write:
+    bank: int
+    row: int
+    data: int
+
+
+@dataclass
+class Read:
+    bank: int
+    row: int
+
+
+@dataclass
+class Trace:
+    """What the program saw: ``results`` (one ``[M, N]`` per compute), ``reads`` (one word per
+    read), ``step_gaps`` (per compute, cycles between consecutive weight beats accepted),
+    ``stalled`` (per probing compute: the memory request was never accepted during it)."""
+
+    results: list = field(default_factory=list)
+    reads: list = field(default_factory=list)
+    step_gaps: list = field(default_factory=list)
+    stalled: list = field(default_factory=list)
+    cycles: int = 0
+
+
+def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_stall=0.0):
+    """Run the operations one after another on :class:`~lutcore.hw.pim_tile.PimTile` in
+    Amaranth's simulator (each producer idles before a beat with probability ``p_gap``,
+    each consumer drops ``ready`` with probability ``p_stall``) and return a :class:`Trace`."""
+    dut = PimTile(cfg)
+    rng = np.random.default_rng(seed)
+    trace = Trace()
+    clock = {"cycle": 0}
+    cmd_l, act_l, req_l = cmd_layout(cfg), act_layout(cfg), mem_request_layout(cfg)
+
+    async def counter(ctx):
+        async for _ in ctx.tick():
+            clock["cycle"] += 1
+
+    async def send(ctx, stream, value):
+        while rng.random() < p_gap:
+            await ctx.tick()
+        ctx.set(stream.valid, 1)
+        ctx.set(stream.payload.as_value(), value)
+        await ctx.tick().until(stream.ready)
+        ctx.set(stream.valid, 0)
+        return clock["cycle"]
+
+    async def receive(ctx, stream):
+        while True:
+            ready = int(rng.random() >= p_stall)
+            ctx.set(stream.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(stream.valid, Value.cast(stream.payload))
+            if valid and ready:
+                ctx.set(stream.ready, 0)
+                return payload
+
+    def command(load: bool, n_slices: int, zero=None) -> int:
+        fields = {"n_slices": n_slices, "load": int(load)}
+        if cfg.has_zero_point:
+            fields["zero"] = [0] * cfg.N if zero is None else [int(z) for z in zero]
+        return cmd_l.const(fields).as_value().value
+
+    async def bench(ctx):
+        for op in program:
+            if isinstance(op, Load):
+                n = op.a.shape[1] // cfg.K
+                await send(ctx, dut.cmd, command(True, n))
+                for s in range(n):
+                    beat = act_l.const(op.a[:, s * cfg.K : (s + 1) * cfg.K].tolist())
+                    await send(ctx, dut.a, beat.as_value().value)
+                await ctx.tick().until(dut.cmd.ready)  # back to idle: the tables are written
+            elif isinstance(op, Compute):
+                n = op.codes.shape[0] // cfg.K
+                await send(ctx, dut.cmd, command(False, n, op.zero))
+                if op.probe_mem:
+                    probe = req_l.const({"bank": 0, "row": 0, "write": 0, "wdata": 0})
+                    ctx.set(dut.mem.payload.as_value(), probe.as_value().value)
+                    ctx.set(dut.mem.valid, 1)
+                accepted, taken = [], False
+                for s in range(n):
+                    for beat in encode_weights(cfg, op.codes[s * cfg.K : (s + 1) * cfg.K]):
+                        accepted.append(await send(ctx, dut.w, beat))
+                        taken |= bool(ctx.get(dut.mem.ready)) and op.probe_mem
+                payload = await receive(ctx, dut.y)
+                trace.results.append(decode_result(cfg, payload))
+                trace.step_gaps.append(np.diff(accepted))
+                if op.probe_mem:  # the request waits for the run, then is served
+                    await ctx.tick().until(dut.mem.ready)
+                    ctx.set(dut.mem.valid, 0)
+                    trace.stalled.append(not taken)
+                    trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
+            else:
+                write = isinstance(op, Write)
+                req = req_l.const(
+                    {
+                        "bank": op.bank,
+                        "row": op.row,
+                        "write": int(write),
+                        "wdata": op.data if write else 0,
+                    }
+                )
+                await send(ctx, dut.mem, req.as_value().value)
+                if not write:
+                    trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
+        trace.cycles = clock["cycle"]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(counter, background=True)
+    sim.add_testbench(bench)
+    sim.run()
+    return trace
+
+
+def expected_result(cfg: TileConfig, a: np.ndarray, op: Compute) -> np.ndarray:
+    """The exact ``A[:, :k] @ (codes - zero)`` of a compute over the first ``k`` activations."""
+    k = op.codes.shape[0]
+    return golden.reference_matmul(cfg, a[:, :k], op.codes, op.zero)

@@ -1,0 +1,182 @@
+"""The SRAM-PIM tile: batched LUT-GEMV bit-exact for B in {1, 4, 8}, its lookup schedule
+cycle for cycle against the model, and the dual-mode (memory / compute) contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lutcore.hw.config import TileConfig
+from lutcore.sim import pim
+from lutcore.sim.streams import first_mismatch, pack
+
+CFGS = {
+    # B = 1: three-bit unsigned weights with zero points, two banks, one read port
+    "b1": TileConfig(arch="pim", M=1, N=4, K=8, symmetric=False, w_bits=3, max_k=64),
+    # B = 4: signed four-bit weights, one bank with two read ports, pipelined accumulate
+    "b4_signed_r2": TileConfig(
+        arch="pim",
+        M=4,
+        N=4,
+        K=4,
+        symmetric=False,
+        w_bits=4,
+        weight_format="signed",
+        read_ports=2,
+        max_k=64,
+        pipeline=2,
+    ),
+    # B = 8: 2-bit tables in four banks, every lookup read (no pattern awareness)
+    "b8_all_reads": TileConfig(
+        arch="pim",
+        M=8,
+        N=3,
+        K=8,
+        g=2,
+        symmetric=False,
+        w_bits=2,
+        pattern_aware=False,
+        a_bits=4,
+        max_k=48,
+    ),
+}
+
+
+def _codes(cfg: TileConfig, k: int, rng, *, repeats: bool = False) -> np.ndarray:
+    lo, hi = (-(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1)
+    if cfg.weight_format == "unsigned":
+        lo, hi = 0, (1 << cfg.w_bits) - 1
+    codes = rng.integers(lo, hi, (k, cfg.N), endpoint=True)
+    if repeats:  # real weights repeat patterns: copy columns and zero some chunks
+        codes[:, 1:] = np.where(rng.random((k, cfg.N - 1)) < 0.5, codes[:, :1], codes[:, 1:])
+        codes[rng.random(k) < 0.3] = 0 if cfg.weight_format == "signed" else lo
+    return codes
+
+
+def _zero(cfg: TileConfig, rng):
+    return rng.integers(0, 1 << cfg.w_bits, cfg.N) if cfg.has_zero_point else None
+
+
+@pytest.mark.parametrize("name", CFGS)
+def test_batched_gemv_is_bit_exact(name):
+    """One table load serves several output tiles (column groups), then a shorter load
+    replaces the tables; every result word equals the integer matmul, under random gaps and
+    backpressure; extremes included (all-minimum activations, extreme codes)."""
+    cfg = CFGS[name]
+    rng = np.random.default_rng(4)
+    k = cfg.max_k
+    a = rng.integers(*cfg.a_range, (cfg.M, k), endpoint=True)
+    a[0, : k // 2] = cfg.a_range[0]
+    ops = [pim.Load(a)]
+    ops += [pim.Compute(_codes(cfg, k, rng), _zero(cfg, rng)) for _ in range(3)]
+    extreme = np.full((k, cfg.N), (1 << cfg.w_bits) - 1 if cfg.has_zero_point else -1)
+    ops.append(pim.Compute(extreme, np.zeros(cfg.N, np.int64) if cfg.has_zero_point else None))
+    short = rng.integers(*cfg.a_range, (cfg.M, k - cfg.K), endpoint=True)
+    ops += [
+        pim.Load(short),
+        pim.Compute(_codes(cfg, k - cfg.K, rng, repeats=True), _zero(cfg, rng)),
+    ]
+    trace = pim.run_program(cfg, ops, seed=7, p_gap=0.25, p_stall=0.35)
+    computes = [
+        (op, a if i < 5 else short) for i, op in enumerate(ops) if isinstance(op, pim.Compute)
+    ]
+    assert len(trace.results) == len(computes)
+    for i, ((op, acts), got) in enumerate(zip(computes, trace.results, strict=True)):
+        problem = first_mismatch(got, pim.expected_result(cfg, acts, op))
+        assert problem is None, f"compute {i}: {problem}"
+
+
+@pytest.mark.parametrize("name", CFGS)
+def test_step_cycles_match_the_schedule_model(name):
+    """Unthrottled, consecutive weight beats are accepted exactly the model's step cycles
+    apart, on random weights and on weights with repeated patterns and zero chunks."""
+    cfg = CFGS[name]
+    rng = np.random.default_rng(8)
+    a = rng.integers(*cfg.a_range, (cfg.M, cfg.max_k), endpoint=True)
+    ops = [pim.Load(a)] + [
+        pim.Compute(_codes(cfg, cfg.max_k, rng, repeats=r), _zero(cfg, rng)) for r in (0, 1)
+    ]
+    trace = pim.run_program(cfg, ops)
+    for op, gaps in zip(ops[1:], trace.step_gaps, strict=True):
+        model = pim.step_cycles(cfg, pim.step_indices(cfg, op.codes)).ravel()
+        assert list(gaps) == list(model[:-1])
+
+
+def test_schedule_model_counts_distinct_nonzero_patterns():
+    """The definition on a hand example: one bank, columns with indices 0, 3, 3, 5."""
+    base = TileConfig(arch="pim", M=1, N=4, K=4, symmetric=False, max_k=4)
+    idx = np.array([[0, 3, 3, 5]])
+    assert pim.step_cycles(base, idx) == 2  # reads 3 and 5; 0 is the constant 0
+    assert pim.step_cycles(base.replace(pattern_aware=False), idx) == 4
+    assert pim.step_cycles(base.replace(read_ports=2), idx) == 1
+    assert pim.step_cycles(base.replace(read_ports=2, pattern_aware=False), idx) == 2
+    assert pim.step_cycles(base, np.array([[0, 0, 0, 0]])) == 1  # a step takes a cycle
+
+
+def _table_rows(cfg: TileConfig, n_slices: int) -> int:
+    return n_slices * cfg.entries
+
+
+def test_memory_mode_data_survives_compute_runs_and_traffic_between_runs():
+    """Words written in memory mode to rows the run does not use read back unchanged after a
+    load and compute runs; the compute results are the same before and after memory traffic
+    between the runs (and exact)."""
+    cfg = CFGS["b1"]
+    rng = np.random.default_rng(9)
+    k = cfg.max_k // 2  # the run uses the lower half of every bank
+    a = rng.integers(*cfg.a_range, (cfg.M, k), endpoint=True)
+    rows = range(_table_rows(cfg, k // cfg.K), cfg.sram_rows)
+    words = {
+        (b, r): int(rng.integers(0, 1 << cfg.sram_word_bits))
+        for b in range(cfg.banks)
+        for r in rng.choice(rows, 6, replace=False)
+    }
+    job = pim.Compute(_codes(cfg, k, rng), _zero(cfg, rng))
+    ops = [pim.Write(b, r, w) for (b, r), w in words.items()]
+    ops += [pim.Load(a), job]
+    ops += [pim.Write(b, r, w ^ 1) for (b, r), w in words.items()]  # traffic between runs
+    ops += [pim.Read(b, r) for (b, r) in words]
+    ops += [job]
+    trace = pim.run_program(cfg, ops, seed=3, p_gap=0.2, p_stall=0.2)
+    assert trace.reads == [w ^ 1 for w in words.values()]
+    want = pim.expected_result(cfg, a, job)
+    assert first_mismatch(trace.results[0], want) is None
+    assert first_mismatch(trace.results[1], want) is None
+
+    # and the first writes survived the load and the first compute run
+    ops = [pim.Write(b, r, w) for (b, r), w in words.items()] + [pim.Load(a), job]
+    ops += [pim.Read(b, r) for (b, r) in words]
+    trace = pim.run_program(cfg, ops, seed=4)
+    assert trace.reads == list(words.values())
+
+
+def test_memory_request_during_a_run_stalls_then_is_served():
+    """A memory-mode read offered for the whole compute run is not accepted until the run's
+    result has been read; then it returns the word the load wrote (bank 0, row 0: entry
+    T[1] = a[m, 0] of every batch row)."""
+    cfg = CFGS["b4_signed_r2"]
+    rng = np.random.default_rng(10)
+    a = rng.integers(*cfg.a_range, (cfg.M, cfg.max_k), endpoint=True)
+    job = pim.Compute(_codes(cfg, cfg.max_k, rng), probe_mem=True)
+    trace = pim.run_program(cfg, [pim.Load(a), job], p_stall=0.3)
+    assert trace.stalled == [True]
+    assert trace.reads == [pack(a[:, 0], cfg.entry_bits)]
+    assert first_mismatch(trace.results[0], pim.expected_result(cfg, a, job)) is None
+
+
+def test_memory_requests_beyond_the_sram_change_nothing():
+    """Three banks (the bank field holds 0..3) and 3 * 15 rows (the row field 0..63): a
+    write to bank 3 or to row 45 is dropped (it does not wrap onto a real word), a read
+    there returns 0."""
+    cfg = TileConfig(arch="pim", M=1, N=2, K=12, symmetric=False, max_k=36)
+    assert cfg.banks == 3 and cfg.sram_rows == 45
+    ops = [pim.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44)]
+    ops += [
+        pim.Write(0, cfg.sram_rows, 0x2AA),  # no such row
+        pim.Write(3, 1, 0x2AA),  # no such bank
+        *[pim.Read(b, r) for b in range(3) for r in (1, 44)],
+        pim.Read(0, cfg.sram_rows),
+        pim.Read(3, 1),
+    ]
+    trace = pim.run_program(cfg, ops)
+    assert trace.reads == [0x155 + b + r for b in range(3) for r in (1, 44)] + [0, 0]
