@@ -110,6 +110,10 @@ def part_verilog(cfg: TileConfig, part: str) -> str:
     derived = f"acc_bits = {cfg.acc_bits}, beats/slice = {cfg.beats_per_slice}"
     if cfg.arch == "lut":
         derived = f"entries/table = {cfg.entries}, entry_bits = {cfg.entry_bits}, {derived}"
+    if cfg.arch == "pim":
+        derived = (
+            f"{cfg.banks} SRAM banks x {cfg.sram_rows} words x {cfg.sram_word_bits} bits, {derived}"
+        )
     if cfg.fp_words:
         derived = f"FP16 activations, FP32 results, beats/slice = {cfg.beats_per_slice}"
         if cfg.arch == "fplut":

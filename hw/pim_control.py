@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from .config import TileConfig
 from .layouts import cmd_layout, mem_request_layout, step_layout, table_layout, weight_layout
+from .util import select
 
 __all__ = ["PimControl"]
 
@@ -78,7 +79,8 @@ class PimControl(wiring.Component):
         # ---- load: table beats -> one SRAM row per cycle in every bank ----------------------
         table = Signal(table_layout(cfg), reset_less=True)
         table_full = Signal()
-        entry = Signal(range(entries))
+        entry = Signal(range(entries))  # the entry within the slice
+        wr_row = Signal.like(row_base)  # rows are written in order: slice-major, then entry
         taken = Signal(range(cfg.max_slices + 1))  # table beats accepted
         written = Signal(range(cfg.max_slices + 1))  # slices fully written
         entry_last = table_full & (entry == entries - 1)
@@ -98,14 +100,21 @@ class PimControl(wiring.Component):
             m.d.sync += [
                 rsp_wait.eq(0),
                 rsp_valid.eq(1),
-                rsp_data.eq(Mux(rsp_hole, 0, self.rd_data0[rsp_bank])),
+                rsp_data.eq(
+                    Mux(rsp_hole, 0, select([self.rd_data0[b] for b in range(cfg.banks)], rsp_bank))
+                ),
             ]
 
         with m.FSM(name="state"):
             with m.State("idle"):
                 m.d.comb += self.cmd.ready.eq(~rsp_wait)
                 req = self.mem.payload
-                exists = (req.bank < cfg.banks) & (req.row < cfg.sram_rows)
+                # a field that can hold a bank or row beyond the SRAM is checked
+                exists = Const(1, 1)
+                if cfg.banks < 1 << len(req.bank):
+                    exists = exists & (req.bank < Const(cfg.banks, len(req.bank)))
+                if cfg.sram_rows < 1 << len(req.row):
+                    exists = exists & (req.row < Const(cfg.sram_rows, len(req.row)))
                 m.d.comb += self.mem.ready.eq(~self.cmd.valid & ~rsp_wait & ~rsp_valid)
                 with m.If(self.mem.valid & self.mem.ready):
                     for b in range(cfg.banks):
@@ -126,6 +135,7 @@ class PimControl(wiring.Component):
                         m.d.sync += zero.eq(c.zero)
                     with m.If(c.load):
                         m.d.sync += [totals.eq(0), taken.eq(0), written.eq(0), table_full.eq(0)]
+                        m.d.sync += wr_row.eq(0)
                         m.d.sync += n_slices.eq(Mux(c.n_slices == 0, 1, c.n_slices))
                         m.next = "load"
                     with m.Else():
@@ -143,15 +153,20 @@ class PimControl(wiring.Component):
                     ]
                 with m.If(table_full):
                     for b in range(cfg.banks):
-                        row = Cat(*(table.entries[r][b][entry] for r in range(cfg.M)))
+                        row = Cat(
+                            *(
+                                select([table.entries[r][b][e] for e in range(entries)], entry)
+                                for r in range(cfg.M)
+                            )
+                        )
                         m.d.comb += [
                             self.wr_en[b].eq(1),
-                            self.wr_addr[b].eq(row_base + entry),
+                            self.wr_addr[b].eq(wr_row),
                             self.wr_data[b].eq(row),
                         ]
-                    m.d.sync += entry.eq(Mux(entry_last, 0, entry + 1))
+                    m.d.sync += [entry.eq(Mux(entry_last, 0, entry + 1)), wr_row.eq(wr_row + 1)]
                     with m.If(entry_last):
-                        m.d.sync += [written.eq(written + 1), row_base.eq(row_base + entries)]
+                        m.d.sync += written.eq(written + 1)
                 with m.If(accept):
                     m.d.sync += [table_full.eq(1), entry.eq(0)]
                 with m.Elif(entry_last):
@@ -162,7 +177,9 @@ class PimControl(wiring.Component):
             with m.State("compute"):
                 m.d.comb += self.computing.eq(1)
                 s = self.step.payload
-                tile_last = (slice_ == n_slices - 1) & (t == beats - 1)
+                last_slice = Signal.like(slice_)
+                m.d.comb += last_slice.eq(n_slices - 1)
+                tile_last = (slice_ == last_slice) & (t == beats - 1)
                 m.d.comb += [
                     self.step.valid.eq(self.w.valid),
                     self.w.ready.eq(self.step.ready),

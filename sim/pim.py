@@ -19,7 +19,7 @@ from lutcore.hw.layouts import act_layout, cmd_layout, mem_request_layout
 from lutcore.hw.pim_tile import PimTile
 
 from . import golden
-from .streams import decode_result, encode_weights
+from .streams import decode_result, encode_weights, pack
 
 __all__ = [
     "step_indices",
@@ -33,6 +33,10 @@ __all__ = [
     "Read",
     "run_program",
     "expected_result",
+    "encode_command",
+    "encode_request",
+    "encode_acts",
+    "program_streams",
 ]
 
 #: cycles between a compute command and its first step issuing, and from a tile's last step
@@ -140,6 +144,59 @@ class Trace:
     cycles: int = 0
 
 
+def encode_command(cfg: TileConfig, load: bool, n_slices: int, zero=None) -> int:
+    """A ``cmd`` payload: a table load of ``n_slices`` slices, or a compute with zero points."""
+    fields = {"n_slices": n_slices, "load": int(load)}
+    if cfg.has_zero_point:
+        fields["zero"] = [0] * cfg.N if zero is None else [int(z) for z in zero]
+    return cmd_layout(cfg).const(fields).as_value().value
+
+
+def encode_request(cfg: TileConfig, op: Write | Read) -> int:
+    """A ``mem`` payload for a memory-mode write or read."""
+    write = isinstance(op, Write)
+    fields = {"bank": op.bank, "row": op.row, "write": int(write), "wdata": op.data if write else 0}
+    return mem_request_layout(cfg).const(fields).as_value().value
+
+
+def encode_acts(cfg: TileConfig, a: np.ndarray) -> list[int]:
+    """The ``a`` beats of a load: one K-slice of the ``M`` rows each."""
+    layout = act_layout(cfg)
+    return [
+        layout.const(a[:, s : s + cfg.K].tolist()).as_value().value
+        for s in range(0, a.shape[1], cfg.K)
+    ]
+
+
+def program_streams(cfg: TileConfig, program: list) -> tuple[dict, dict]:
+    """The payloads of each input stream and the expected payloads of each output stream for
+    a program run with every stream driven at once (the cocotb bench). The tile orders the
+    streams itself (activation beats only during a load, weights only during a compute,
+    memory requests only while idle), so the program's memory operations must not touch
+    rows a load writes, and may only read words the program wrote."""
+    inputs: dict[str, list[int]] = {"cmd": [], "a": [], "w": [], "mem": []}
+    expected: dict[str, list[int]] = {"y": [], "mem_rsp": []}
+    written: dict[tuple[int, int], int] = {}
+    acts = None
+    for op in program:
+        if isinstance(op, Load):
+            acts = op.a
+            inputs["cmd"].append(encode_command(cfg, True, op.a.shape[1] // cfg.K))
+            inputs["a"] += encode_acts(cfg, op.a)
+        elif isinstance(op, Compute):
+            inputs["cmd"].append(encode_command(cfg, False, op.codes.shape[0] // cfg.K, op.zero))
+            for s in range(0, op.codes.shape[0], cfg.K):
+                inputs["w"] += encode_weights(cfg, op.codes[s : s + cfg.K])
+            expected["y"].append(pack(expected_result(cfg, acts, op), cfg.acc_bits))
+        else:
+            inputs["mem"].append(encode_request(cfg, op))
+            if isinstance(op, Write):
+                written[op.bank, op.row] = op.data
+            else:
+                expected["mem_rsp"].append(written[op.bank, op.row])
+    return inputs, expected
+
+
 def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_stall=0.0):
     """Run the operations one after another on :class:`~lutcore.hw.pim_tile.PimTile` in
     Amaranth's simulator (each producer idles before a beat with probability ``p_gap``,
@@ -148,7 +205,6 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
     rng = np.random.default_rng(seed)
     trace = Trace()
     clock = {"cycle": 0}
-    cmd_l, act_l, req_l = cmd_layout(cfg), act_layout(cfg), mem_request_layout(cfg)
 
     async def counter(ctx):
         async for _ in ctx.tick():
@@ -172,27 +228,19 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
                 ctx.set(stream.ready, 0)
                 return payload
 
-    def command(load: bool, n_slices: int, zero=None) -> int:
-        fields = {"n_slices": n_slices, "load": int(load)}
-        if cfg.has_zero_point:
-            fields["zero"] = [0] * cfg.N if zero is None else [int(z) for z in zero]
-        return cmd_l.const(fields).as_value().value
-
     async def bench(ctx):
         for op in program:
             if isinstance(op, Load):
                 n = op.a.shape[1] // cfg.K
-                await send(ctx, dut.cmd, command(True, n))
-                for s in range(n):
-                    beat = act_l.const(op.a[:, s * cfg.K : (s + 1) * cfg.K].tolist())
-                    await send(ctx, dut.a, beat.as_value().value)
+                await send(ctx, dut.cmd, encode_command(cfg, True, n))
+                for beat in encode_acts(cfg, op.a):
+                    await send(ctx, dut.a, beat)
                 await ctx.tick().until(dut.cmd.ready)  # back to idle: the tables are written
             elif isinstance(op, Compute):
                 n = op.codes.shape[0] // cfg.K
-                await send(ctx, dut.cmd, command(False, n, op.zero))
+                await send(ctx, dut.cmd, encode_command(cfg, False, n, op.zero))
                 if op.probe_mem:
-                    probe = req_l.const({"bank": 0, "row": 0, "write": 0, "wdata": 0})
-                    ctx.set(dut.mem.payload.as_value(), probe.as_value().value)
+                    ctx.set(dut.mem.payload.as_value(), encode_request(cfg, Read(0, 0)))
                     ctx.set(dut.mem.valid, 1)
                 accepted, taken = [], False
                 for s in range(n):
@@ -208,17 +256,8 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
                     trace.stalled.append(not taken)
                     trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
             else:
-                write = isinstance(op, Write)
-                req = req_l.const(
-                    {
-                        "bank": op.bank,
-                        "row": op.row,
-                        "write": int(write),
-                        "wdata": op.data if write else 0,
-                    }
-                )
-                await send(ctx, dut.mem, req.as_value().value)
-                if not write:
+                await send(ctx, dut.mem, encode_request(cfg, op))
+                if isinstance(op, Read):
                     trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
         trace.cycles = clock["cycle"]
 

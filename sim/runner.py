@@ -23,7 +23,15 @@ from .lint import WAIVERS
 from .scenario import Scenario
 from .tools import require, sim_env
 
-__all__ = ["SIMULATORS", "SimulationFailed", "Build", "build", "run_scenario", "run_stream"]
+__all__ = [
+    "SIMULATORS",
+    "SimulationFailed",
+    "Build",
+    "build",
+    "run_scenario",
+    "run_stream",
+    "run_streams",
+]
 
 SIMULATORS = ("verilator", "icarus")
 BUILD_ROOT = Path(os.environ.get("LUTCORE_BUILD", "build")) / "cocotb"
@@ -114,9 +122,27 @@ def run_stream(
     ``inputs`` payloads with random idle gaps, ``o`` read with random backpressure, every
     output payload compared with ``expected`` (the first mismatch reported with its index
     and both values). Raises :class:`SimulationFailed` when a check fails."""
+    return run_streams(
+        built, {"i": inputs}, {"o": expected}, name=name, seed=seed, p_gap=p_gap, p_stall=p_stall
+    )
+
+
+def run_streams(
+    built: Build,
+    inputs: dict[str, list[int]],
+    expected: dict[str, list[int]],
+    *,
+    name: str = "streams",
+    seed: int = 0,
+    p_gap: float = 0.0,
+    p_stall: float = 0.0,
+) -> dict:
+    """:func:`run_stream` with several streams: each input stream (by name, e.g. ``"cmd"``)
+    driven with its payloads concurrently, each output stream's payloads compared in order
+    with its expected list (the PIM tile's ``y`` and ``mem_rsp``)."""
     data = {
-        "inputs": [hex(v) for v in inputs],
-        "expected": [hex(v) for v in expected],
+        "inputs": {k: [hex(v) for v in vs] for k, vs in inputs.items()},
+        "expected": {k: [hex(v) for v in vs] for k, vs in expected.items()},
         "seed": seed,
         "p_gap": p_gap,
         "p_stall": p_stall,
