@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-full bench layers test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim test ruff clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,9 @@ sweep: $(STAMP)  ## small LUT/MAC sweep: build/sweep/default/{results.csv,summar
 sweep-fp16: $(STAMP)  ## FP16 activations: LUT and pre-aligned MAC (+ converters) vs FP16 MAC
 	"$(LUTCORE)" sweep --spec synth/sweeps/fp16.toml -j 2 $(ARGS)
 
+sweep-pim: $(STAMP)  ## the PIM tile at B = 1, 4, 8 and 1-2 read ports (logic + SRAM estimate)
+	"$(LUTCORE)" sweep --spec synth/sweeps/pim.toml -j 2 $(ARGS)
+
 sweep-full: $(STAMP)  ## the full grid (hours; resumable; ARGS="-j 8" or "--scheduler tcp://...")
 	"$(LUTCORE)" sweep --spec synth/sweeps/full.toml -j 2 $(ARGS)
 
@@ -56,6 +59,9 @@ bench: $(STAMP)  ## simulation throughput and array utilization (build/bench/)
 
 layers: $(STAMP)  ## real MiniLM layers through the FP path: build/layers/errors.{csv,md}
 	"$(LUTCORE)" layers $(ARGS)
+
+pim: $(STAMP)  ## PIM tile: pattern-aware saving and GEMV cycles on real weights (build/pim/)
+	"$(LUTCORE)" pim $(ARGS)
 
 test: $(STAMP)  ## the whole test suite
 	"$(BIN)/python" -m pytest

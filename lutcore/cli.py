@@ -120,6 +120,19 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pim(args: argparse.Namespace) -> int:
+    from lutcore.sim.model import ModelMissing
+    from lutcore.sim.pim_bench import run_pim_bench
+
+    try:
+        run_pim_bench(args.out_dir)
+    except ModelMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out_dir / 'pim.md'}, patterns.csv and gemv.csv")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from lutcore.synth.liberty import DEFAULT_LIBERTY, LibertyError
     from lutcore.synth.report import run_synth
@@ -252,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtl-tokens", type=int, default=0, help="also run N tokens on the RTL")
     p.add_argument("--rtl-columns", type=int, default=16, help="output columns on the RTL")
     p.set_defaults(func=cmd_layers)
+
+    p = sub.add_parser("pim", help="PIM tile: pattern-aware saving, batched GEMV cycles")
+    p.add_argument("--out-dir", type=Path, default=BUILD / "pim")
+    p.set_defaults(func=cmd_pim)
 
     p = sub.add_parser("bench", help="simulation throughput and array utilization")
     add_config_options(p)

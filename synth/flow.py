@@ -181,7 +181,7 @@ def synthesize(
     top = part_name(cfg, part)
     design = work / "design.v"
     progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
-    design.write_text(part_verilog(cfg, part))
+    design.write_text(part_verilog(cfg, part, macros=True))  # SRAM banks: an estimate
     abc = work / "abc.script"
     abc.write_text(_abc_script(int(clock_ns * 1000)))
     # `abc -dff` hands the flip-flops to ABC with the logic, so the delay target and sizing

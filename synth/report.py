@@ -16,6 +16,7 @@ from lutcore.hw.emit import parts, write_atomic
 from .flow import SynthResult, combine, liberty_digest, synthesize, temp_work
 from .fpga import check_fpga_args, fpga_estimate
 from .liberty import DEFAULT_LIBERTY, check_liberty
+from .sram import sram_estimate
 from .yosys import yosys_version
 
 __all__ = ["build_report", "run_synth"]
@@ -31,10 +32,16 @@ def sta_version() -> str | None:
 def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: str) -> dict:
     """The report as data: configuration, tools, library, areas, timing, throughput."""
     weight_bit_macs = cfg.M * cfg.N * cfg.K * cfg.planes_per_cycle
+    sram = None
+    if cfg.arch == "pim":
+        # a step takes ceil(N / read_ports) cycles when no lookup is shared (the
+        # data-independent figure; pattern awareness only shortens steps)
+        weight_bit_macs /= -(-cfg.N // cfg.read_ports)
+        sram = sram_estimate(cfg)
     macs = weight_bit_macs / cfg.w_bits
     fmax_hz = result.timing["fmax_mhz"] * 1e6
-    area_mm2 = result.area_total * 1e-6
-    return {
+    area_mm2 = (result.area_total + (sram["area_um2"] if sram else 0.0)) * 1e-6
+    rep = {
         "config": cfg.to_dict(),
         "slug": cfg.slug,
         "tools": {
@@ -70,6 +77,11 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
         },
         "synthesis_seconds": round(result.seconds, 1),
     }
+    if sram:
+        rep["sram"] = sram
+        rep["area_um2"]["total_with_sram_estimate"] = round(result.area_total + sram["area_um2"], 1)
+        rep["throughput"]["density_area"] = "logic (Yosys) + SRAM estimate"
+    return rep
 
 
 def report_markdown(rep: dict) -> str:
@@ -126,13 +138,27 @@ def report_markdown(rep: dict) -> str:
         f"Fanout repair: {timing['fanout_buffers_inserted']} buffers inserted; largest fanout "
         f"now `{timing['max_fanout_net']}` with {timing['max_fanout']} loads."
     )
+    if "sram" in rep:
+        sram = rep["sram"]
+        lines += [
+            "",
+            "## SRAM (estimate, not synthesized)",
+            "",
+            f"{sram['banks']} banks x {sram['words_per_bank']} words x {sram['word_bits']} bits "
+            f"({sram['bits']:,} bits, {sram['read_ports_per_bank']} read port(s) per bank): "
+            f"**{sram['area_um2']:,.1f} um^2** estimated ({sram['area_per_bank_um2']:,.1f} per "
+            f"bank). Model: {sram['model']}. The logic above is synthesized with the banks as "
+            "external macros; their access time is not in the timing. Logic + SRAM estimate: "
+            f"**{area['total_with_sram_estimate']:,.1f} um^2**.",
+        ]
     lines += [
         "",
         "## Throughput and density",
         "",
         f"{thr['weight_bit_macs_per_cycle']} weight-bit MACs/cycle = {thr['macs_per_cycle']:g} "
         f"MACs/cycle at {rep['config']['w_bits']}-bit weights; {thr['tops']} TOPS at Fmax; "
-        f"**{thr['tops_per_mm2']} TOPS/mm^2** (1 MAC = 2 ops, flattened area).",
+        f"**{thr['tops_per_mm2']} TOPS/mm^2** (1 MAC = 2 ops, "
+        f"{thr.get('density_area', 'flattened area')}).",
         "",
         f"Synthesis wall time {rep['synthesis_seconds']} s.",
         "",

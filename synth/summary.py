@@ -125,6 +125,7 @@ def summarize(rows: list[dict], name: str) -> str:
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
     lines += fp16_section(rows)
+    lines += pim_section(rows)
     lines += ["", "## Against the papers' claims", ""]
     lines += [f"- Claim: {c}." for c in PAPER_CLAIMS]
     lines += ["", _verdict(ratios, crossover), ""]
@@ -190,6 +191,34 @@ def fp16_section(rows: list[dict]) -> list[str]:
     return lines
 
 
+def pim_section(rows: list[dict]) -> list[str]:
+    """Markdown lines for the PIM tile's points: per batch B (= M) and read ports, the
+    synthesized logic, the SRAM estimate and the density with and without the SRAM."""
+    pts = sorted(_ok(rows, arch="pim"), key=lambda r: (r["M"], r["N"], r["read_ports"]))
+    if not pts:
+        return []
+    lines = [
+        "",
+        "## PIM tile",
+        "",
+        "Logic from Yosys; the SRAM banks are an analytic estimate (see the reports). The "
+        "data-independent throughput (a step takes ceil(N / read ports) cycles); pattern-aware "
+        "lookups shorten steps (measured by `make pim`). *Logic only* is what the PIM "
+        "function adds to an SRAM that is there anyway (SAIL's cache).",
+        "",
+        "| point | B | N x R | logic um^2 | SRAM estimate um^2 | Fmax MHz | TOPS/mm^2 "
+        "(logic + SRAM) | TOPS/mm^2 (logic only) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in pts:
+        lines.append(
+            f"| `{r['slug']}` | {r['M']} | {r['N']} x {r['read_ports']} | "
+            f"{r['area_um2']:,.0f} | {r['sram_area_um2']:,.0f} | {r['fmax_mhz']:.0f} | "
+            f"{r['tops_per_mm2']:.4f} | {r['tops_per_mm2_logic']:.4f} |"
+        )
+    return lines
+
+
 def _verdict(ratios: dict[int, float], crossover: int | None) -> str:
     if not ratios:
         return "No LUT/MAC pair to compare."
@@ -239,7 +268,13 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    colors = {"lut": "tab:blue", "mac": "tab:orange", "fpmac": "tab:red", "fplut": "tab:green"}
+    colors = {
+        "lut": "tab:blue",
+        "mac": "tab:orange",
+        "fpmac": "tab:red",
+        "fplut": "tab:green",
+        "pim": "tab:purple",
+    }
 
     def save(fig, stem: str) -> None:
         for ext in ("png", "svg"):

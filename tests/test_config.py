@@ -58,6 +58,20 @@ BAD = [
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "K": 6, "max_k": 6},
         "K=6: must be a multiple of g=4",
     ),
+    ({"arch": "pim"}, "symmetric=True with arch='pim': the PIM tile reads unsigned (0/1)"),
+    (
+        {"arch": "pim", "symmetric": False, "planes_per_cycle": 2},
+        "planes_per_cycle=2 with arch='pim'",
+    ),
+    (
+        {"arch": "pim", "symmetric": False, "read_ports": 3},
+        "read_ports=3: allowed 1, 2 (one 1rw1r SRAM macro per bank)",
+    ),
+    ({"arch": "pim", "symmetric": False, "M": 32}, "M=32 with arch='pim'"),
+    ({"arch": "pim", "symmetric": False, "N": 32}, "N=32 with arch='pim'"),
+    ({"arch": "pim", "symmetric": False, "K": 68, "max_k": 68}, "K=68 with arch='pim'"),
+    ({"read_ports": 2}, "read_ports=2 with arch='lut': a parameter of the PIM tile"),
+    ({"pattern_aware": False}, "pattern_aware=False with arch='lut'"),
     ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
     (
         {"w_bits": 3, "planes_per_cycle": 2},
@@ -69,7 +83,7 @@ BAD = [
     ({"M": True}, "M=True: must be an integer"),
     ({"M": 2.5}, "M=2.5: must be an integer"),
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
-    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac, fpmac, fplut"),
+    ({"arch": "dsp"}, "arch='dsp': allowed lut, mac, fpmac, fplut, pim"),
     ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
 ]
 

@@ -180,3 +180,29 @@ def test_memory_requests_beyond_the_sram_change_nothing():
     ]
     trace = pim.run_program(cfg, ops)
     assert trace.reads == [0x155 + b + r for b in range(3) for r in (1, 44)] + [0, 0]
+
+
+def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
+    """Real 2-bit RTN weights (MiniLM query layer) repeat index patterns and have more
+    all-zero chunks than uniform random codes: the schedule model saves more on them, and
+    never costs a cycle."""
+    from lutcore.sim import model, quant
+
+    from .conftest import in_ci
+
+    try:
+        w = model.layer_weight("query")
+    except model.ModelMissing as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and {exc}")
+        pytest.skip(str(exc))
+    cfg = TileConfig(arch="pim", M=4, N=8, K=8, symmetric=False, w_bits=2, max_k=384)
+    real = quant.quantize_rtn(w, 2, 128).codes
+    rand = np.random.default_rng(0).integers(0, 4, real.shape)
+    saving = {}
+    for name, codes in (("real", real), ("random", rand)):
+        _, aware = pim.gemv_cycles(cfg, codes, pattern_aware=True)
+        _, every = pim.gemv_cycles(cfg, codes, pattern_aware=False)
+        assert aware <= every
+        saving[name] = 1 - aware / every
+    assert saving["real"] > saving["random"] > 0.05, saving

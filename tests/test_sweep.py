@@ -227,3 +227,20 @@ def test_summary_compares_fp16_points_with_the_fp16_mac(tmp_path):
     assert "about 18x" in text
     assert "## FP16 activations" not in summarize(rows[:1], "int only")
     assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))  # every arch
+
+
+def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):
+    pim = {"symmetric": False, "N": 8, "K": 8, "max_k": 1024}
+    rows = [
+        _row("lut", 2, 0.20),
+        _row("pim", 2, 0.0013, M=4, **pim) | {"sram_area_um2": 2.0e6, "tops_per_mm2_logic": 0.0128},
+        _row("pim", 2, 0.0009, M=1, read_ports=2, **pim)
+        | {"sram_area_um2": 1.0e6, "tops_per_mm2_logic": 0.0051},
+    ]
+    text = summarize(rows, "pim")
+    assert "## PIM tile" in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("| `pim_")]
+    assert [ln.split(" | ")[1] for ln in lines] == ["1", "4"]  # ordered by B
+    assert "| 8 x 2 |" in lines[0] and "| 2,000,000 |" in lines[1] and "0.0128" in lines[1]
+    assert "## PIM tile" not in summarize(rows[:1], "no pim")
+    assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))

@@ -234,3 +234,31 @@ def test_fp_path_report_adds_the_converters(tmp_path):
     out = tmp_path / cfg.slug
     assert (out / "netlist_act_converter.v").exists() and (out / "netlist_dequant.v").exists()
     assert "act_converter" in (out / "report.md").read_text()
+
+
+def test_pim_report_synthesizes_logic_and_estimates_the_sram(tmp_path):
+    """The PIM tile's banks are not synthesized (no flip-flop memory in the netlist): the
+    report has the logic by block and the SRAM estimate beside it, and the density counts
+    both, at ceil(N / read_ports) cycles a step."""
+    from lutcore.synth.sram import CALIBRATION, macro_area, sram_estimate
+
+    cfg = TileConfig(arch="pim", M=2, N=2, K=4, symmetric=False, w_bits=2, max_k=64)
+    rep = run_synth(cfg, tmp_path, progress=lambda _: None)
+    blocks = rep["area_um2"]["by_block"]
+    assert set(blocks) == {"precompute", "control", "lookup", "pim_array", "top_glue"}
+    sram = rep["sram"]
+    assert sram == sram_estimate(cfg) and sram["banks"] == 1 and sram["words_per_bank"] == 240
+    logic = rep["area_um2"]["total"]
+    # a flip-flop memory of 240 x 20 bits would be far larger than the whole logic here
+    assert rep["cells"].get("sky130_fd_sc_hd__dfxtp_1", 0) < 240 * 20 / 4
+    assert rep["area_um2"]["total_with_sram_estimate"] == pytest.approx(logic + sram["area_um2"])
+    thr = rep["throughput"]
+    assert thr["weight_bit_macs_per_cycle"] == cfg.M * cfg.N * cfg.K / 2  # 2 columns, 1 port
+    want = 2 * thr["macs_per_cycle"] * rep["timing"]["fmax_mhz"] * 1e6 / 1e12
+    density = want / ((logic + sram["area_um2"]) * 1e-6)
+    assert thr["tops_per_mm2"] == pytest.approx(density, abs=1e-4)  # rounded to 4 places
+    assert "SRAM (estimate, not synthesized)" in (tmp_path / cfg.slug / "report.md").read_text()
+    # the model reproduces both calibration macros and grows with words and width
+    for _, words, width, area in CALIBRATION:
+        assert macro_area(words, width) == pytest.approx(area, rel=1e-3)
+    assert macro_area(512, 40) > macro_area(256, 40) > macro_area(256, 32)
