@@ -44,6 +44,12 @@ def parts(cfg: TileConfig) -> tuple[str, ...]:
     return ("tile", "act_converter", "dequant")
 
 
+#: the PIM tile's in-memory converters (synthesized on request, not parts of a tile) and the
+#: words they convert at once (one quantization group)
+PIM_CONVERTERS = ("pim_fp16_to_bfp", "pim_int_to_fp16")
+PIM_CONVERT_COLUMNS = 128
+
+
 def part_name(cfg: TileConfig, part: str) -> str:
     """Verilog module (and file) name of one part: the slug, or the converter with the
     configuration of the floating-point path (rows or lanes included)."""
@@ -51,16 +57,30 @@ def part_name(cfg: TileConfig, part: str) -> str:
         return cfg.slug
     if part == "act_converter":
         return f"actconv_m{cfg.M}_{cfg.fp_slug}"
+    if part in PIM_CONVERTERS:
+        width = cfg.a_bits if part == "pim_fp16_to_bfp" else cfg.acc_bits
+        return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"
     if part == "dequant":  # the FP-table tile's converter takes FP32 words
         source = "fp32in_" if cfg.arch == "fplut" else ""
         return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
-    raise ValueError(f"part {part!r}: allowed tile, act_converter, dequant")
+    raise ValueError(
+        f"part {part!r}: allowed tile, act_converter, dequant, {', '.join(PIM_CONVERTERS)}"
+    )
 
 
 def _part_component(cfg: TileConfig, part: str, macros: bool = False):
     from .act_converter import ActConverter
     from .dequant import DequantConverter
 
+    if part in PIM_CONVERTERS:
+        from .pim_convert import PimConvert, fp16_to_bfp_program, int_to_fp16_program
+
+        if part == "pim_fp16_to_bfp":
+            program, what = fp16_to_bfp_program(cfg.a_bits), "FP16 -> block FP"
+        else:
+            program, what = int_to_fp16_program(cfg.acc_bits), "integer -> FP16"
+        engine = PimConvert(program, PIM_CONVERT_COLUMNS, external_rows=macros)
+        return engine, f"in-memory bit-serial converter ({what}, {len(program.ops)} micro-ops)"
     if part == "act_converter":
         return ActConverter(cfg), "FP activation -> block floating point converter"
     if part == "dequant":

@@ -37,6 +37,7 @@ __all__ = [
     "encode_request",
     "encode_acts",
     "program_streams",
+    "convert_in_memory",
 ]
 
 #: cycles between a compute command and its first step issuing, and from a tile's last step
@@ -273,3 +274,50 @@ def expected_result(cfg: TileConfig, a: np.ndarray, op: Compute) -> np.ndarray:
     """The exact ``A[:, :k] @ (codes - zero)`` of a compute over the first ``k`` activations."""
     k = op.codes.shape[0]
     return golden.reference_matmul(cfg, a[:, :k], op.codes, op.zero)
+
+
+# ---- in-memory type conversion ------------------------------------------------------------
+
+
+def convert_in_memory(program, blocks: list[np.ndarray], inputs: list[str], outputs: list[str]):
+    """Run ``program`` (:mod:`lutcore.hw.pim_convert`) on the engine for each block of words
+    (one word per column): the words' bits are written as bit planes into the rows named by
+    ``inputs`` (bit ``i`` into ``inputs[i]``), the engine is started, and the rows named by
+    ``outputs`` are read back. Returns ``(words_out, recorded, cycles)`` per block
+    (unsigned words of ``len(outputs)`` bits; ``recorded`` the engine's register)."""
+    from lutcore.hw.pim_convert import PimConvert
+
+    columns = len(blocks[0])
+    dut = PimConvert(program, columns)
+    results = []
+    shifts = np.arange(columns)
+
+    async def bench(ctx):
+        for words in blocks:
+            words = np.asarray(words, np.int64)
+            ctx.set(dut.host_we, 1)
+            for bit, name in enumerate(inputs):
+                plane = int((((words >> bit) & 1) << shifts).sum())
+                ctx.set(dut.host_addr, program.rows[name])
+                ctx.set(dut.host_wdata, plane)
+                await ctx.tick()
+            ctx.set(dut.host_we, 0)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            cycles = 1
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                cycles += 1
+            out = np.zeros(columns, np.int64)
+            for bit, name in enumerate(outputs):
+                ctx.set(dut.host_addr, program.rows[name])
+                await ctx.tick()
+                out |= ((ctx.get(dut.host_rdata) >> shifts) & 1) << bit
+            results.append((out, ctx.get(dut.exp), cycles))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return results

@@ -112,3 +112,19 @@ def test_fp_configuration_emits_and_lints_its_converters(name, tmp_path):
         assert f"module {part_name(cfg, part)}(" in text and "act_format = " in text
         findings = lint(tmp_path / f"{part_name(cfg, part)}.v", part_name(cfg, part))
         assert findings == [], "\n".join(findings[:20])
+
+
+@pytest.mark.parametrize("part", ["pim_fp16_to_bfp", "pim_int_to_fp16"])
+def test_pim_converter_engines_lint_clean(part, tmp_path):
+    """The PIM tile's in-memory converters (synthesized on request by `make pim`) emit
+    lint-clean Verilog named by their program and width."""
+    from lutcore.hw.emit import part_verilog
+
+    require_tool("verilator")
+    cfg = TileConfig(act_format="fp16", a_bits=16)
+    name = part_name(cfg, part)
+    assert name.startswith(part) and name.endswith("_c128")
+    path = tmp_path / f"{name}.v"
+    path.write_text(part_verilog(cfg, part))
+    findings = lint(path, name)
+    assert findings == [], "\n".join(findings[:20])

@@ -206,3 +206,60 @@ def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
         assert aware <= every
         saving[name] = 1 - aware / every
     assert saving["real"] > saving["random"] > 0.05, saving
+
+
+# ---- in-memory type conversion (bit-serial, word-parallel) ---------------------------------
+
+
+@pytest.mark.parametrize("a_bits", [16, 8])
+def test_in_memory_fp16_to_block_fp_matches_golden(a_bits):
+    """The engine's FP16 -> block-FP program on blocks with every special value (infinities,
+    NaNs, subnormals, zeros, -0, round-ups into saturation): every mantissa and the block
+    exponent equal :func:`fpgolden.to_bfp`; the run takes the program's length in cycles."""
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_convert import fp16_to_bfp_program
+    from lutcore.sim import fpgolden as fg
+
+    from .test_fp import special_blocks
+
+    program = fp16_to_bfp_program(a_bits)
+    blocks = special_blocks(FP16, 16, np.random.default_rng(a_bits))
+    inputs = [f"f{i}" for i in range(10)] + [f"e{i}" for i in range(5)] + ["s"]
+    outputs = [f"q{j}" for j in range(a_bits)]
+    runs = pim.convert_in_memory(program, list(blocks), inputs, outputs)
+    for b, (words, (q, field, cycles)) in enumerate(zip(blocks, runs, strict=True)):
+        want, x, _, _ = fg.to_bfp(words, FP16, 16, a_bits, "rne")
+        q = np.where(q >> (a_bits - 1), q - (1 << a_bits), q)
+        assert first_mismatch(q, want) is None, f"block {b}: {first_mismatch(q, want)}"
+        # the block exponent from the recorded field (an all-zero block: field 1, min_exp)
+        assert max(field, 1) - FP16.bias - FP16.frac_bits - (a_bits - 2 - FP16.frac_bits) == x[0]
+        assert cycles == len(program.ops) + 3  # start, one op a cycle, the last write
+
+
+@pytest.mark.parametrize("width", [20, 12])
+def test_in_memory_integer_to_fp16_matches_golden(width):
+    """The engine's integer -> FP16 program: random magnitudes at every scale, exact ties
+    (2049, 2051 -> even), overflow to infinity of either sign, the most negative integer,
+    zero -> +0: every word equals :func:`fpgolden.round_to_format`."""
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_convert import int_to_fp16_program
+    from lutcore.sim import fpgolden as fg
+
+    program = int_to_fp16_program(width)
+    rng = np.random.default_rng(width)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    blocks = [rng.integers(lo, hi, 16, endpoint=True) >> rng.integers(0, width, 16)]
+    blocks += [rng.integers(lo, hi, 16, endpoint=True) for _ in range(3)]
+    corner = [0, lo, hi, 1, -1, 2047, -2048, 1023, -1023, 3, 5, 7, 9, 11, 13, 15]
+    if width > 17:  # ties (2049, 2051: to even), overflow to infinity of either sign
+        corner[7:] = [2049, 2051, -2051, 4097, 65504, 65519, 65520, -65520, 1 << 17]
+    blocks.append(np.array(corner))
+    inputs = [f"i{j}" for j in range(width)]
+    runs = pim.convert_in_memory(program, blocks, inputs, [f"h{j}" for j in range(16)])
+    for b, (words, (h, _, cycles)) in enumerate(zip(blocks, runs, strict=True)):
+        want = np.array([fg.round_to_format(int(v), 0, FP16) for v in words])
+        assert first_mismatch(h, want) is None, f"block {b}: {first_mismatch(h, want)}"
+        assert cycles == len(program.ops) + 3  # start, one op a cycle, the last write
+    if width > 17:  # the corners reached their cases
+        h = runs[-1][0]
+        assert 0x7C00 in h and 0xFC00 in h and h[7] == 0x6800 and h[8] == 0x6802
