@@ -77,7 +77,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_ports(args: argparse.Namespace) -> int:
     from lutcore.docs import interface_markdown
 
-    text = interface_markdown(config_from_args(args))
+    cfg = config_from_args(args)
+    if cfg.arch == "pim":
+        print(
+            "error: arch='pim': `lutcore ports` documents the tile stream protocol (cmd, a, w, "
+            "y); the PIM tile's (load/compute commands, the mem/mem_rsp memory port) is in "
+            "README.md 'The SRAM-PIM tile' and hw/pim_tile.py",
+            file=sys.stderr,
+        )
+        return 2
+    text = interface_markdown(cfg)
     if args.output:
         from lutcore.hw.emit import write_atomic
 
@@ -125,7 +134,7 @@ def cmd_pim(args: argparse.Namespace) -> int:
     from lutcore.sim.pim_bench import run_pim_bench
 
     try:
-        run_pim_bench(args.out_dir)
+        run_pim_bench(args.out_dir, synth=not args.no_synth)
     except ModelMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -268,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pim", help="PIM tile: pattern-aware saving, batched GEMV cycles")
     p.add_argument("--out-dir", type=Path, default=BUILD / "pim")
+    p.add_argument(
+        "--no-synth", action="store_true", help="skip the converters' synthesis (minutes)"
+    )
     p.set_defaults(func=cmd_pim)
 
     p = sub.add_parser("bench", help="simulation throughput and array utilization")

@@ -53,8 +53,63 @@ def _weights(rng) -> dict[str, tuple[np.ndarray, int]]:
     return out
 
 
-def run_pim_bench(out_dir: Path) -> tuple[list[dict], list[dict]]:
-    """Measure and write ``patterns.csv``, ``gemv.csv`` and ``pim.md`` into ``out_dir``."""
+def conversion_comparison(work: Path, progress=print) -> list[dict]:
+    """Area and cycles of the in-memory converters (:mod:`lutcore.hw.pim_convert`: logic
+    synthesized, the bit-sliced subarray an SRAM estimate) against the dedicated converters
+    of the same FP path (the default tile with FP16 activations and 16-bit mantissas),
+    per block of 128 words."""
+    from lutcore.hw.config import DEFAULT
+    from lutcore.hw.emit import PIM_CONVERT_COLUMNS
+    from lutcore.hw.pim_convert import (
+        conversion_cycles,
+        fp16_to_bfp_program,
+        int_to_fp16_program,
+    )
+    from lutcore.synth.flow import synthesize
+    from lutcore.synth.sram import macro_area
+
+    cfg = DEFAULT.replace(act_format="fp16", a_bits=16)
+    words = PIM_CONVERT_COLUMNS
+    rows = []
+    pairs = (
+        (
+            "FP16 -> block FP16",
+            "pim_fp16_to_bfp",
+            fp16_to_bfp_program(cfg.a_bits),
+            "act_converter",
+            2 * cfg.bfp_block // cfg.act_lanes * words // cfg.bfp_block,
+        ),
+        (
+            "integer -> FP16/FP32",
+            "pim_int_to_fp16",
+            int_to_fp16_program(cfg.acc_bits),
+            "dequant",
+            words // cfg.dequant_lanes,
+        ),
+    )
+    for what, part, program, dedicated, dedicated_cycles in pairs:
+        engine = synthesize(cfg, work / part, part=part, progress=progress)
+        other = synthesize(cfg, work / dedicated, part=dedicated, progress=progress)
+        subarray = macro_area(len(program.rows), words)
+        rows.append(
+            {
+                "conversion": what,
+                "in-memory cycles / 128 words": conversion_cycles(program),
+                "in-memory logic um^2": round(engine.area_total),
+                "in-memory subarray um^2 (estimate)": round(subarray),
+                "in-memory Fmax MHz": engine.timing["fmax_mhz"],
+                "dedicated": dedicated,
+                "dedicated cycles / 128 words": dedicated_cycles,
+                "dedicated um^2": round(other.area_total),
+                "dedicated Fmax MHz": other.timing["fmax_mhz"],
+            }
+        )
+    return rows
+
+
+def run_pim_bench(out_dir: Path, *, synth: bool = True) -> tuple[list[dict], list[dict]]:
+    """Measure and write ``patterns.csv``, ``gemv.csv`` and ``pim.md`` into ``out_dir``
+    (with ``synth``, also the converters' comparison, which synthesizes four blocks)."""
     rng = np.random.default_rng(0)
     weights = _weights(rng)
     patterns = []
@@ -92,7 +147,13 @@ def run_pim_bench(out_dir: Path) -> tuple[list[dict], list[dict]]:
             row["lut M=B N8 K8"] = lut_gemv_cycles(same, k, n_total)
             row["lut M=B N64 K4"] = lut_gemv_cycles(paper, k, n_total)
             gemv.append(row)
-    _write(out_dir, patterns, gemv)
+    conversions = []
+    if synth:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lutcore-pim-") as tmp:
+            conversions = conversion_comparison(Path(tmp), progress=lambda _: None)
+    _write(out_dir, patterns, gemv, conversions)
     return patterns, gemv
 
 
@@ -104,7 +165,7 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _write(out_dir: Path, patterns: list[dict], gemv: list[dict]) -> None:
+def _write(out_dir: Path, patterns: list[dict], gemv: list[dict], conversions: list[dict]):
     write_atomic(out_dir / "patterns.csv", _csv(patterns))
     write_atomic(out_dir / "gemv.csv", _csv(gemv))
     lines = [
@@ -150,4 +211,26 @@ def _write(out_dir: Path, patterns: list[dict], gemv: list[dict]) -> None:
         "|" + "---|" * len(gemv[0]),
     ]
     lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in gemv]
+    lines += [
+        "",
+        "Both tiles read one table entry for all B rows at once, so the cycles per GEMV do "
+        "not depend on B: per activation vector they fall as 1/B.",
+    ]
+    if conversions:
+        lines += [
+            "",
+            "## In-memory type conversion against the dedicated converters",
+            "",
+            "In-memory: the bit-serial, word-parallel engine (`hw/pim_convert.py`) on 128 words "
+            "in a bit-sliced subarray (one row per bit plane, two rows read and one written a "
+            "cycle); its logic synthesized, its subarray an SRAM estimate (`synth/sram.py`). "
+            "Dedicated: the activation converter and the dequant converter of the default tile "
+            "with FP16 activations (the dequant converter also multiplies by the scale; the "
+            "in-memory integer -> FP16 program converts only). Same flow and library.",
+            "",
+            "| " + " | ".join(conversions[0]) + " |",
+            "|" + "---|" * len(conversions[0]),
+        ]
+        lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in conversions]
+        write_atomic(out_dir / "conversions.csv", _csv(conversions))
     write_atomic(out_dir / "pim.md", "\n".join(lines) + "\n")
