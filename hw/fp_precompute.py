@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 
-from .config import FP16, TileConfig
+from .config import FP16
 from .fp import ALIGN_EXTRA_BITS, finite, normalize, round_pack
-from .layouts import act_layout, table_layout
-from .precompute import chunk_entries
+from .precompute import TablePrecompute, chunk_entries
 from .util import stage, stream_stages, tree_max
 
 __all__ = ["FpTablePrecompute", "LARGEST_FP16"]
@@ -60,7 +57,7 @@ def fp_chunk_entries(m: Module, words: list[Value], name: str, stage=None) -> li
     return out
 
 
-class FpTablePrecompute(wiring.Component):
+class FpTablePrecompute(TablePrecompute):
     """Builds the ``M x K/g`` FP16 tables of one K-slice (combinational stream transform) for
     the FP-table tile (``arch == "fplut"``).
 
@@ -74,15 +71,6 @@ class FpTablePrecompute(wiring.Component):
 
     #: register stages with ``pipeline >= 1``
     DEPTH = 2
-
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        super().__init__(
-            {
-                "i": In(stream.Signature(act_layout(cfg))),
-                "o": Out(stream.Signature(table_layout(cfg))),
-            }
-        )
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg

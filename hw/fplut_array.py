@@ -12,7 +12,8 @@ from .accumulate import accumulate
 from .config import FP16, TileConfig
 from .fp import fp32_add, fused_sum, unpack
 from .layouts import array_signature, table_layout
-from .util import named, select
+from .lut_array import beat_lanes
+from .util import select
 
 __all__ = ["FpLutArray"]
 
@@ -82,18 +83,7 @@ class FpLutArray(wiring.Component):
             ]
             for r in range(cfg.M)
         ]
-        lanes = SimpleNamespace(
-            planes=[
-                [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
-                for n in range(cfg.N)
-            ],
-            zbits=[
-                [named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
-                for n in range(cfg.N)
-            ],
-            neg=beat.neg,
-            t=beat.t,
-        )
+        lanes = beat_lanes(m, cfg, beat)
         values: dict[tuple[int, int], Value] = {}
         for row in range(cfg.M):
             for col in range(cfg.N):

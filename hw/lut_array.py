@@ -12,7 +12,7 @@ from .config import TileConfig
 from .layouts import array_signature, table_layout
 from .util import named, select, tree_sum
 
-__all__ = ["LutArray", "cell_value", "plane_partial"]
+__all__ = ["LutArray", "beat_lanes", "cell_value", "plane_partial"]
 
 
 def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, neg: Value) -> Value:
@@ -78,6 +78,22 @@ def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     return tree_sum(terms)
 
 
+def beat_lanes(m: Module, cfg: TileConfig, beat) -> SimpleNamespace:
+    """The issued beat's fields every cell reads, each its own named signal: ``planes[n][j]``,
+    ``zbits[n][j]``, ``neg`` and ``t``."""
+    return SimpleNamespace(
+        planes=[
+            [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])] for n in range(cfg.N)
+        ],
+        zbits=[
+            [named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
+            for n in range(cfg.N)
+        ],
+        neg=beat.neg,
+        t=beat.t,
+    )
+
+
 class LutArray(wiring.Component):
     """``M x N`` LUT MAC cells; the accumulators double as the result register.
 
@@ -111,17 +127,7 @@ class LutArray(wiring.Component):
             ],
             total=[named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
         )
-        lanes = SimpleNamespace(
-            planes=[
-                [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])]
-                for n in range(cfg.N)
-            ],
-            zbits=[
-                [named(m, beat.zbits[n][j], f"z_{n}_{j}") for j in range(cfg.planes_per_cycle)]
-                for n in range(cfg.N)
-            ],
-            neg=beat.neg,
-        )
+        lanes = beat_lanes(m, cfg, beat)
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):

@@ -165,6 +165,15 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _table(rows: list[dict]) -> list[str]:
+    """A Markdown table of dictionaries (their keys as the header)."""
+    return [
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+        *("| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows),
+    ]
+
+
 def _write(out_dir: Path, patterns: list[dict], gemv: list[dict], conversions: list[dict]):
     write_atomic(out_dir / "patterns.csv", _csv(patterns))
     write_atomic(out_dir / "gemv.csv", _csv(gemv))
@@ -207,11 +216,7 @@ def _write(out_dir: Path, patterns: list[dict], gemv: list[dict], conversions: l
         "beat a cycle (same step shape M=B N8 K8, and the paper's M=B N64 K4); its table "
         "precompute overlaps the weights and the activations are streamed per output tile.",
         "",
-        "| " + " | ".join(gemv[0]) + " |",
-        "|" + "---|" * len(gemv[0]),
-    ]
-    lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in gemv]
-    lines += [
+        *_table(gemv),
         "",
         "Both tiles read one table entry for all B rows at once, so the cycles per GEMV do "
         "not depend on B: per activation vector they fall as 1/B.",
@@ -228,9 +233,7 @@ def _write(out_dir: Path, patterns: list[dict], gemv: list[dict], conversions: l
             "with FP16 activations (the dequant converter also multiplies by the scale; the "
             "in-memory integer -> FP16 program converts only). Same flow and library.",
             "",
-            "| " + " | ".join(conversions[0]) + " |",
-            "|" + "---|" * len(conversions[0]),
+            *_table(conversions),
         ]
-        lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in conversions]
         write_atomic(out_dir / "conversions.csv", _csv(conversions))
     write_atomic(out_dir / "pim.md", "\n".join(lines) + "\n")
