@@ -58,8 +58,8 @@ def fp_chunk_entries(m: Module, words: list[Value], name: str, stage=None) -> li
 
 
 class FpTablePrecompute(TablePrecompute):
-    """Builds the ``M x K/g`` FP16 tables of one K-slice (combinational stream transform) for
-    the FP-table tile (``arch == "fplut"``).
+    """Builds the ``M x K/g`` FP16 tables of one K-slice for the FP-table tile (``arch ==
+    "fplut"``); the integer unit's interface.
 
     ``i``: FP16 activation words ``[m][k]``; ``o``: :func:`~hw.layouts.table_layout` (FP16
     entries; chunk ``c``'s sum is its last entry). See :func:`fp_chunk_entries` for the

@@ -105,7 +105,7 @@ class PimControl(wiring.Component):
                 ),
             ]
 
-        with m.FSM(name="state"):
+        with m.FSM(name="phase"):
             with m.State("idle"):
                 m.d.comb += self.cmd.ready.eq(~rsp_wait)
                 req = self.mem.payload
@@ -152,13 +152,15 @@ class PimControl(wiring.Component):
                         totals[r].eq(totals[r] + self.tables.payload.total[r]) for r in range(cfg.M)
                     ]
                 with m.If(table_full):
+                    # the table register shifts down one entry a cycle: the row to write is
+                    # always entry 0 (a shift register, not an entries-wide multiplexer)
+                    with m.If(~accept):  # a new slice's tables replace the register
+                        for r in range(cfg.M):
+                            for b in range(cfg.banks):
+                                chunk = table.entries[r][b]
+                                m.d.sync += [chunk[e].eq(chunk[e + 1]) for e in range(entries - 1)]
                     for b in range(cfg.banks):
-                        row = Cat(
-                            *(
-                                select([table.entries[r][b][e] for e in range(entries)], entry)
-                                for r in range(cfg.M)
-                            )
-                        )
+                        row = Cat(*(table.entries[r][b][0] for r in range(cfg.M)))
                         m.d.comb += [
                             self.wr_en[b].eq(1),
                             self.wr_addr[b].eq(wr_row),

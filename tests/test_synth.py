@@ -204,6 +204,18 @@ def test_fpga_estimate_of_a_small_tile(tmp_path):
     assert len(fmax) == 3 and est["fmax_mhz"] == fmax[1] and 10 < fmax[1] < 1000
 
 
+def test_pim_tile_banks_map_to_fpga_block_ram(tmp_path):
+    """On ECP5 the PIM tile's SRAM banks become DP16KD block RAMs (at least one per bank),
+    not registers."""
+    require_tool(NEXTPNR)
+    cfg = TileConfig(arch="pim", M=2, N=2, K=8, symmetric=False, w_bits=2, max_k=64)
+    est = fpga_estimate(cfg, tmp_path, seeds=(1,), progress=lambda _: None)
+    assert est["synth_cells"]["bram_dp16kd"] >= cfg.banks
+    assert est["placed"]["DP16KD"] == est["synth_cells"]["bram_dp16kd"]
+    # the banks hold 2 x 60 words of 20 bits: as registers they alone would need 2400 FFs
+    assert est["synth_cells"]["ff"] < cfg.banks * cfg.sram_rows * cfg.sram_word_bits
+
+
 def test_bad_fpga_arguments_are_refused_before_work(tmp_path, capsys):
     out = tmp_path / "reports"
     for args, message in [
