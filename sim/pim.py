@@ -38,6 +38,7 @@ __all__ = [
     "encode_acts",
     "program_streams",
     "convert_in_memory",
+    "fp16_gemv",
 ]
 
 #: cycles between a compute command and its first step issuing, and from a tile's last step
@@ -321,3 +322,39 @@ def convert_in_memory(program, blocks: list[np.ndarray], inputs: list[str], outp
     sim.add_testbench(bench)
     sim.run()
     return results
+
+
+def fp16_gemv(cfg: TileConfig, x_words: np.ndarray, codes: np.ndarray, zero, *, block: int):
+    """``Y = X @ (Wq - z)`` for FP16 activation words ``x_words[M, k]`` on the RTL, the way a
+    PIM system runs it: each block of ``block`` activations of each batch row is converted
+    to block FP in memory (:class:`~lutcore.hw.pim_convert.PimConvert`, 16-bit mantissas),
+    then, block by block, the PIM tile loads the mantissas' tables and computes the block's
+    exact integer products; each block's result is scaled by its rows' ``2**X``.
+
+    Returns ``(acc[blocks, M, N], x[M, blocks], q[M, k])``: the tile's integer results per
+    block, the block exponents and the mantissas (for checking each stage)."""
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_convert import fp16_to_bfp_program
+
+    if cfg.a_bits != 16 or block % cfg.K:
+        raise ValueError(f"fp16_gemv: needs a_bits=16 and a block that is a multiple of K={cfg.K}")
+    program = fp16_to_bfp_program(16)
+    inputs = [f"f{i}" for i in range(10)] + [f"e{i}" for i in range(5)] + ["s"]
+    rows, k = x_words.shape
+    blocks = x_words.reshape(rows, k // block, block)
+    runs = convert_in_memory(
+        program,
+        [blocks[r, j] for r in range(rows) for j in range(k // block)],
+        inputs,
+        [f"q{j}" for j in range(16)],
+    )
+    q = np.array([out for out, _, _ in runs]).reshape(rows, k)
+    q = np.where(q >> 15, q - (1 << 16), q)
+    offset = FP16.bias + FP16.frac_bits + (16 - 2 - FP16.frac_bits)
+    x = np.array([max(field, 1) - offset for _, field, _ in runs]).reshape(rows, -1)
+    program_ops = []
+    for j in range(k // block):
+        cols = slice(j * block, (j + 1) * block)
+        program_ops += [Load(q[:, cols]), Compute(codes[cols], zero)]
+    trace = run_program(cfg, program_ops)
+    return np.stack(trace.results), x, q
