@@ -6,13 +6,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed
-from amaranth.lib import wiring
 
 from .accumulate import accumulate
 from .config import FP16, TileConfig
 from .fp import fp32_add, fused_sum, unpack
-from .layouts import array_signature, table_layout
-from .lut_array import beat_lanes
+from .lut_array import LutArray, beat_lanes
 from .util import select
 
 __all__ = ["FpLutArray"]
@@ -57,7 +55,7 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
     return fused_sum(m, leaves, LOWEST_EXP, f"v_{row}_{col}", exp_offset=shift)
 
 
-class FpLutArray(wiring.Component):
+class FpLutArray(LutArray):
     """``M x N`` FP-table LUT cells (``arch == "fplut"``); the FP32 accumulators double as the
     result register.
 
@@ -66,10 +64,6 @@ class FpLutArray(wiring.Component):
     ``pipeline == 2`` a register follows the beat value. Members as
     :class:`~.lut_array.LutArray`, ``tables`` carrying FP16 entries.
     """
-
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        super().__init__(array_signature(cfg, "tables", table_layout(cfg)))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
