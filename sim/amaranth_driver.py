@@ -10,7 +10,19 @@ from lutcore.hw.tile import make_tile
 
 from .streams import TileJob, decode_result
 
-__all__ = ["simulate_jobs", "simulate_stream"]
+__all__ = ["send_beat", "simulate_jobs", "simulate_stream"]
+
+
+async def send_beat(ctx, stream, beat, rng, p_gap: float, payload=None) -> None:
+    """Offer one beat on ``stream`` (idling a cycle first with probability ``p_gap``, again
+    and again) and return once it has been taken. ``payload`` is the value ``beat`` is set
+    on (default ``stream.payload``)."""
+    while rng.random() < p_gap:
+        await ctx.tick()
+    ctx.set(stream.valid, 1)
+    ctx.set(stream.payload if payload is None else payload, beat)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
 
 
 def simulate_jobs(
@@ -36,12 +48,7 @@ def simulate_jobs(
     def producer(stream, beats):
         async def bench(ctx):
             for beat in beats:
-                while rng.random() < p_gap:
-                    await ctx.tick()
-                ctx.set(stream.valid, 1)
-                ctx.set(stream.payload.as_value(), beat)
-                await ctx.tick().until(stream.ready)
-                ctx.set(stream.valid, 0)
+                await send_beat(ctx, stream, beat, rng, p_gap, stream.payload.as_value())
 
         return bench
 
@@ -95,12 +102,7 @@ def simulate_stream(
 
     async def producer(ctx):
         for beat in beats:
-            while rng.random() < p_gap:
-                await ctx.tick()
-            ctx.set(dut.i.valid, 1)
-            ctx.set(dut.i.payload, beat)
-            await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
+            await send_beat(ctx, dut.i, beat, rng, p_gap)
 
     async def consumer(ctx):
         while len(results) < len(beats):

@@ -19,6 +19,7 @@ from lutcore.hw.layouts import act_layout, cmd_layout, mem_request_layout
 from lutcore.hw.pim_tile import PimTile
 
 from . import golden
+from .amaranth_driver import send_beat
 from .streams import decode_result, encode_weights, pack
 
 __all__ = [
@@ -213,12 +214,7 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
             clock["cycle"] += 1
 
     async def send(ctx, stream, value):
-        while rng.random() < p_gap:
-            await ctx.tick()
-        ctx.set(stream.valid, 1)
-        ctx.set(stream.payload.as_value(), value)
-        await ctx.tick().until(stream.ready)
-        ctx.set(stream.valid, 0)
+        await send_beat(ctx, stream, value, rng, p_gap, stream.payload.as_value())
         return clock["cycle"]
 
     async def receive(ctx, stream):
