@@ -36,7 +36,13 @@ def port_rows(cfg: TileConfig) -> list[tuple[str, str, int, str]]:
     tile = _signature_only(cfg)
     rows = [
         ("clk", "input", 1, "clock; everything is synchronous to its rising edge"),
-        ("rst", "input", 1, "synchronous reset, active high (clears valids and counters)"),
+        (
+            "rst",
+            "input",
+            1,
+            "synchronous reset, active high; at any cycle (mid-tile too) it drops the tile in "
+            "flight and clears valids and counters: no `y` beat until new commands",
+        ),
     ]
     for path, member, value in tile.signature.flatten(tile):
         stream_name, flag = path[0], path[-1]

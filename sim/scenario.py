@@ -26,7 +26,8 @@ class Scenario:
     ``max_k``); ``p_gap``/``p_stall`` throttle the input streams and the result stream.
     ``corrupt`` makes the testbench expect a wrong first word: a self-test of the harness
     (the run must fail). The FP16 baseline's activations are FP16 words and ``scale[Nt]``
-    holds its per-column FP16 scales."""
+    holds its per-column FP16 scales. ``reset_mid_tile``: the bench first runs into the
+    middle of the second tile, resets the tile there, then runs the whole scenario."""
 
     cfg: TileConfig
     a: np.ndarray
@@ -38,6 +39,7 @@ class Scenario:
     k_per_tile: int | None = None
     corrupt: bool = False
     scale: np.ndarray | None = None
+    reset_mid_tile: bool = False
 
     def save(self, path: Path) -> None:
         meta = {
@@ -47,6 +49,7 @@ class Scenario:
             "p_stall": self.p_stall,
             "k_per_tile": self.k_per_tile,
             "corrupt": self.corrupt,
+            "reset_mid_tile": self.reset_mid_tile,
         }
         arrays = {"a": self.a, "codes": self.codes}
         for name in ("zero", "scale"):
@@ -71,6 +74,7 @@ class Scenario:
                 meta["k_per_tile"],
                 meta["corrupt"],
                 scale,
+                meta.get("reset_mid_tile", False),
             )
 
 

@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 
 from .liberty import cell_groups, cell_pins
+from .netlist import INSTANCE as _INSTANCE
+from .netlist import PIN as _PIN
 
 __all__ = ["find_buffer", "output_pins", "repair_fanout"]
-
-_INSTANCE = re.compile(r"^  (\S+) (\S+) \((.*?)\n  \);\n", flags=re.M | re.S)
-_PIN = re.compile(r"\.(\w+)\(([^()]*)\)")
 
 
 def output_pins(liberty_text: str) -> dict[str, set[str]]:

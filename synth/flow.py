@@ -1,9 +1,10 @@
 """ASIC-style synthesis of a tile with pyosys (Yosys + ABC) and timing with OpenSTA.
 
 One Yosys run on the emitted Verilog with the hierarchy kept (``synth -booth``: Booth
-multipliers where there are any): each block (precompute, table buffer, control, LUT
-array; the MAC baseline's activation buffer, control, MAC array) is mapped on its own to
-the liberty by ABC (``abc -dff``, delay target, then ``upsize; dnsize``). ABC leaves
+multipliers where there are any): the flip-flops are mapped first (``dfflibmap``, resets
+kept: see :func:`synthesize_verilog`), then each block (precompute, table buffer, control,
+LUT array; the MAC baseline's activation buffer, control, MAC array) has its logic mapped
+on its own to the liberty by ABC (delay target, then ``upsize; dnsize``). ABC leaves
 broadcast nets unsplit, and its own ``buffer`` chains buffers, so :mod:`.fanout` then
 gives every net with more than 16 loads a buffer tree inside its module (what a physical
 flow's fanout repair does).
@@ -15,7 +16,9 @@ optimization; the blocks meet at registers (table buffer, registered control bro
 or short paths. Flat mapping measured no smaller on the compact library and 11% larger on
 the full sky130 one (ABC's flat mapping favours inverted-input NAND4s there).
 
-Without ``sta`` the timing falls back to ABC's own delay estimate and says so.
+The critical path is the worst setup path of the ``clk`` path group; recovery and removal
+checks of asynchronous resets are reported apart. Without ``sta`` the timing falls back to
+ABC's own delay estimate and says so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lutcore.hw.config import TileConfig
@@ -36,9 +39,10 @@ from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
+from .netlist import check_resets
 from .yosys import YosysError, run_script
 
-__all__ = ["SynthResult", "combine", "synthesize"]
+__all__ = ["SynthResult", "combine", "synthesize", "synthesize_verilog"]
 
 MAX_FANOUT = 16
 #: Cells synthesis must not pick (glob patterns, as in physical flows' dont-use lists):
@@ -85,7 +89,8 @@ class SynthResult:
     timing: dict
     netlist: Path
     seconds: float
-    notes: list = field(default_factory=list)  # deviations from the method, per part
+    #: per block: flip-flop bits in the RTL and the netlist, each with how many use the reset
+    flip_flops: dict = field(default_factory=dict)
 
 
 def _stat(path: Path) -> dict:
@@ -96,7 +101,36 @@ def _module_area(stat: dict, name: str) -> float:
     return float(stat["modules"]["\\" + name]["area"])
 
 
+def _sta_paths(text: str) -> dict[str, str]:
+    """``{path group: report section}`` of one ``report_checks`` output (OpenSTA prints the
+    worst path of every group: ``clk`` for setup/hold, ``**async_default**`` for
+    recovery/removal)."""
+    sections = re.split(r"^(?=Startpoint: )", text, flags=re.M)
+    found = {}
+    for section in sections:
+        group = re.search(r"^Path Group: (\S+)", section, flags=re.M)
+        if group and group.group(1) not in found:
+            found[group.group(1)] = section
+    return found
+
+
+def _path_figures(section: str) -> dict:
+    slack = re.search(r"(-?[\d.]+)\s+slack \((?:MET|VIOLATED)\)", section)
+    # pins on the path, "  0.123  1.234 ^ _12_/Y (cell)": launch CLK and Q, then one output
+    # per combinational cell, then the capture D pin
+    levels = len(re.findall(r"^\s+[\d.]+\s+[\d.]+ [v^] \S+/\S+ \(", section, flags=re.M)) - 3
+    return {
+        "slack_ns": float(slack.group(1)),
+        "startpoint": re.search(r"Startpoint: (\S+)", section).group(1),
+        "endpoint": re.search(r"Endpoint: (\S+)", section).group(1),
+        "logic_levels": max(levels, 0),
+    }
+
+
 def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dict:
+    """Time ``netlist`` with OpenSTA: the worst setup path of the ``clk`` path group sets the
+    critical path (a recovery check of an asynchronous reset is in another group and is
+    reported apart, with the removal check)."""
     tcl = work / "sta.tcl"
     tcl.write_text(
         "\n".join(
@@ -107,7 +141,10 @@ def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dic
                 f"create_clock -name clk -period {clock_ns} [get_ports clk]",
                 "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]",
                 "set_output_delay 0 -clock clk [all_outputs]",
+                'puts "== setup"',
                 "report_checks -path_delay max -digits 4",
+                'puts "== hold"',
+                "report_checks -path_delay min -digits 4",
                 "exit",
             ]
         )
@@ -118,24 +155,28 @@ def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dic
     )
     text = proc.stdout
     (work / "sta.log").write_text(text + proc.stderr)
-    slack = re.search(r"(-?[\d.]+)\s+slack \((?:MET|VIOLATED)\)", text)
-    if proc.returncode or slack is None or "Error" in proc.stderr + text:
+    setup, _, hold = text.partition("== hold")
+    setup, hold = _sta_paths(setup), _sta_paths(hold)
+    if proc.returncode or "clk" not in setup or "Error" in proc.stderr + text:
         raise RuntimeError(f"OpenSTA failed (log {work / 'sta.log'}): {proc.stderr[-500:]}")
-    start = re.search(r"Startpoint: (\S+)", text).group(1)
-    end = re.search(r"Endpoint: (\S+)", text).group(1)
-    # pins on the path, "  0.123  1.234 ^ _12_/Y (cell)": launch CLK and Q, then one output
-    # per combinational cell, then the capture D pin
-    levels = len(re.findall(r"^\s+[\d.]+\s+[\d.]+ [v^] \S+/\S+ \(", text, flags=re.M)) - 3
-    delay = clock_ns - float(slack.group(1))
-    return {
+    worst = _path_figures(setup["clk"])
+    delay = clock_ns - worst.pop("slack_ns")
+    timing = {
         "source": "OpenSTA",
+        "path_group": "clk",
         "critical_path_ns": round(delay, 4),
         "fmax_mhz": round(1000.0 / delay, 2),
-        "startpoint": start,
-        "endpoint": end,
-        "logic_levels": max(levels, 0),
+        **worst,
         "clock_ns": clock_ns,
     }
+    asynchronous = {
+        check: _path_figures(found["**async_default**"])
+        for check, found in (("recovery", setup), ("removal", hold))
+        if "**async_default**" in found
+    }
+    if asynchronous:  # slack at the clock target, as OpenSTA states it
+        timing["async_reset_checks"] = asynchronous
+    return timing
 
 
 def fanout_profile(netlist: Path, threshold: int = 64) -> dict:
@@ -173,104 +214,97 @@ def synthesize(
 ) -> SynthResult:
     """Synthesize ``part`` of ``cfg`` (:func:`~lutcore.hw.emit.parts`: the tile or one of its
     converters) in ``work`` (created); see the module docstring for the method."""
+    top = part_name(cfg, part)
+    progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
+    blocks = TILES[cfg.arch].BLOCKS if part == "tile" else ()
+    return synthesize_verilog(
+        part_verilog(cfg, part, macros=True),  # SRAM banks: an estimate
+        top,
+        work,
+        blocks=blocks,
+        glue="top_glue" if part == "tile" else part,  # a converter is one block
+        liberty=liberty,
+        clock_ns=clock_ns,
+        progress=progress,
+    )
+
+
+def synthesize_verilog(
+    verilog: str,
+    top: str,
+    work: Path,
+    *,
+    blocks: tuple[str, ...] = (),
+    glue: str = "top_glue",
+    liberty: Path = DEFAULT_LIBERTY,
+    clock_ns: float = 5.0,
+    progress=print,
+) -> SynthResult:
+    """Map the Verilog text ``verilog`` (top module ``top``, submodules ``<top>__<block>``
+    for each of ``blocks``; what is left of the top is ``glue``) and time it.
+
+    Mapping order: flip-flops first (``dfflibmap``: a synchronous reset or an enable the
+    library has no cell for becomes logic in front of a plain flip-flop, an asynchronous
+    reset maps to a reset flip-flop), then ABC maps and sizes the combinational logic for
+    the clock target. ``abc -dff`` (flip-flops through ABC) drops synchronous and
+    asynchronous resets in Yosys 0.70, and it renames every flip-flop; mapped first, the
+    flip-flops keep their RTL names, so the netlist can be proved equivalent to the RTL
+    register by register (:mod:`.equiv`). The netlist's flip-flops are then
+    checked to keep every reset the RTL had (:func:`~.netlist.check_resets`)."""
     started = time.perf_counter()
     check_liberty(liberty)
     work.mkdir(parents=True, exist_ok=True)
     lib = work / "cells.lib"
     lib.write_text(read_liberty_text(liberty))
-    top = part_name(cfg, part)
     design = work / "design.v"
-    progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
-    design.write_text(part_verilog(cfg, part, macros=True))  # SRAM banks: an estimate
+    design.write_text(verilog)
     abc = work / "abc.script"
     abc.write_text(_abc_script(int(clock_ns * 1000)))
-    # `abc -dff` hands the flip-flops to ABC with the logic, so the delay target and sizing
-    # cover register-to-register paths; the flip-flops are then mapped to library cells.
     avoid = " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
     progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"
     log = work / "yosys.log"
-    notes = []
-
-    def run(mode: str) -> list[str]:
-        """One synthesis run; returns the generic cells left unmapped (if any). ``mode``:
-        ``"dff"`` ABC maps the flip-flops' logic too (the method); ``"dffunmap"`` the same
-        after turning enable flip-flops into plain ones and multiplexers (ABC otherwise
-        leaves an enable it cannot absorb to dfflibmap, whose multiplexers nothing maps);
-        ``"logic"`` dfflibmap first, then ABC on the logic alone."""
-        abc_cmd = (
-            f"abc {'' if mode == 'logic' else '-dff'} -liberty {lib} {avoid} "
-            f"-D {int(clock_ns * 1000)} -script {abc}"
-        )
-        ffmap = f"dfflibmap -liberty {lib} {avoid}"
-        mapping = {
-            "dff": [abc_cmd, ffmap],
-            "dffunmap": ["dffunmap -ce-only", abc_cmd, ffmap],
-            "logic": [ffmap, abc_cmd],
-        }[mode]
-        run_script(
-            [
-                f"read_verilog {design}",
-                f"hierarchy -top {top}",
-                # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
-                # over mutually exclusive operators runs for hours on the FP datapaths
-                f"synth -top {top} -booth -noshare",
-                f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
-                *mapping,
-                "opt_clean -purge",
-                "setundef -zero",
-                "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
-                "opt_clean -purge",
-                f"tee -q -o {work / 'stat.json'} stat -json -liberty {lib}",
-                f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
-            ],
-            log=log,
-            label="synth",
-            progress=progress,
-        )
-        return sorted(set(re.findall(r"^\s*\\?(\$_\w+)\s", netlist.read_text(), flags=re.M)))
-
-    why = {
-        "dffunmap": "ABC left enable flip-flops it could not absorb, so this part was mapped "
-        "with enables turned into multiplexers first (`dffunmap -ce-only`)",
-        "logic": "ABC aborted in its -dff mode (an ABC assertion), so this part was mapped "
-        "with the flip-flops outside ABC (combinational logic sized for the clock target)",
-    }
-    for mode in ("dff", "dffunmap", "logic"):
-        try:
-            unmapped = run(mode)
-        except YosysError as exc:
-            # ABC's &nf flow with -dff aborts on some flip-flop groups whose D inputs are
-            # module inputs (assertion in Abc_NtkRedirectCiCo; measured on the activation
-            # converter's block buffer)
-            if "return code 134" not in str(exc) or mode == "logic":
-                raise
-            progress(f"[synth] {top}: ABC aborted ({mode}); trying the next mapping")
-            continue
-        if not unmapped:
-            break
-        progress(f"[synth] {top}: {', '.join(unmapped)} left unmapped ({mode}); trying again")
-    else:
+    run_script(
+        [
+            f"read_verilog {design}",
+            f"hierarchy -top {top}",
+            # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
+            # over mutually exclusive operators runs for hours on the FP datapaths
+            f"synth -top {top} -booth -noshare",
+            f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
+            f"write_json {work / 'generic.json'}",  # for the reset check
+            f"dfflibmap -liberty {lib} {avoid}",
+            f"abc -liberty {lib} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
+            "opt_clean -purge",
+            "setundef -zero",
+            "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
+            "opt_clean -purge",
+            f"tee -q -o {work / 'stat.json'} stat -json -liberty {lib}",
+            f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
+        ],
+        log=log,
+        label="synth",
+        progress=progress,
+    )
+    unmapped = sorted(set(re.findall(r"^\s*\\?(\$_\w+)\s", netlist.read_text(), flags=re.M)))
+    if unmapped:
         raise YosysError(f"{top}: cells left unmapped to the liberty: {', '.join(unmapped)}")
-    if mode != "dff":
-        notes.append(f"{top}: {why[mode]}")
     # broadcast nets still drive hundreds of pins: give them buffer trees
     lib_text = lib.read_text()
     buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text, DONT_USE)
     buffers = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
     progress(f"[synth] {top}: fanout repair inserted {sum(buffers.values())} x {buf_cell}")
+    cmos = _stat(work / "stat_cmos.json")
+    flops = check_resets(_stat(work / "generic.json"), netlist, lib_text)
     stat = _stat(work / "stat.json")
     # a module's `area` in Yosys' stat includes its submodules: the top's own cells are
     # the design's area minus the blocks'
-    blocks = TILES[cfg.arch].BLOCKS if part == "tile" else ()
-    glue = "top_glue" if part == "tile" else part  # a converter is one block
     by_block = {b: _module_area(stat, f"{top}__{b}") for b in blocks}
     by_block[glue] = float(stat["design"]["area"]) - sum(by_block.values())
     for name, module in [(b, f"{top}__{b}") for b in blocks] + [(glue, top)]:
         by_block[name] += buffers.get(module, 0) * buf_area
-    cmos = _stat(work / "stat_cmos.json")["design"]
     # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
-    transistors = str(cmos.get("estimated_num_transistors", "")).rstrip("+")
+    transistors = str(cmos["design"].get("estimated_num_transistors", "")).rstrip("+")
 
     if shutil.which("sta"):
         progress(f"[synth] {top}: OpenSTA timing at {clock_ns} ns ...")
@@ -289,6 +323,7 @@ def synthesize(
     cells = {k: v for k, v in cells.items() if not k.startswith(top)}  # not the submodules
     if any(buffers.values()):
         cells[buf_cell] = cells.get(buf_cell, 0) + sum(buffers.values())
+    names = {f"{top}__{b}": b for b in blocks} | {top: glue}
     return SynthResult(
         area_total=sum(by_block.values()),
         area_sequential=float(stat["design"].get("sequential_area", 0.0)),
@@ -301,7 +336,7 @@ def synthesize(
         timing=timing,
         netlist=netlist,
         seconds=time.perf_counter() - started,
-        notes=notes,
+        flip_flops={names.get(m, m): asdict(c) for m, c in flops.items()},
     )
 
 
@@ -336,7 +371,7 @@ def combine(results: dict[str, SynthResult]) -> SynthResult:
         timing=timing,
         netlist=results["tile"].netlist,
         seconds=sum(r.seconds for r in results.values()),
-        notes=[n for r in results.values() for n in r.notes],
+        flip_flops={b: c for r in results.values() for b, c in r.flip_flops.items()},
     )
 
 

@@ -59,11 +59,12 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "total": round(result.area_total, 1),
             "sequential": round(result.area_sequential, 1),
             "by_block": {k: round(v, 1) for k, v in result.area_by_block.items()},
-            "method": "kept hierarchy: each block mapped on its own (ABC, delay target, "
-            "sizing), fanout-repair buffers added inside their block; the "
-            "total is the sum of the blocks and is the netlist OpenSTA times"
-            + "".join(f"; {note}" for note in result.notes),
+            "method": "kept hierarchy: flip-flops mapped first (resets kept), each block's "
+            "logic mapped on its own (ABC, delay target, sizing), fanout-repair buffers "
+            "added inside their block; the total is the sum of the blocks and is the "
+            "netlist OpenSTA times",
         },
+        "flip_flops": result.flip_flops,
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),
         "booth_multipliers": result.booth_multipliers,
@@ -134,10 +135,31 @@ def report_markdown(rep: dict) -> str:
             "The tile and its converters are synthesized and timed separately (each registers "
             "its outputs); Fmax is the slowest part's. The glue between them is not included."
         )
+    for check, path in timing.get("async_reset_checks", {}).items():
+        lines.append(
+            f"Asynchronous reset {check} check (not the clock's path group): slack "
+            f"{path['slack_ns']} ns, `{path['startpoint']}` -> `{path['endpoint']}`."
+        )
     lines.append(
         f"Fanout repair: {timing['fanout_buffers_inserted']} buffers inserted; largest fanout "
         f"now `{timing['max_fanout_net']}` with {timing['max_fanout']} loads."
     )
+    flops = rep.get("flip_flops", {})
+    if flops:
+        lines += [
+            "",
+            "## Flip-flops and resets",
+            "",
+            "Checked by the flow: every reset flip-flop of the RTL keeps its reset in the "
+            "netlist (a flip-flop the mapping removed as constant or duplicate excepted).",
+            "",
+            "| block | RTL bits | with reset | netlist bits | reached by rst |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {b} | {c['rtl']} | {c['rtl_reset']} | {c['netlist']} | {c['netlist_reset']} |"
+                for b, c in flops.items()
+            ),
+        ]
     if "sram" in rep:
         sram = rep["sram"]
         lines += [

@@ -79,16 +79,6 @@ def test_unreadable_liberty_and_cli_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.fixture(scope="module")
-def compact_reports(tmp_path_factory):
-    """The three QoR designs on the compact library (about two minutes): shared by the
-    report, QoR-baseline and calibration tests."""
-    require_tool("sta")
-    out = tmp_path_factory.mktemp("reports")
-    reports = {n: run_synth(c, out, progress=lambda _: None) for n, c in QOR_CONFIGS.items()}
-    return out, reports
-
-
 def test_report_files_and_block_areas(compact_reports):
     out, reports = compact_reports
     rep = reports["default"]
