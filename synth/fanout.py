@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .liberty import cell_groups, cell_pins
 from .netlist import INSTANCE as _INSTANCE
+from .netlist import MODULE as _MODULE
 from .netlist import PIN as _PIN
 
 __all__ = ["find_buffer", "output_pins", "repair_fanout"]
@@ -75,7 +76,7 @@ def repair_fanout(
     text = netlist.read_text()
     outputs = output_pins(liberty_text)
     counts, out, pos = {}, [], 0
-    for module in re.finditer(r"^module (\S+?)\s*\(.*?^endmodule\n", text, flags=re.M | re.S):
+    for module in _MODULE.finditer(text):
         body, count = _repair_module(module.group(0), outputs, buffer, max_fanout)
         out += [text[pos : module.start()], body]
         pos = module.end()

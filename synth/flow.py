@@ -39,7 +39,7 @@ from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
-from .netlist import check_resets
+from .netlist import check_resets, modules
 from .yosys import YosysError, run_script
 
 __all__ = ["SynthResult", "combine", "synthesize", "synthesize_verilog"]
@@ -184,11 +184,10 @@ def fanout_profile(netlist: Path, threshold: int = 64) -> dict:
     many nets exceed ``threshold``: a net driving thousands of pins makes any timing figure
     a statement about that net."""
     counts: dict[str, int] = {}
-    text = netlist.read_text()
-    for module in re.finditer(r"^module (\S+?)\s*\(.*?^endmodule\n", text, flags=re.M | re.S):
-        for net in re.findall(r"\.[A-Z_][A-Z0-9_]*\(([^()]+)\)", module.group(0)):
+    for name, text in modules(netlist.read_text()).items():
+        for net in re.findall(r"\.[A-Z_][A-Z0-9_]*\(([^()]+)\)", text):
             if net.strip() != "clk":
-                key = f"{module.group(1)}/{net.strip()}"
+                key = f"{name}/{net.strip()}"
                 counts[key] = counts.get(key, 0) + 1
     worst = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
     return {

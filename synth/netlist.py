@@ -1,6 +1,6 @@
 """Reading a mapped netlist (Yosys ``write_verilog -noattr -noexpr`` of liberty cells):
-its modules, cell instances and flip-flops, which flip-flops the reset reaches, and the
-simulation models of the liberty's cells.
+its modules, cell instances and flip-flops, and which flip-flops the reset reaches, against
+the same count in the design before mapping.
 
 The reset check exists because a mapping step can drop a reset silently (Yosys 0.70's
 ``abc -dff`` turns flip-flops with a synchronous or asynchronous reset into plain ones): a
@@ -17,6 +17,7 @@ from .liberty import cell_groups, cell_pins
 
 __all__ = [
     "INSTANCE",
+    "MODULE",
     "PIN",
     "FlopCount",
     "NetlistError",
@@ -30,7 +31,7 @@ __all__ = [
 #: one cell instance in Yosys' netlist: ``  TYPE NAME (\n    .PIN(net),\n ... \n  );``
 INSTANCE = re.compile(r"^  (\S+) (\S+) \((.*?)\n  \);\n", flags=re.M | re.S)
 PIN = re.compile(r"\.(\w+)\(([^()]*)\)")
-_MODULE = re.compile(r"^module (\S+?)\s*\(.*?^endmodule\n", flags=re.M | re.S)
+MODULE = re.compile(r"^module (\S+?)\s*\(.*?^endmodule\n", flags=re.M | re.S)
 _ASSIGN = re.compile(r"^  assign (.+?) = (.+?);$", flags=re.M)
 
 #: Yosys' fine-grained flip-flop types after ``synth`` (``$_SDFF_PP0_``, ``$_DFFE_PN1P_``, ...)
@@ -61,7 +62,7 @@ class FlopCount:
 
 def modules(text: str) -> dict[str, str]:
     """``{module name: module text}`` of a netlist."""
-    return {m.group(1): m.group(0) for m in _MODULE.finditer(text)}
+    return {m.group(1): m.group(0) for m in MODULE.finditer(text)}
 
 
 def flip_flop_cells(liberty_text: str) -> set[str]:

@@ -51,6 +51,25 @@ def test_random_gemm_with_backpressure(name):
     assert report["tiles"] == 3 * 3 * 3
 
 
+@pytest.mark.parametrize("name", ["default", "mac_bitparallel_signed4", "fplut_w2"])
+def test_reset_in_the_middle_of_a_tile(name):
+    """The RTL forgets a tile cut short by a reset: no result beat after it, then a whole
+    GEMM exact (the same bench runs on the mapped netlists in test_gatelevel.py)."""
+    cfg = CONFIGS[name]
+    sc = random_scenario(
+        cfg,
+        cfg.M + 1,
+        4 * cfg.K,
+        cfg.N,
+        seed=9,
+        p_gap=0.2,
+        p_stall=0.2,
+        k_per_tile=2 * cfg.K,
+        reset_mid_tile=True,
+    )
+    assert run_scenario(built("verilator", name), sc, name="reset_mid_tile")["tiles"] == 2 * 2
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_corners_at_max_runtime_k(name):
     cfg = CONFIGS[name]
