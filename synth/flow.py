@@ -247,9 +247,9 @@ def synthesize_verilog(
     reset maps to a reset flip-flop), then ABC maps and sizes the combinational logic for
     the clock target. ``abc -dff`` (flip-flops through ABC) drops synchronous and
     asynchronous resets in Yosys 0.70, and it renames every flip-flop; mapped first, the
-    flip-flops keep their RTL names, so the netlist can be proved equivalent to the RTL
-    register by register (:mod:`.equiv`). The netlist's flip-flops are then
-    checked to keep every reset the RTL had (:func:`~.netlist.check_resets`)."""
+    flip-flops keep their RTL names. The netlist's flip-flops are then checked to keep
+    every reset the RTL had (:func:`~.netlist.check_resets`); :mod:`.equiv` proves small
+    netlists equal to their RTL."""
     started = time.perf_counter()
     check_liberty(liberty)
     work.mkdir(parents=True, exist_ok=True)
