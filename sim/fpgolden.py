@@ -1,4 +1,4 @@
-"""Bit-exact golden definitions of the floating-point path (DESIGN.md section 1).
+"""Bit-exact golden definitions of the floating-point path (README: "Floating-point activations").
 
 Written from IEEE 754 and the block-floating-point definition, independently of the RTL:
 

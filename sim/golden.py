@@ -1,4 +1,4 @@
-"""NumPy golden model of the tiles, written from the arithmetic (DESIGN.md section 1).
+"""NumPy golden model of the tiles, written from the arithmetic (README: "The arithmetic").
 
 It shares nothing with the RTL generator but the :class:`~hw.config.TileConfig`: tables are
 built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the

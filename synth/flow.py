@@ -53,8 +53,8 @@ DONT_USE = ("*lpflow*", "*probe*", "*clkbuf*", "*clkinv*", "*clkdly*", "*dlygate
 
 
 def _abc_script(delay_ps: int) -> str:
-    # Map for delay, then buffer high-fanout nets and size cells before timing (see
-    # DESIGN.md section 4: without it a broadcast net is timed through one inverter).
+    # Map for delay, then size cells before timing (without sizing a broadcast net is
+    # timed through one inverter).
     return "\n".join(
         [
             "strash",

@@ -15,7 +15,7 @@ from lutcore.hw.emit import write_atomic
 
 __all__ = ["best_by_width", "shape_families", "summarize", "write_plots", "write_summary"]
 
-#: the papers' figures we compare with (DESIGN.md section 5)
+#: the papers' figures we compare with (their published tables)
 PAPER_CLAIMS = [
     "LUT Tensor Core (28 nm, DC, FP16 activations): a conventional LUT design loses its area "
     "advantage above 2-bit weights; theirs stays below MAC up to about 6-bit weights",
