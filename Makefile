@@ -27,8 +27,12 @@ verilog: $(STAMP)  ## emit build/verilog/<slug>.v and .json
 lint: $(STAMP)  ## verilator --lint-only -Wall on the emitted RTL
 	"$(LUTCORE)" lint $(ARGS)
 
-ports: $(STAMP)  ## regenerate docs/interface.md (default tile)
+ports: $(STAMP)  ## regenerate docs/interface*.md (one tile of every architecture)
 	"$(LUTCORE)" ports -o docs/interface.md
+	"$(LUTCORE)" ports --preset mac_paper -o docs/interface-mac.md
+	"$(LUTCORE)" ports --preset fpmac_w2 -o docs/interface-fpmac.md
+	"$(LUTCORE)" ports --preset fplut_w2 -o docs/interface-fplut.md
+	"$(LUTCORE)" ports --preset pim_b4 -o docs/interface-pim.md
 
 formal: $(STAMP)  ## prove LUT dot products equal multiply references
 	"$(LUTCORE)" formal

@@ -32,7 +32,8 @@ class ActConverter(wiring.Component):
     back one row a cycle, aligns them (pipeline stage 1) and adds the block's mantissa sum
     (stage 2). The next block's fill starts after the last read: a block takes
     ``2 * bfp_block / act_lanes`` cycles.
-    Streams: ``i`` (:func:`~.layouts.fp_act_layout`), ``o`` (:func:`~.layouts.bfp_layout`),
+    Streams: ``i`` (:func:`~lutcore.hw.layouts.fp_act_layout`), ``o``
+    (:func:`~lutcore.hw.layouts.bfp_layout`),
     valid/ready; rows are consecutive blocks.
     """
 
@@ -48,7 +49,7 @@ class ActConverter(wiring.Component):
         )
 
     def _fields(self, m: Module, words, name: str):
-        """Lanes with the special-value rule (:func:`~.fp.finite`): ``(sign, sig, exp,
+        """Lanes with the special-value rule (:func:`~lutcore.hw.fp.finite`): ``(sign, sig, exp,
         special)``."""
         out = []
         for i, word in enumerate(words):

@@ -1,32 +1,46 @@
-"""The one validated configuration object of a tile (LUT or the MAC baseline).
+"""What every architecture's configuration shares: the base class, the parameter groups, the
+number formats and the one way to build a configuration from its keys.
 
-Every generator, golden model, testbench and report takes a :class:`TileConfig`. All checks
-happen in ``__post_init__``, so an impossible combination is refused before any hardware is
-built; each message names the parameter, the value given and what is allowed.
+An architecture's config (:mod:`lutcore.hw.arch`) is a frozen dataclass made of the parameter
+groups that apply to it (:class:`TileShape`, :class:`Weights`, :class:`Tables`,
+:class:`ActConversion`, :class:`Dequant`, :class:`SramBanks`), each group validating its own
+fields; the arch adds the checks of its combination. All checks happen in ``__post_init__``,
+so an impossible combination is refused before any hardware is built; each message names the
+parameter, the value given and what is allowed. A key that does not apply to the arch is
+refused by name (:func:`config_from_dict`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from lutcore.base.files import read_table_file
 
 __all__ = [
-    "ConfigError",
-    "TileConfig",
-    "DEFAULT",
-    "read_table_file",
-    "FpFormat",
-    "FP16",
     "BF16",
-    "FP32",
     "FORMATS",
+    "FP16",
+    "FP32",
+    "PARAMETERS",
+    "ActConversion",
+    "ConfigError",
+    "Dequant",
+    "FpFormat",
+    "SramBanks",
+    "Tables",
+    "TileConfig",
+    "TileShape",
+    "Weights",
+    "bits_for_range",
+    "config_from_dict",
+    "config_from_file",
+    "read_config_file",
+    "tile_config",
 ]
 
-ARCHS = ("lut", "mac", "fpmac", "fplut", "pim")
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
 ACT_FORMATS = ("int", "fp16", "bf16")
@@ -35,6 +49,29 @@ ROUNDINGS = ("rne", "trunc")
 OUT_FORMATS = ("fp32", "fp16")
 PIPELINE_ALLOWED = (0, 1, 2)
 MAX_DIM = 4096
+
+#: every configuration key, in the order headers, JSON and tables list them
+PARAMETERS = (
+    "arch",
+    "M",
+    "N",
+    "K",
+    "g",
+    "symmetric",
+    "w_bits",
+    "weight_format",
+    "a_bits",
+    "planes_per_cycle",
+    "max_k",
+    "pipeline",
+    "act_format",
+    "act_block",
+    "act_rounding",
+    "group",
+    "out_format",
+    "read_ports",
+    "pattern_aware",
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +121,7 @@ class ConfigError(ValueError):
     """An invalid configuration value or combination (names the parameter and what is allowed)."""
 
 
-def _bits_for_range(lo: int, hi: int) -> int:
+def bits_for_range(lo: int, hi: int) -> int:
     """Width of the narrowest two's complement signed type holding every integer in [lo, hi]."""
     width = 1
     while not (-(1 << (width - 1)) <= lo and hi <= (1 << (width - 1)) - 1):
@@ -92,33 +129,61 @@ def _bits_for_range(lo: int, hi: int) -> int:
     return width
 
 
-@dataclass(frozen=True)
-class TileConfig:
-    """A LUT Tensor Core tile, or the multiply-based baseline with the same interfaces.
+def _allowed(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: allowed {', '.join(map(str, allowed))}")
 
-    Attributes
-    ----------
-    arch : ``"lut"`` the LUT Tensor Core tile; ``"mac"`` the baseline that decodes weights
-        to signed integers and multiplies (``g`` and ``symmetric`` do not apply to it);
-        ``"fpmac"`` the floating-point baseline: FP16 activations times weights dequantized
-        to FP16 (per-column scale), fused K-term dot products, FP32 accumulation (needs
-        ``act_format="fp16"``, ``a_bits=16``, bit-parallel uniform weights);
-        ``"fplut"`` LUT Tensor Core's floating-point design point: FP16 activations build FP16
-        table entries, the array adds looked-up entries in floating point and accumulates in
-        FP32 (needs ``act_format="fp16"``, ``a_bits=16``, symmetric tables, uniform weights;
-        the dequant converter after it applies the scales);
-        ``"pim"`` the SRAM processing-in-memory tile (SAIL style): the tables of ``M``
-        batch rows live in SRAM banks, one word per (chunk, entry) holding all ``M`` rows'
-        entries; weights stream through, ``N`` columns' lookups per step, one chunk per bank
-        (``K = g * banks``), each bank with ``read_ports`` read ports (unsigned tables,
-        integer activations, bit-serial weights).
-    M : activation rows sharing each weight (rows of the output tile).
-    N : weight columns sharing each table (columns of the output tile).
-    K : reduction depth consumed per K-slice, a multiple of ``g``.
-    g : table index width; one table covers ``g`` activations.
-    symmetric : ``True`` stores ``2**(g-1)`` entries and negates by the index MSB (LUT Tensor
-        Core table symmetrization); ``False`` stores the ``2**g - 1`` non-zero entries of the
-        unsigned (0/1) table (LUT-GEMM style).
+
+# ---- the parameter groups ---------------------------------------------------------------
+# Each group is a frozen dataclass of fields with their derived quantities and a ``_check``
+# that validates them (run by TileConfig.__post_init__ for every group of the class).
+
+
+@dataclass(frozen=True)
+class TileShape:
+    """The output tile and its runtime reduction.
+
+    M : activation rows sharing each weight (rows of the output tile), 1..4096.
+    N : weight columns (columns of the output tile), 1..4096.
+    K : reduction depth consumed per K-slice.
+    max_k : largest runtime reduction length (activations per output) the tile accepts; fixes
+        the accumulator width so that no overflow is possible. A multiple of ``K``.
+    pipeline : register stages in the array datapath: 0 none, 1 registered weight/control
+        broadcast into the array, 2 also a register after the per-cell adder tree.
+    """
+
+    M: int = 2
+    N: int = 64
+    K: int = 4
+    max_k: int = 4096
+    pipeline: int = 1
+
+    def _check(self) -> None:
+        for name in ("M", "N"):
+            if not 1 <= getattr(self, name) <= MAX_DIM:
+                raise ConfigError(f"{name}={getattr(self, name)}: allowed 1..{MAX_DIM}")
+        if not 1 <= self.K <= MAX_DIM:
+            raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
+        if not (self.K <= self.max_k <= 1 << 24 and self.max_k % self.K == 0):
+            raise ConfigError(
+                f"max_k={self.max_k}: must be a multiple of K={self.K} in {self.K}..{1 << 24}"
+            )
+        _allowed("pipeline", self.pipeline, PIPELINE_ALLOWED)
+
+    @property
+    def max_slices(self) -> int:
+        return self.max_k // self.K
+
+    @property
+    def slice_count_bits(self) -> int:
+        """Width of the runtime ``n_slices`` field (holds 1..max_slices)."""
+        return self.max_slices.bit_length()
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weight codes and how many of their bit planes a cycle takes.
+
     w_bits : weight code width in bits, 1..8.
     weight_format : ``"unsigned"`` codes ``0..2**w_bits-1`` with a per-column runtime zero point
         (``W = Wq - z``); ``"signed"`` two's complement codes (``W = Wq``); ``"bcq"`` binary-coded
@@ -130,214 +195,29 @@ class TileConfig:
         is the width of the aligned block-floating-point mantissa (sign included).
     planes_per_cycle : weight bit planes consumed per cycle; 1 is fully bit-serial,
         ``w_bits`` bit-parallel. Must divide ``w_bits``.
-    max_k : largest runtime reduction length (activations per output) the tile accepts; fixes
-        the accumulator width so that no overflow is possible. A multiple of ``K``.
-    pipeline : register stages in the array datapath: 0 none, 1 registered weight/control
-        broadcast into the array, 2 also a register after the per-cell adder tree.
-
-    The remaining fields describe the floating-point path around the integer tile (the
-    activation converter before it, the dequant converter after it; ignored while
-    ``act_format == "int"`` except ``out_format``, which the dequant converter of integer
-    activations uses too):
-
-    act_format : ``"int"`` (activations are ``a_bits`` integers), ``"fp16"`` or ``"bf16"``
-        (converted to block floating point by the activation converter).
-    act_block : activations sharing one exponent: ``"group"`` (``group`` activations: the
-        integer tile accumulates a whole group exactly) or ``"chunk"`` (``g`` activations, one
-        table; for FP-table designs, which accumulate in floating point).
-    act_rounding : mantissa alignment rounding, ``"rne"`` (to nearest, ties to even) or
-        ``"trunc"`` (toward zero).
-    group : weight quantization group along K (one scale and zero point per group and
-        column), a multiple of ``K`` dividing ``max_k``; the runtime K of one output tile and,
-        with ``act_block == "group"``, the activation converter's block (checked only for
-        floating-point activations; with integer ones the group is a runtime choice).
-    out_format : the dequant converter's output, ``"fp32"`` or ``"fp16"``.
-
-    The PIM tile's own fields (``arch == "pim"``; they keep their defaults otherwise):
-
-    read_ports : read ports per SRAM bank, 1 or 2 (one 1rw1r macro per bank).
-    pattern_aware : lookups of a step with the same index share one read, and index 0 (the
-        all-zero pattern, whose entry is 0) is not read at all.
     """
 
-    arch: str = "lut"
-    M: int = 2
-    N: int = 64
-    K: int = 4
-    g: int = 4
-    symmetric: bool = True
     w_bits: int = 2
     weight_format: str = "unsigned"
     a_bits: int = 8
     planes_per_cycle: int = 1
-    max_k: int = 4096
-    pipeline: int = 1
-    act_format: str = "int"
-    act_block: str = "group"
-    act_rounding: str = "rne"
-    group: int = 128
-    out_format: str = "fp32"
-    read_ports: int = 1
-    pattern_aware: bool = True
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            want = bool if f.type in ("bool", bool) else int if f.type in ("int", int) else str
-            # bool is a subclass of int: refuse True where a number is meant, and vice versa
-            if want is int and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"{f.name}={value!r}: must be an integer")
-            if want is bool and not isinstance(value, bool):
-                raise ConfigError(f"{f.name}={value!r}: must be true or false")
-            if want is str and not isinstance(value, str):
-                raise ConfigError(f"{f.name}={value!r}: must be a string")
-        if self.arch not in ARCHS:
-            raise ConfigError(f"arch={self.arch!r}: allowed {', '.join(ARCHS)}")
-        for name in ("M", "N"):
-            if not 1 <= getattr(self, name) <= MAX_DIM:
-                raise ConfigError(f"{name}={getattr(self, name)}: allowed 1..{MAX_DIM}")
-        if not 1 <= self.g <= 6:
-            raise ConfigError(f"g={self.g}: allowed 1..6 (table index width)")
-        if self.symmetric and self.g < 2:
-            raise ConfigError(
-                f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
-                "(one index bit selects negation)"
-            )
-        if self.arch in ("mac", "fpmac") and not 1 <= self.K <= MAX_DIM:
-            raise ConfigError(f"K={self.K}: allowed 1..{MAX_DIM}")
-        if self.uses_tables and not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
-            raise ConfigError(
-                f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
-            )
+    def _check(self) -> None:
         if not 1 <= self.w_bits <= 8:
             raise ConfigError(f"w_bits={self.w_bits}: allowed 1..8")
-        if self.weight_format not in WEIGHT_FORMATS:
-            raise ConfigError(
-                f"weight_format={self.weight_format!r}: allowed {', '.join(WEIGHT_FORMATS)}"
-            )
-        if self.a_bits not in ACT_BITS_ALLOWED:
-            raise ConfigError(
-                f"a_bits={self.a_bits}: allowed {', '.join(map(str, ACT_BITS_ALLOWED))}"
-            )
+        _allowed("weight_format", self.weight_format, WEIGHT_FORMATS)
+        _allowed("a_bits", self.a_bits, ACT_BITS_ALLOWED)
         divisors = [d for d in range(1, self.w_bits + 1) if self.w_bits % d == 0]
         if self.planes_per_cycle not in divisors:
             raise ConfigError(
                 f"planes_per_cycle={self.planes_per_cycle}: must divide w_bits={self.w_bits}; "
                 f"allowed {', '.join(map(str, divisors))}"
             )
-        if not (self.K <= self.max_k <= 1 << 24 and self.max_k % self.K == 0):
-            raise ConfigError(
-                f"max_k={self.max_k}: must be a multiple of K={self.K} in {self.K}..{1 << 24}"
-            )
-        if self.pipeline not in PIPELINE_ALLOWED:
-            raise ConfigError(
-                f"pipeline={self.pipeline}: allowed {', '.join(map(str, PIPELINE_ALLOWED))}"
-            )
         if self.weight_format == "bcq" and self.planes_per_cycle != 1:
             raise ConfigError(
                 f"planes_per_cycle={self.planes_per_cycle} with weight_format='bcq': the tile "
                 "takes one binary plane per column (each BCQ plane has its own column); allowed 1"
             )
-        for name, allowed in (
-            ("act_format", ACT_FORMATS),
-            ("act_block", ACT_BLOCKS),
-            ("act_rounding", ROUNDINGS),
-            ("out_format", OUT_FORMATS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name}={getattr(self, name)!r}: allowed {', '.join(allowed)}")
-        if self.arch == "fpmac":
-            need = {"act_format": "fp16", "a_bits": 16, "planes_per_cycle": self.w_bits}
-            for name, value in need.items():
-                if getattr(self, name) != value:
-                    raise ConfigError(
-                        f"{name}={getattr(self, name)!r} with arch='fpmac': the FP16 baseline "
-                        f"takes FP16 activation words and whole weights per beat; allowed {value!r}"
-                    )
-            if self.weight_format == "bcq":
-                raise ConfigError(
-                    "weight_format='bcq' with arch='fpmac': allowed unsigned, signed "
-                    "(the FP16 baseline dequantizes uniform weights)"
-                )
-        if self.arch == "fplut":
-            need = {"act_format": "fp16", "a_bits": 16, "symmetric": True}
-            for name, value in need.items():
-                if getattr(self, name) != value:
-                    raise ConfigError(
-                        f"{name}={getattr(self, name)!r} with arch='fplut': the FP-table tile "
-                        f"builds symmetric FP16 tables from FP16 activation words; allowed "
-                        f"{value!r}"
-                    )
-            if self.weight_format == "bcq":
-                raise ConfigError(
-                    "weight_format='bcq' with arch='fplut': allowed unsigned, signed "
-                    "(the FP-table tile applies uniform zero points itself)"
-                )
-        self._check_pim()
-        fp = self.act_format != "int" and self.arch != "fpmac"  # fpmac: no converters
-        if fp and not (
-            self.group >= self.K and self.group % self.K == 0 and not self.max_k % self.group
-        ):
-            raise ConfigError(
-                f"group={self.group}: must be a multiple of K={self.K} that divides "
-                f"max_k={self.max_k}"
-            )
-        if self.act_format != "int" and self.a_bits < 8:
-            raise ConfigError(
-                f"a_bits={self.a_bits} with act_format={self.act_format!r}: block floating "
-                "point needs a mantissa of 8 or 16 bits"
-            )
-
-    def _check_pim(self) -> None:
-        if self.arch != "pim":
-            for name in ("read_ports", "pattern_aware"):
-                default = {f.name: f.default for f in fields(self)}[name]
-                if getattr(self, name) != default:
-                    raise ConfigError(
-                        f"{name}={getattr(self, name)!r} with arch={self.arch!r}: a parameter "
-                        f"of the PIM tile (arch='pim'); allowed {default!r} here"
-                    )
-            return
-        need = {"symmetric": False, "act_format": "int", "planes_per_cycle": 1}
-        for name, value in need.items():
-            if getattr(self, name) != value:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} with arch='pim': the PIM tile reads "
-                    "unsigned (0/1) tables of integer activations, one weight plane per "
-                    f"step; allowed {value!r}"
-                )
-        if self.weight_format == "bcq":
-            raise ConfigError("weight_format='bcq' with arch='pim': allowed unsigned, signed")
-        if self.M > 16:
-            raise ConfigError(
-                f"M={self.M} with arch='pim': the batch B = M shares one SRAM word; allowed 1..16"
-            )
-        if self.K // self.g > 16:
-            raise ConfigError(
-                f"K={self.K} with arch='pim': K/g is the number of SRAM banks; allowed up to "
-                f"16 banks (K <= {16 * self.g})"
-            )
-        if self.read_ports not in (1, 2):
-            raise ConfigError(
-                f"read_ports={self.read_ports}: allowed 1, 2 (one 1rw1r SRAM macro per bank)"
-            )
-        if self.N > 16:
-            raise ConfigError(
-                f"N={self.N} with arch='pim': N columns look up per step; allowed 1..16"
-            )
-
-    # ---- derived quantities -------------------------------------------------------------
-
-    @property
-    def chunks(self) -> int:
-        """Tables per row per K-slice (``K / g``)."""
-        return self.K // self.g
-
-    @property
-    def entries(self) -> int:
-        """Stored entries per table: ``2**(g-1)`` (symmetric) or ``2**g - 1`` (unsigned; the
-        all-zeros entry is the constant 0 and is not stored)."""
-        return 1 << (self.g - 1) if self.symmetric else (1 << self.g) - 1
 
     @property
     def beats_per_slice(self) -> int:
@@ -346,10 +226,6 @@ class TileConfig:
         if self.weight_format == "bcq":
             return 1
         return self.w_bits // self.planes_per_cycle
-
-    @property
-    def max_slices(self) -> int:
-        return self.max_k // self.K
 
     @property
     def a_range(self) -> tuple[int, int]:
@@ -365,66 +241,146 @@ class TileConfig:
         return -((1 << self.w_bits) - 1), (1 << self.w_bits) - 1
 
     @property
+    def has_zero_point(self) -> bool:
+        return self.weight_format == "unsigned"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The lookup tables of a LUT design.
+
+    g : table index width, 1..6; one table covers ``g`` activations; ``K`` is a multiple.
+    symmetric : ``True`` stores ``2**(g-1)`` entries and negates by the index MSB (LUT Tensor
+        Core table symmetrization); ``False`` stores the ``2**g - 1`` non-zero entries of the
+        unsigned (0/1) table (LUT-GEMM style).
+    """
+
+    g: int = 4
+    symmetric: bool = True
+
+    def _check(self) -> None:
+        if not 1 <= self.g <= 6:
+            raise ConfigError(f"g={self.g}: allowed 1..6 (table index width)")
+        if self.symmetric and self.g < 2:
+            raise ConfigError(
+                f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
+                "(one index bit selects negation)"
+            )
+        if not (self.g <= self.K <= MAX_DIM and self.K % self.g == 0):
+            raise ConfigError(
+                f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
+            )
+
+    @property
+    def chunks(self) -> int:
+        """Tables per row per K-slice (``K / g``)."""
+        return self.K // self.g
+
+    @property
+    def entries(self) -> int:
+        """Stored entries per table: ``2**(g-1)`` (symmetric) or ``2**g - 1`` (unsigned; the
+        all-zeros entry is the constant 0 and is not stored)."""
+        return 1 << (self.g - 1) if self.symmetric else (1 << self.g) - 1
+
+    @property
     def entry_bits(self) -> int:
         """Signed width of one stored table entry."""
         lo, hi = self.a_range
         if self.symmetric:
-            return _bits_for_range(self.g * lo, -self.g * lo)
-        return _bits_for_range(self.g * lo, self.g * hi)
+            return bits_for_range(self.g * lo, -self.g * lo)
+        return bits_for_range(self.g * lo, self.g * hi)
+
+
+@dataclass(frozen=True)
+class Dequant:
+    """The dequant converter after an integer or FP-table tile.
+
+    group : weight quantization group along K (one scale and zero point per group and
+        column), a multiple of ``K`` dividing ``max_k``; the runtime K of one output tile and,
+        with ``act_block == "group"``, the activation converter's block (checked only for
+        floating-point activations; with integer ones the group is a runtime choice).
+    out_format : the converter's output, ``"fp32"`` or ``"fp16"``.
+    """
+
+    group: int = 128
+    out_format: str = "fp32"
+
+    def _check(self) -> None:
+        _allowed("out_format", self.out_format, OUT_FORMATS)
+        if self.act_format != "int" and not (
+            self.group >= self.K and self.group % self.K == 0 and not self.max_k % self.group
+        ):
+            raise ConfigError(
+                f"group={self.group}: must be a multiple of K={self.K} that divides "
+                f"max_k={self.max_k}"
+            )
 
     @property
-    def sum_bits(self) -> int:
-        """Signed width of a row's slice sum ``S = sum_k a_k`` over one K-slice."""
-        lo, hi = self.a_range
-        return _bits_for_range(self.K * lo, self.K * hi)
+    def out_fmt(self) -> FpFormat:
+        return FORMATS[self.out_format]
 
     @property
-    def acc_bits(self) -> int:
-        """Signed accumulator/result width: exact for any runtime K up to ``max_k``."""
-        alo, ahi = self.a_range
-        wlo, whi = self.w_range
-        products = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
-        return _bits_for_range(self.max_k * min(products), self.max_k * max(products))
+    def dequant_terms(self) -> int:
+        """Scaled integers the dequant converter sums per output: 1 (``acc - z*S`` times the
+        scale), or ``w_bits + 1`` for BCQ (each plane times ``alpha_i``, ``S`` times the
+        offset)."""
+        return self.w_bits + 1 if self.weight_format == "bcq" else 1
 
     @property
-    def act_word_bits(self) -> int:
-        """Width of one activation on the tile's ``a`` stream: ``a_bits`` integers, or FP16
-        words (:attr:`fp_words`)."""
-        return 16 if self.fp_words else self.a_bits
+    def dequant_lanes(self) -> int:
+        """Outputs the dequant converter takes per cycle so it keeps up with the tile: the
+        ``M*N`` results of an output tile (one group, ``group/K`` slices) per the weight beats
+        that produce it (BCQ: ``w_bits`` columns per output)."""
+        outputs = -(-self.M * self.N // (self.w_bits if self.weight_format == "bcq" else 1))
+        cycles = max(1, min(self.group, self.max_k) // self.K) * self.beats_per_slice
+        return max(1, -(-outputs // cycles))
 
     @property
-    def result_bits(self) -> int:
-        """Width of one result word: ``acc_bits`` (signed), or FP32 (:attr:`fp_words`)."""
-        return 32 if self.fp_words else self.acc_bits
+    def fp_slug(self) -> str:
+        """Name of the floating-point path around the tile (converters' modules and reports):
+        activation format, block, rounding, mantissa width, group and output format."""
+        weights = f"w{self.w_bits}{self.weight_format[0]}_{self.out_format}"
+        if self.act_format == "int":
+            return f"int{self.a_bits}_{weights}"
+        return f"{self.act_format}b{self.bfp_block}{self.act_rounding}_a{self.a_bits}_{weights}"
 
-    @property
-    def fp_words(self) -> bool:
-        """The tile itself takes FP16 activation words and gives FP32 results (``fpmac``,
-        ``fplut``) instead of integers."""
-        return self.arch in ("fpmac", "fplut")
 
-    @property
-    def slice_count_bits(self) -> int:
-        """Width of the runtime ``n_slices`` field (holds 1..max_slices)."""
-        return self.max_slices.bit_length()
+@dataclass(frozen=True)
+class ActConversion:
+    """Floating-point activations converted to block floating point before an integer tile.
 
-    @property
-    def total_bits(self) -> int:
-        """Signed width of a row's activation sum ``S`` over a whole output tile (up to
-        ``max_k`` activations): the dequant converter's zero-point and BCQ-offset operand."""
-        lo, hi = self.a_range
-        return _bits_for_range(self.max_k * lo, self.max_k * hi)
+    act_format : ``"int"`` (activations are ``a_bits`` integers), ``"fp16"`` or ``"bf16"``
+        (converted to block floating point by the activation converter).
+    act_block : activations sharing one exponent: ``"group"`` (``group`` activations: the
+        integer tile accumulates a whole group exactly) or ``"chunk"`` (``g`` activations, one
+        table; LUT tiles only).
+    act_rounding : mantissa alignment rounding, ``"rne"`` (to nearest, ties to even) or
+        ``"trunc"`` (toward zero).
+    """
 
-    # ---- the floating-point path ------------------------------------------------------
+    act_format: str = "int"
+    act_block: str = "group"
+    act_rounding: str = "rne"
+
+    def _check(self) -> None:
+        _allowed("act_format", self.act_format, ACT_FORMATS)
+        _allowed("act_block", self.act_block, ACT_BLOCKS)
+        _allowed("act_rounding", self.act_rounding, ROUNDINGS)
+        if self.act_block == "chunk" and not self.uses_tables:
+            raise ConfigError(
+                f"act_block='chunk' with arch={self.arch!r}: a chunk is the g activations of "
+                "one table; allowed 'group'"
+            )
+        if self.act_format != "int" and self.a_bits < 8:
+            raise ConfigError(
+                f"a_bits={self.a_bits} with act_format={self.act_format!r}: block floating "
+                "point needs a mantissa of 8 or 16 bits"
+            )
 
     @property
     def act_fmt(self) -> FpFormat:
         """Format of floating-point activations (``act_format`` must not be ``"int"``)."""
         return FORMATS[self.act_format]
-
-    @property
-    def out_fmt(self) -> FpFormat:
-        return FORMATS[self.out_format]
 
     @property
     def bfp_block(self) -> int:
@@ -455,131 +411,279 @@ class TileConfig:
         if self.act_format == "int":
             return 1
         fmt = self.act_fmt
-        return _bits_for_range(fmt.min_exp - self.bfp_offset, fmt.max_exp - self.bfp_offset)
+        return bits_for_range(fmt.min_exp - self.bfp_offset, fmt.max_exp - self.bfp_offset)
 
     @property
     def block_total_bits(self) -> int:
         """Signed width of one block's mantissa sum."""
         lo, hi = self.a_range
-        return _bits_for_range(self.bfp_block * lo, self.bfp_block * hi)
+        return bits_for_range(self.bfp_block * lo, self.bfp_block * hi)
 
-    @property
-    def dequant_terms(self) -> int:
-        """Scaled integers the dequant converter sums per output: 1 (``acc - z*S`` times the
-        scale), or ``w_bits + 1`` for BCQ (each plane times ``alpha_i``, ``S`` times the
-        offset)."""
-        return self.w_bits + 1 if self.weight_format == "bcq" else 1
 
-    @property
-    def dequant_lanes(self) -> int:
-        """Outputs the dequant converter takes per cycle so it keeps up with the tile: the
-        ``M*N`` results of an output tile (one group, ``group/K`` slices) per the weight beats
-        that produce it (BCQ: ``w_bits`` columns per output)."""
-        outputs = -(-self.M * self.N // (self.w_bits if self.weight_format == "bcq" else 1))
-        cycles = max(1, min(self.group, self.max_k) // self.K) * self.beats_per_slice
-        return max(1, -(-outputs // cycles))
+@dataclass(frozen=True)
+class SramBanks:
+    """The SRAM banks holding a PIM tile's tables.
+
+    read_ports : read ports per SRAM bank, 1 or 2 (one 1rw1r macro per bank).
+    pattern_aware : lookups of a step with the same index share one read, and index 0 (the
+        all-zero pattern, whose entry is 0) is not read at all.
+    """
+
+    read_ports: int = 1
+    pattern_aware: bool = True
+
+    def _check(self) -> None:
+        if self.read_ports not in (1, 2):
+            raise ConfigError(
+                f"read_ports={self.read_ports}: allowed 1, 2 (one 1rw1r SRAM macro per bank)"
+            )
 
     @property
     def banks(self) -> int:
-        """SRAM banks of the PIM tile: one chunk (table) of a step per bank, ``K / g``."""
+        """SRAM banks: one chunk (table) of a step per bank, ``K / g``."""
         return self.chunks
 
     @property
     def sram_rows(self) -> int:
-        """Words per PIM SRAM bank: the ``entries`` of one chunk for each of the
-        ``max_slices`` K-slices (slice ``s``, entry ``e`` at row ``s * entries + e``)."""
+        """Words per SRAM bank: the ``entries`` of one chunk for each of the ``max_slices``
+        K-slices (slice ``s``, entry ``e`` at row ``s * entries + e``)."""
         return self.max_slices * self.entries
 
     @property
     def sram_word_bits(self) -> int:
-        """Width of one PIM SRAM word: the ``M`` batch rows' entries (signed ``entry_bits``
-        each, row ``m`` at bit ``m * entry_bits``)."""
+        """Width of one SRAM word: the ``M`` batch rows' entries (signed ``entry_bits`` each,
+        row ``m`` at bit ``m * entry_bits``)."""
         return self.M * self.entry_bits
 
-    @property
-    def uses_tables(self) -> bool:
-        """A LUT design (integer or FP tables): ``g`` and ``symmetric`` apply."""
-        return self.arch in ("lut", "fplut", "pim")
+
+# ---- the base class ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TileConfig(TileShape, Weights):
+    """The configuration of one architecture's tile (the base of every arch's config).
+
+    Subclasses set the class attributes below and add parameter groups; they are registered
+    in :mod:`lutcore.hw.arch`. The derived widths here hold for every arch.
+    """
+
+    #: the registry key (``arch`` in files, flags and sweep specs)
+    arch: ClassVar[str] = ""
+    #: a LUT design: ``g`` and ``symmetric`` apply
+    uses_tables: ClassVar[bool] = False
+    #: the tile itself takes FP16 activation words and gives FP32 results
+    fp_words: ClassVar[bool] = False
+    #: table entries are FP16 words, results FP32 (the FP-table tile)
+    fp_tables: ClassVar[bool] = False
+    #: the command carries per-column FP16 scales (the FP16 baseline)
+    scale_in_command: ClassVar[bool] = False
+    #: the command has a ``load`` bit (the PIM tile)
+    load_command: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not self.arch:
+            raise ConfigError("TileConfig is abstract: build an arch's config (tile_config)")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            want = bool if f.type in ("bool", bool) else int if f.type in ("int", int) else str
+            # bool is a subclass of int: refuse True where a number is meant, and vice versa
+            if want is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{f.name}={value!r}: must be an integer")
+            if want is bool and not isinstance(value, bool):
+                raise ConfigError(f"{f.name}={value!r}: must be true or false")
+            if want is str and not isinstance(value, str):
+                raise ConfigError(f"{f.name}={value!r}: must be a string")
+        # each parameter group's own checks, then the arch's combination
+        for group in _CHECK_ORDER:
+            if isinstance(self, group):
+                group._check(self)
+        self._check_arch()
+
+    def _check_arch(self) -> None:
+        """The checks of the arch's combination of groups (subclasses)."""
+
+    def _require(self, need: dict[str, Any], why: str) -> None:
+        """Refuse a field that differs from the one value the arch takes, saying why."""
+        for name, value in need.items():
+            if getattr(self, name) != value:
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} with arch={self.arch!r}: {why}; "
+                    f"allowed {value!r}"
+                )
+
+    # ---- derived quantities of every arch ---------------------------------------------
 
     @property
-    def has_zero_point(self) -> bool:
-        return self.weight_format == "unsigned"
+    def sum_bits(self) -> int:
+        """Signed width of a row's slice sum ``S = sum_k a_k`` over one K-slice."""
+        lo, hi = self.a_range
+        return bits_for_range(self.K * lo, self.K * hi)
 
-    # ---- naming and (de)serialization ---------------------------------------------------
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator/result width: exact for any runtime K up to ``max_k``."""
+        alo, ahi = self.a_range
+        wlo, whi = self.w_range
+        products = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
+        return bits_for_range(self.max_k * min(products), self.max_k * max(products))
+
+    @property
+    def total_bits(self) -> int:
+        """Signed width of a row's activation sum ``S`` over a whole output tile (up to
+        ``max_k`` activations): the zero-point and BCQ-offset operand."""
+        lo, hi = self.a_range
+        return bits_for_range(self.max_k * lo, self.max_k * hi)
+
+    @property
+    def act_word_bits(self) -> int:
+        """Width of one activation on the tile's ``a`` stream: ``a_bits`` integers, or FP16
+        words (:attr:`fp_words`)."""
+        return 16 if self.fp_words else self.a_bits
+
+    @property
+    def result_bits(self) -> int:
+        """Width of one result word: ``acc_bits`` (signed), or FP32 (:attr:`fp_words`)."""
+        return 32 if self.fp_words else self.acc_bits
+
+    @property
+    def weight_bit_macs_per_cycle(self) -> float:
+        """Weight-bit multiply-accumulates per cycle at full rate (``M*N*K*planes_per_cycle``;
+        the PIM tile overrides it with its data-independent lookup rate)."""
+        return self.M * self.N * self.K * self.planes_per_cycle
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Multiply-accumulates of ``w_bits`` weights per cycle at full rate."""
+        return self.weight_bit_macs_per_cycle / self.w_bits
+
+    def tile_cycles(self, n_slices: int) -> int:
+        """Weight beats (cycles at full rate) of one output tile of ``n_slices`` K-slices."""
+        return n_slices * self.beats_per_slice
+
+    @property
+    def latency_cycles(self) -> int:
+        """Cycles from an output tile's last weight beat accepted to its ``y`` beat valid:
+        1 (the accumulator register) plus the ``pipeline`` registers."""
+        return 1 + self.pipeline
+
+    # ---- naming and (de)serialization -----------------------------------------------
+
+    def _slug_tables(self) -> str:
+        return f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.uses_tables else ""
 
     @property
     def slug(self) -> str:
-        """Stable, human-readable name of the configuration (used for files and modules)."""
-        table = f"_g{self.g}{'s' if self.symmetric else 'u'}" if self.uses_tables else ""
-        if self.arch == "pim":
-            table += f"_r{self.read_ports}{'pa' if self.pattern_aware else 'all'}"
+        """Stable, human-readable name of the configuration (used for files and modules):
+        every parameter that changes the tile's hardware."""
         wfmt = {"unsigned": "u", "signed": "s", "bcq": "b"}[self.weight_format]
-        act = "" if self.act_format == "int" else f"{self.act_format}"
+        act_format = getattr(self, "act_format", "int")
+        act = "" if act_format == "int" else act_format
         return (
-            f"{self.arch}_m{self.M}n{self.N}k{self.K}{table}_w{self.w_bits}{wfmt}"
+            f"{self.arch}_m{self.M}n{self.N}k{self.K}{self._slug_tables()}_w{self.w_bits}{wfmt}"
             f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
         )
 
     @property
-    def fp_slug(self) -> str:
-        """Name of the floating-point path around the tile (converters' modules and reports):
-        activation format, block, rounding, mantissa width, group and output format."""
-        weights = f"w{self.w_bits}{self.weight_format[0]}_{self.out_format}"
-        if self.act_format == "int":
-            return f"int{self.a_bits}_{weights}"
-        block = self.group if self.act_block == "group" else self.g
-        return f"{self.act_format}b{block}{self.act_rounding}_a{self.a_bits}_{weights}"
+    def parts(self) -> tuple[str, ...]:
+        """The separately emitted designs of the configuration, ``"tile"`` first (then its
+        converters: ``"act_converter"``, ``"dequant"``)."""
+        raise NotImplementedError
+
+    def derived_summary(self) -> str:
+        """The derived sizes a reader of the Verilog header wants (one line)."""
+        return f"acc_bits = {self.acc_bits}, beats/slice = {self.beats_per_slice}"
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """The keys of this arch's configuration, ``arch`` first."""
+        own = {f.name for f in fields(cls)}
+        return tuple(p for p in PARAMETERS if p == "arch" or p in own)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Only the parameters that apply to the arch, ``arch`` first."""
+        return {p: self.arch if p == "arch" else getattr(self, p) for p in self.parameters()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def replace(self, **changes: Any) -> TileConfig:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``, validated. With a new ``arch``, this config's parameters
+        that the new arch does not take are left behind; a change that does not apply to
+        it is refused by name."""
+        from lutcore.hw.arch import REGISTRY
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "configuration") -> TileConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
+        kept = self.to_dict()
+        arch = changes.get("arch", self.arch)
+        if arch != self.arch and arch in REGISTRY:
+            own = REGISTRY[arch].config.parameters()
+            kept = {k: v for k, v in kept.items() if k in own}
+        return config_from_dict(kept | changes)
+
+    # the file loaders, reachable from any config class (the keys pick the arch)
+    @staticmethod
+    def from_dict(data: dict[str, Any], *, source: str = "configuration") -> TileConfig:
+        return config_from_dict(data, source=source)
+
+    @staticmethod
+    def from_file(path: str | Path) -> TileConfig:
+        return config_from_file(path)
+
+
+#: the order the groups' checks run in (the first message a user sees is the most basic)
+_CHECK_ORDER = (Tables, TileShape, Weights, SramBanks, ActConversion, Dequant)
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "configuration") -> TileConfig:
+    """The config of ``data["arch"]`` (default ``"lut"``) from its keys. Unknown keys, and
+    keys that do not apply to the arch, are refused by name."""
+    from lutcore.hw.arch import REGISTRY, applies_to
+
+    where = "" if source == "configuration" else f"{source}: "
+    unknown = sorted(set(data) - set(PARAMETERS))
+    if unknown:
+        raise ConfigError(
+            f"{where}unknown parameter(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(PARAMETERS))}"
+        )
+    arch = data.get("arch", "lut")
+    if arch not in REGISTRY:
+        raise ConfigError(f"{where}arch={arch!r}: allowed {', '.join(REGISTRY)}")
+    cls = REGISTRY[arch].config
+    own = set(cls.parameters())
+    for key in data:
+        if key not in own:
+            archs = applies_to(key)
             raise ConfigError(
-                f"{source}: unknown parameter(s) {', '.join(unknown)}; "
-                f"allowed: {', '.join(sorted(known))}"
+                f"{where}{key} applies to arch {', '.join(archs)} only (not {arch!r}); "
+                f"the parameters of arch {arch!r}: {', '.join(sorted(own))}"
             )
-        try:
-            return cls(**data)
-        except ConfigError as exc:
-            if source == "configuration":
-                raise
-            raise ConfigError(f"{source}: {exc}") from None
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TileConfig:
-        """Load a TOML (``[tile]`` table or top-level keys) or JSON configuration file."""
-        path = Path(path)
-        data = read_table_file(path, "config file", ConfigError)
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {path}: expected a table of parameters")
-        if "tile" in data:
-            if not isinstance(data["tile"], dict) or len(data) != 1:
-                raise ConfigError(f"config file {path}: [tile] must be the only table")
-            data = data["tile"]
-        return cls.from_dict(data, source=f"config file {path}")
-
-
-def read_table_file(path: Path, what: str, error: type[Exception]) -> Any:
-    """Parsed contents of a JSON (``.json``) or TOML file; ``error`` names ``what`` and the
-    path when it cannot be read or parsed."""
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise error(f"{what} {path}: cannot read ({exc.strerror})") from None
-    try:
-        return json.loads(text) if Path(path).suffix == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{what} {path}: malformed ({exc})") from None
+        return cls(**{k: v for k, v in data.items() if k != "arch"})
+    except ConfigError as exc:
+        if not where:
+            raise
+        raise ConfigError(f"{where}{exc}") from None
 
 
-DEFAULT = TileConfig()
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The keys of a TOML (``[tile]`` table or top-level keys) or JSON configuration file,
+    not yet validated (flags may complete them)."""
+    path = Path(path)
+    data = read_table_file(path, "config file", ConfigError)
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a table of parameters")
+    if "tile" in data:
+        if not isinstance(data["tile"], dict) or len(data) != 1:
+            raise ConfigError(f"config file {path}: [tile] must be the only table")
+        data = data["tile"]
+    return data
+
+
+def config_from_file(path: str | Path) -> TileConfig:
+    """Load and validate a configuration file (see :func:`read_config_file`)."""
+    return config_from_dict(read_config_file(path), source=f"config file {path}")
+
+
+def tile_config(arch: str = "lut", **params: Any) -> TileConfig:
+    """The config of ``arch`` with ``params`` (the keys of files and flags)."""
+    return config_from_dict({"arch": arch, **params})

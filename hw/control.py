@@ -99,7 +99,7 @@ class TileControl(wiring.Component):
             # The signed top plane is the last local plane of the slice's last beat.
             issued.neg.eq(t_last if cfg.weight_format == "signed" else 0),
         ]
-        if cfg.arch == "fpmac":
+        if cfg.scale_in_command:
             m.d.comb += issued.scale.eq(self.cmd.payload.scale)
         if cfg.has_zero_point:
             for n in range(cfg.N):

@@ -31,7 +31,7 @@ class DequantConverter(wiring.Component):
     sign and magnitude of each; (3) exact unsigned products; with several terms (4) each
     aligned to the smallest coefficient exponent and signed, (5) their sum, (6) its sign
     and magnitude; then leading-zero count and normalize; round and pack (:attr:`depth`).
-    Streams: ``i`` (``[lane]`` of :func:`~.layouts.dequant_item_layout`),
+    Streams: ``i`` (``[lane]`` of :func:`~lutcore.hw.layouts.dequant_item_layout`),
     ``o`` (``[lane]`` ``out_format`` words), valid/ready; the pipeline stalls as a whole.
     """
 
@@ -49,7 +49,7 @@ class DequantConverter(wiring.Component):
         """``(integer, coefficient word)`` pairs of one item (see the class docstring);
         ``acc`` the unpacked FP32 result of the FP-table tile."""
         cfg = self.cfg
-        if cfg.arch == "fplut":
+        if cfg.fp_tables:
             return [(Mux(acc.sign, -acc.sig, acc.sig), item.scale)]
         if cfg.weight_format == "bcq":
             pairs = [(item.planes[i], item.alpha[i]) for i in range(cfg.w_bits)]
@@ -78,7 +78,7 @@ class DequantConverter(wiring.Component):
 
             # 1: the integers (acc - zero * S, or an FP32 result's significand) and the
             # coefficients' fields
-            acc = unpack(m, FP32, item.acc, f"{name}_acc") if cfg.arch == "fplut" else None
+            acc = unpack(m, FP32, item.acc, f"{name}_acc") if cfg.fp_tables else None
             terms = self.terms(item, acc)
             coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
             ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]
@@ -86,7 +86,7 @@ class DequantConverter(wiring.Component):
             negs = [reg(c.sign, f"neg{t}") for t, c in enumerate(coeffs)]
             exps = [reg(c.exp, f"exp{t}") for t, c in enumerate(coeffs)]
             nan = reg(Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any(), "nan1")
-            x_in = acc.exp if cfg.arch == "fplut" else item.x if cfg.act_format != "int" else 0
+            x_in = acc.exp if cfg.fp_tables else item.x if cfg.act_format != "int" else 0
             base = coeffs[0].exp
             for c in coeffs[1:]:
                 base = Mux(c.exp < base, c.exp, base)

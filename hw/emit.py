@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import os
+import json
 import tempfile
 from pathlib import Path
 
 from amaranth import __version__ as amaranth_version
 from amaranth.back import rtlil
 
-from .. import __version__
-from ..synth.yosys import run_script, yosys_version
+from lutcore import __version__
+from lutcore.base.files import write_atomic
+from lutcore.base.yosys import run_script, yosys_version
+
+from .arch import arch_of, make_tile
 from .config import TileConfig
-from .tile import make_tile
 
 __all__ = [
     "amaranth_to_verilog",
+    "core_file",
     "parts",
     "part_name",
     "part_verilog",
     "tile_verilog",
     "top_name",
-    "write_atomic",
     "write_tile",
 ]
 
@@ -35,13 +37,9 @@ def top_name(cfg: TileConfig) -> str:
 
 
 def parts(cfg: TileConfig) -> tuple[str, ...]:
-    """The separately emitted designs of a configuration: the tile, and with floating-point
-    activations (integer tiles) the activation and dequant converters around it."""
-    if cfg.act_format == "int" or cfg.arch == "fpmac":
-        return ("tile",)
-    if cfg.arch == "fplut":  # FP16 words go straight into its tables
-        return ("tile", "dequant")
-    return ("tile", "act_converter", "dequant")
+    """The separately emitted designs of a configuration (its arch decides): the tile, and
+    the converters around it."""
+    return cfg.parts
 
 
 #: the PIM tile's in-memory converters (synthesized on request, not parts of a tile) and the
@@ -61,7 +59,7 @@ def part_name(cfg: TileConfig, part: str) -> str:
         width = cfg.a_bits if part == "pim_fp16_to_bfp" else cfg.acc_bits
         return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"
     if part == "dequant":  # the FP-table tile's converter takes FP32 words
-        source = "fp32in_" if cfg.arch == "fplut" else ""
+        source = "fp32in_" if cfg.fp_tables else ""
         return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
     raise ValueError(
         f"part {part!r}: allowed tile, act_converter, dequant, {', '.join(PIM_CONVERTERS)}"
@@ -85,18 +83,10 @@ def _part_component(cfg: TileConfig, part: str, macros: bool = False):
         return ActConverter(cfg), "FP activation -> block floating point converter"
     if part == "dequant":
         return DequantConverter(cfg), "dequant converter (integer results -> FP)"
-    what = {
-        "lut": "LUT Tensor Core tile",
-        "mac": "MAC baseline tile",
-        "fpmac": "FP16 MAC tile",
-        "fplut": "LUT Tensor Core FP-table tile",
-        "pim": "SRAM-PIM tile (SAIL style)",
-    }
-    if cfg.arch == "pim" and macros:
-        from .pim_tile import PimTile
-
-        return PimTile(cfg, external_sram=True), what["pim"] + ", SRAM banks as external ports"
-    return make_tile(cfg), what[cfg.arch]
+    arch = arch_of(cfg)
+    if macros and arch.macro_tile is not None:
+        return make_tile(cfg, macros=True), f"{arch.description}, SRAM banks as external ports"
+    return make_tile(cfg), arch.description
 
 
 def amaranth_to_verilog(component, name: str) -> str:
@@ -133,17 +123,7 @@ def part_verilog(cfg: TileConfig, part: str, *, macros: bool = False) -> str:
     component, what = _part_component(cfg, part, macros)
     name = part_name(cfg, part)
     text = amaranth_to_verilog(component, name)
-    derived = f"acc_bits = {cfg.acc_bits}, beats/slice = {cfg.beats_per_slice}"
-    if cfg.arch == "lut":
-        derived = f"entries/table = {cfg.entries}, entry_bits = {cfg.entry_bits}, {derived}"
-    if cfg.arch == "pim":
-        derived = (
-            f"{cfg.banks} SRAM banks x {cfg.sram_rows} words x {cfg.sram_word_bits} bits, {derived}"
-        )
-    if cfg.fp_words:
-        derived = f"FP16 activations, FP32 results, beats/slice = {cfg.beats_per_slice}"
-        if cfg.arch == "fplut":
-            derived = f"entries/table = {cfg.entries} (FP16), {derived}"
+    derived = cfg.derived_summary()
     if part == "act_converter":
         derived = f"block = {cfg.bfp_block}, exponent bits = {cfg.bfp_exp_bits}"
     elif part == "dequant":
@@ -164,26 +144,60 @@ def tile_verilog(cfg: TileConfig) -> str:
     return part_verilog(cfg, "tile")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory, so a reader
-    never sees a half-written file and an interrupted run leaves the old one intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def core_file(cfg: TileConfig) -> str:
+    """A FuseSoC CAPI2 core of the emitted Verilog (the files :func:`write_tile` writes), so
+    the RTL drops into FuseSoC/Edalize flows: target ``default`` (synthesis, Yosys),
+    ``lint`` (Verilator lint-only), the tile as the top module, the configuration as
+    comments. Every converter part is its own top module; each has a ``<part>`` target."""
+    arch = arch_of(cfg)
+    names = [part_name(cfg, part) for part in parts(cfg)]
+    lines = [
+        "CAPI=2:",
+        f"# Generated by lutcore {__version__}: {arch.description}. Do not edit.",
+        "# configuration:",
+        *(f"#   {key} = {json_value(value)}" for key, value in cfg.to_dict().items()),
+        f"name: lutcore:tile:{cfg.slug}:{__version__}",
+        f'description: "{arch.description}, {cfg.slug}"',
+        "filesets:",
+        "  rtl:",
+        "    file_type: verilogSource",
+        "    files:",
+        *(f"      - {name}.v" for name in names),
+        "targets:",
+        *_core_target("default", cfg.slug, "yosys"),
+        *_core_target("lint", cfg.slug, "verilator"),
+        "    tools:",
+        "      verilator:",
+        "        mode: lint-only",
+        "        verilator_options: [-Wall]",
+    ]
+    for part, name in zip(parts(cfg)[1:], names[1:], strict=True):
+        lines += _core_target(part, name, "yosys")
+    return "\n".join(lines) + "\n"
+
+
+def _core_target(target: str, toplevel: str, tool: str) -> list[str]:
+    return [
+        f"  {target}:",
+        "    filesets: [rtl]",
+        f"    toplevel: {toplevel}",
+        f"    default_tool: {tool}",
+    ]
+
+
+def json_value(value) -> str:
+    """A parameter value as the configuration files spell it (``true``, ``"fp16"``)."""
+    return json.dumps(value)
 
 
 def write_tile(cfg: TileConfig, out_dir: Path) -> Path:
-    """Write ``<slug>.v`` and ``<slug>.json`` into ``out_dir`` (and each converter's
-    ``<name>.v`` for floating-point activations); returns the tile's Verilog path."""
+    """Write ``<slug>.v``, ``<slug>.json`` and the FuseSoC core ``<slug>.core`` into
+    ``out_dir`` (and each converter's ``<name>.v`` for floating-point activations); returns
+    the tile's Verilog path."""
     for part in parts(cfg)[1:]:
         write_atomic(out_dir / f"{part_name(cfg, part)}.v", part_verilog(cfg, part))
     v_path = out_dir / f"{cfg.slug}.v"
     write_atomic(v_path, tile_verilog(cfg))
     write_atomic(out_dir / f"{cfg.slug}.json", cfg.to_json())
+    write_atomic(out_dir / f"{cfg.slug}.core", core_file(cfg))
     return v_path

@@ -21,9 +21,9 @@ def fp_chunk_entries(m: Module, words: list[Value], name: str, stage=None) -> li
 
     Activations follow the converters' special-value rule (an infinity is the largest finite
     number of its sign, a NaN is 0). They are aligned once to the chunk's largest exponent
-    ``E``, keeping :data:`~.fp.ALIGN_EXTRA_BITS` bits below it and truncating there; the
+    ``E``, keeping :data:`~lutcore.hw.fp.ALIGN_EXTRA_BITS` bits below it and truncating there; the
     entries are then exact integer sums sharing adders as in the integer unit
-    (:func:`~.precompute.chunk_entries`), each rounded once to FP16 (nearest even) and
+    (:func:`~lutcore.hw.precompute.chunk_entries`), each rounded once to FP16 (nearest even) and
     saturated to +-65504 instead of overflowing, so every entry is finite.
     ``stage(value, name)``, if given, registers the integer sums (with ``E``) and the
     rounded entries.
@@ -61,7 +61,7 @@ class FpTablePrecompute(TablePrecompute):
     """Builds the ``M x K/g`` FP16 tables of one K-slice for the FP-table tile (``arch ==
     "fplut"``); the integer unit's interface.
 
-    ``i``: FP16 activation words ``[m][k]``; ``o``: :func:`~hw.layouts.table_layout` (FP16
+    ``i``: FP16 activation words ``[m][k]``; ``o``: :func:`~lutcore.hw.layouts.table_layout` (FP16
     entries; chunk ``c``'s sum is its last entry). See :func:`fp_chunk_entries` for the
     arithmetic. With ``pipeline == 0`` ``o`` is valid with ``i`` (the table buffer registers
     it); otherwise the unit is a two-stage pipeline (registers after the aligned integer

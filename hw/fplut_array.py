@@ -28,7 +28,7 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
     ``S_c`` (the last entry) with sign ``1 - 2 z_j``; both scaled by ``2**(j-1)``, since
     ``sum_k a_k (w_k - z) = (sum_c T[idx_c] + (1 - 2z) S_c) / 2`` (negation and scaling by
     powers of two are exact in floating point). All leaves of the beat go through one fused
-    adder (:func:`~.fp.fused_sum`) rounded once to FP32, scaled by ``2**(t*ppc)``.
+    adder (:func:`~lutcore.hw.fp.fused_sum`) rounded once to FP32, scaled by ``2**(t*ppc)``.
     """
     g = cfg.g
     leaves = []
@@ -56,13 +56,13 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
 
 
 class FpLutArray(LutArray):
-    """``M x N`` FP-table LUT cells (``arch == "fplut"``); the FP32 accumulators double as the
+    """``M x N`` FP-table LUT cells (``arch = "fplut"``); the FP32 accumulators double as the
     result register.
 
     Each issued beat adds the cell's FP32 beat value (:func:`fp_cell_value`) to its
     accumulator with one FP32 addition (nearest even; a tile's first beat adds to +0). With
     ``pipeline == 2`` a register follows the beat value. Members as
-    :class:`~.lut_array.LutArray`, ``tables`` carrying FP16 entries.
+    :class:`~lutcore.hw.lut_array.LutArray`, ``tables`` carrying FP16 entries.
     """
 
     def elaborate(self, platform) -> Module:

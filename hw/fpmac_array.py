@@ -28,8 +28,8 @@ def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
 
 def dot_product(m: Module, acts: list, weights: list, name: str, stage=None) -> Signal:
     """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word: the exact
-    11 x 11-bit products summed by :func:`~.fp.fused_sum` (aligned to the largest product
-    keeping :data:`~.fp.ALIGN_EXTRA_BITS` bits, truncated, summed exactly, rounded once).
+    11 x 11-bit products summed by :func:`~lutcore.hw.fp.fused_sum` (aligned to the largest product
+    keeping :data:`~lutcore.hw.fp.ALIGN_EXTRA_BITS` bits, truncated, summed exactly, rounded once).
     ``stage(value, name)``, if given, registers the exact sum before the rounding."""
     terms = []
     for k, (a, w) in enumerate(zip(acts, weights, strict=True)):
@@ -45,16 +45,17 @@ class FpMacArray(MacArray):
     """``M x N`` FP16 multiply-accumulate cells: the floating-point baseline.
 
     Per beat every weight arrives whole (``planes_per_cycle == w_bits``): its integer value
-    (:func:`~.mac_array.weight_digit`: code minus zero point, or the signed code) is
+    (:func:`~lutcore.hw.mac_array.weight_digit`: code minus zero point, or the signed code) is
     dequantized once per (column, k) to FP16 with the column's scale and shared by the ``M``
     rows; each cell takes the fused FP16 dot product of its ``K`` activations and weights
-    (:func:`dot_product`) and adds it to its FP32 accumulator (:func:`~.fp.fp_add`, nearest
+    (:func:`dot_product`) and adds it to its FP32 accumulator (:func:`~lutcore.hw.fp.fp_add`,
+    nearest
     even). ``pipeline == 2`` pipelines the cell like an FP unit: registers after the weight
     dequantization (with the activations), after the exact aligned sum, and after the dot
     product's rounding (three stages before the accumulator; the control sees a tile's last
     beat in any of them through ``last_pending``).
 
-    Members as :class:`~.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
+    Members as :class:`~lutcore.hw.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
     """
 
     def elaborate(self, platform) -> Module:

@@ -12,7 +12,7 @@ __all__ = ["FpMacTile"]
 class FpMacTile(MacTile):
     """``Y[m, n] = sum_k A[m, k] * fp16(scale[n] * W[k, n])`` with FP16 activations, fused
     ``K``-term dot products and FP32 accumulation over the output tile's K-slices (see
-    :class:`~.fpmac_array.FpMacArray`): the MAC tile's buffer and control around the FP16
+    :class:`~lutcore.hw.fpmac_array.FpMacArray`): the MAC tile's buffer and control around the FP16
     array. The protocol is the LUT tile's; each command also carries the columns' scales.
     """
 

@@ -12,7 +12,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout, StructLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import TileConfig
+from .config import SramBanks, TileConfig
 
 __all__ = [
     "act_layout",
@@ -21,7 +21,7 @@ __all__ = [
     "result_layout",
     "table_layout",
     "beat_layout",
-    "tile_signature",
+    "TileSignature",
     "array_signature",
     "fp_act_layout",
     "bfp_layout",
@@ -51,11 +51,11 @@ def cmd_layout(cfg: TileConfig) -> StructLayout:
     the tables of ``n_slices`` activation beats into the SRAM; 0: compute one output tile
     of ``N`` columns over all the resident tables, ``n_slices`` unused)."""
     members = {"n_slices": unsigned(cfg.slice_count_bits)}
-    if cfg.arch == "pim":  # 1: write the tables of n_slices activation beats; 0: compute
+    if cfg.load_command:  # 1: write the tables of n_slices activation beats; 0: compute
         members["load"] = unsigned(1)
     if cfg.has_zero_point:
         members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
-    if cfg.arch == "fpmac":
+    if cfg.scale_in_command:
         members["scale"] = ArrayLayout(unsigned(16), cfg.N)
     return StructLayout(members)
 
@@ -75,7 +75,7 @@ def table_layout(cfg: TileConfig) -> StructLayout:
     The FP-table tile (``fplut``) has FP16 words as entries and no ``total`` (each chunk's
     sum is its last entry).
     """
-    if cfg.arch == "fplut":
+    if cfg.fp_tables:
         entries = ArrayLayout(ArrayLayout(unsigned(16), cfg.entries), cfg.chunks)
         return StructLayout({"entries": ArrayLayout(entries, cfg.M)})
     return StructLayout(
@@ -105,20 +105,61 @@ def beat_layout(cfg: TileConfig) -> StructLayout:
             "slice_last": unsigned(1),
             "tile_last": unsigned(1),
             "neg": unsigned(1),
-            **({"scale": ArrayLayout(unsigned(16), cfg.N)} if cfg.arch == "fpmac" else {}),
+            **({"scale": ArrayLayout(unsigned(16), cfg.N)} if cfg.scale_in_command else {}),
         }
     )
 
 
-def tile_signature(cfg: TileConfig) -> dict:
-    """The members of a tile (LUT or MAC: the same interface): ``a``, ``w`` and ``cmd`` in,
-    ``y`` out, all :mod:`amaranth.lib.stream` valid/ready interfaces."""
-    return {
-        "a": In(stream.Signature(act_layout(cfg))),
-        "w": In(stream.Signature(weight_layout(cfg))),
-        "cmd": In(stream.Signature(cmd_layout(cfg))),
-        "y": Out(stream.Signature(result_layout(cfg))),
-    }
+class TileSignature(wiring.Signature):
+    """The interface of a tile, from the tile's side (every arch: the same streams).
+
+    Members
+    -------
+    a : ``In(stream.Signature(act_layout(cfg)))``
+        Activations, one K-slice per beat.
+    w : ``In(stream.Signature(weight_layout(cfg)))``
+        Weight bit planes, ``beats_per_slice`` beats per K-slice.
+    cmd : ``In(stream.Signature(cmd_layout(cfg)))``
+        One command per output tile.
+    y : ``Out(stream.Signature(result_layout(cfg)))``
+        One result per output tile.
+    mem : ``In(stream.Signature(mem_request_layout(cfg)))``
+        Tiles with SRAM banks only: memory-mode requests to the banks.
+    mem_rsp : ``Out(stream.Signature(sram_word_bits))``
+        Tiles with SRAM banks only: one response per memory-mode read.
+    sram : ``Out(sram_signature(cfg))``
+        With ``external_sram`` only: the banks' ports (the ASIC flow's SRAM macros).
+    """
+
+    def __init__(self, cfg: TileConfig, *, external_sram: bool = False):
+        self.cfg = cfg
+        self.external_sram = external_sram
+        members = {
+            "a": In(stream.Signature(act_layout(cfg))),
+            "w": In(stream.Signature(weight_layout(cfg))),
+            "cmd": In(stream.Signature(cmd_layout(cfg))),
+            "y": Out(stream.Signature(result_layout(cfg))),
+        }
+        if isinstance(cfg, SramBanks):
+            members["mem"] = In(stream.Signature(mem_request_layout(cfg)))
+            members["mem_rsp"] = Out(stream.Signature(cfg.sram_word_bits))
+            if external_sram:
+                members["sram"] = Out(sram_signature(cfg))
+        super().__init__(members)
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, TileSignature)
+            and self.cfg == other.cfg
+            and self.external_sram == other.external_sram
+        )
+
+    def __hash__(self):
+        return hash((self.cfg, self.external_sram))
+
+    def __repr__(self):
+        sram = ", external_sram=True" if self.external_sram else ""
+        return f"TileSignature({self.cfg.slug}{sram})"
 
 
 def array_signature(cfg: TileConfig, operands: str, layout) -> dict:
@@ -166,7 +207,7 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     The FP-table tile's results (zero points applied in the tile): ``acc`` an FP32 word and
     ``scale``.
     """
-    if cfg.arch == "fplut":
+    if cfg.fp_tables:
         return StructLayout({"acc": unsigned(32), "scale": unsigned(16)})
     members: dict = {}
     if cfg.weight_format == "bcq":

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import connect
 
 from .config import TileConfig
 from .control import TileControl, connect_control
-from .layouts import act_layout, tile_signature
+from .layouts import TileSignature, act_layout
 from .mac_array import MacArray
 from .slice_buffer import SliceBuffer
 
@@ -20,7 +20,7 @@ class MacTile(wiring.Component):
     """The multiply-based baseline computing ``Y[m, n] = sum_k A[m, k] * W[k, n]`` exactly,
     with the LUT tile's streams, formats, accumulators, runtime K, control and pipelining:
     the activations of a K-slice are double-buffered where the LUT tile buffers tables, and
-    the array multiplies instead of looking up. See :class:`~hw.tile.LutTile` for the
+    the array multiplies instead of looking up. See :class:`~lutcore.hw.tile.LutTile` for the
     protocol.
     """
 
@@ -30,7 +30,7 @@ class MacTile(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(tile_signature(cfg))
+        super().__init__(TileSignature(cfg))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg

@@ -20,7 +20,7 @@ class TableSram(wiring.Component):
     writes every row it reads). FPGA synthesis maps each bank to block RAM; the ASIC flow
     replaces the banks by an SRAM macro estimate (:mod:`lutcore.synth.sram`).
 
-    Member: ``bus`` (:func:`~.layouts.sram_signature`, flipped).
+    Member: ``bus`` (:func:`~lutcore.hw.layouts.sram_signature`, flipped).
     """
 
     def __init__(self, cfg: TileConfig):

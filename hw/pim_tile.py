@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out, connect
 
 from .accumulate import accumulate
 from .config import TileConfig
-from .layouts import mem_request_layout, result_layout, sram_signature, tile_signature
+from .layouts import TileSignature, result_layout
 from .pim_control import PimControl
 from .pim_lookup import PimLookup, lookup_beat_layout
 from .pim_sram import TableSram
@@ -23,7 +23,7 @@ class PimArray(wiring.Component):
     """``M x N`` accumulators (batch row x column) of the PIM tile: each finished step adds
     ``(+-values) << t``, the signed top plane subtracted; a tile's first step starts from
     ``-zero[n] * S[m]`` instead of 0, so the result is ``sum_k A[m, k] * (Wq[k, n] - z_n)``
-    exactly. Results as :class:`~.lut_array.LutArray` (held until read)."""
+    exactly. Results as :class:`~lutcore.hw.lut_array.LutArray` (held until read)."""
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
@@ -67,7 +67,7 @@ class PimTile(wiring.Component):
 
     Memory mode: ``mem`` (bank, row, write, wdata) and ``mem_rsp`` (read data) reach the
     same banks while the tile is idle; during a run requests stall (see
-    :class:`~.pim_control.PimControl`).
+    :class:`~lutcore.hw.pim_control.PimControl`).
 
     ``external_sram``: the banks are left out and their ports become the ``sram`` member
     (the ASIC flow's view: SRAM macros beside the synthesized logic).
@@ -79,13 +79,7 @@ class PimTile(wiring.Component):
     def __init__(self, cfg: TileConfig, *, external_sram: bool = False):
         self.cfg = cfg
         self.external_sram = external_sram
-        members = tile_signature(cfg) | {
-            "mem": In(stream.Signature(mem_request_layout(cfg))),
-            "mem_rsp": Out(stream.Signature(cfg.sram_word_bits)),
-        }
-        if external_sram:
-            members["sram"] = Out(sram_signature(cfg))
-        super().__init__(members)
+        super().__init__(TileSignature(cfg, external_sram=external_sram))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg

@@ -38,7 +38,8 @@ def chunk_entries(acts: list[Value], symmetric: bool) -> list[Value]:
 class TablePrecompute(wiring.Component):
     """Builds the ``M x K/g`` tables of one K-slice (combinational stream transform).
 
-    ``i``: activations ``[m][k]`` (signed ``a_bits``); ``o``: :func:`~hw.layouts.table_layout`
+    ``i``: activations ``[m][k]`` (signed ``a_bits``); ``o``:
+    :func:`~lutcore.hw.layouts.table_layout`
     (entries and per-row slice sums). ``o`` is valid with ``i``; the table buffer registers it.
     The slice sum ``S`` is the all-ones entry of each chunk summed over chunks, so it costs
     ``K/g - 1`` adders, not a K-input tree.

@@ -1,5 +1,5 @@
-"""The LUT Tensor Core tile (precompute, table buffer, control, LUT array) and the choice of
-tile by ``arch``."""
+"""The LUT Tensor Core tile (precompute, table buffer, control, LUT array) and its FP-table
+variant."""
 
 from __future__ import annotations
 
@@ -11,25 +11,12 @@ from .config import TileConfig
 from .control import TileControl, connect_control
 from .fp_precompute import FpTablePrecompute
 from .fplut_array import FpLutArray
-from .fpmac_tile import FpMacTile
-from .layouts import table_layout, tile_signature
+from .layouts import TileSignature, table_layout
 from .lut_array import LutArray
-from .mac_tile import MacTile
-from .pim_tile import PimTile
 from .precompute import TablePrecompute
 from .slice_buffer import SliceBuffer
 
-__all__ = ["LutTile", "FpLutTile", "PORT_DOCS", "TILES", "make_tile"]
-
-#: Meaning of each top-level stream (used by the generated port table).
-PORT_DOCS = {
-    "a": "activations, one K-slice per beat: payload[m][k] signed a_bits",
-    "w": "weight planes, one beat per planes_per_cycle planes of a K-slice: payload[n][j] "
-    "is K bits, bit k = bit (t*ppc + j) of Wq[k, n]",
-    "cmd": "one command per output tile: n_slices (runtime K / K) and, for unsigned "
-    "weights, zero[n]",
-    "y": "one result per output tile: payload[m][n] signed acc_bits = sum_k A[m,k]*W[k,n]",
-}
+__all__ = ["FpLutTile", "LutTile"]
 
 
 class LutTile(wiring.Component):
@@ -48,7 +35,7 @@ class LutTile(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(tile_signature(cfg))
+        super().__init__(TileSignature(cfg))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
@@ -66,10 +53,11 @@ class LutTile(wiring.Component):
 
 
 class FpLutTile(LutTile):
-    """LUT Tensor Core's floating-point design point (``arch == "fplut"``): FP16 activation
-    words build FP16 tables (:class:`~.fp_precompute.FpTablePrecompute`), the array adds
+    """LUT Tensor Core's floating-point design point (``arch = "fplut"``): FP16 activation
+    words build FP16 tables (:class:`~lutcore.hw.fp_precompute.FpTablePrecompute`), the array adds
     looked-up entries in floating point into FP32 accumulators
-    (:class:`~.fplut_array.FpLutArray`). The protocol is the LUT tile's (zero points in the
+    (:class:`~lutcore.hw.fplut_array.FpLutArray`). The protocol is the LUT tile's (zero points in
+    the
     command); results are FP32 words of ``sum_k A[m, k] * W[k, n]`` before the scale, which
     the dequant converter applies.
     """
@@ -77,12 +65,3 @@ class FpLutTile(LutTile):
     BLOCKS = ("precompute", "table_buffer", "control", "fplut_array")
     PRECOMPUTE = FpTablePrecompute
     ARRAY = FpLutArray
-
-
-#: tile class of each ``arch``
-TILES = {"lut": LutTile, "mac": MacTile, "fpmac": FpMacTile, "fplut": FpLutTile, "pim": PimTile}
-
-
-def make_tile(cfg: TileConfig) -> wiring.Component:
-    """The tile ``cfg.arch`` names, built for ``cfg``."""
-    return TILES[cfg.arch](cfg)

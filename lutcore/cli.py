@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from lutcore.hw.config import ConfigError, TileConfig
+from lutcore.hw.config import PARAMETERS, ConfigError, TileConfig
 
 BUILD = Path("build")
 
@@ -23,28 +23,65 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _parameter_types() -> dict[str, tuple[type, object, tuple[str, ...]]]:
+    """Each configuration key but ``arch``: its type, its default (the LUT tile's, else
+    the first arch's that takes it) and the archs that take it."""
+    from lutcore.hw.arch import REGISTRY, applies_to
+
+    out = {}
+    for name in PARAMETERS[1:]:
+        archs = applies_to(name)
+        owner = REGISTRY["lut" if "lut" in archs else archs[0]].config
+        field = {f.name: f for f in fields(owner)}[name]
+        kind = {"bool": bool, "int": int, "str": str}[str(field.type)]
+        out[name] = (kind, field.default, archs)
+    return out
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tile configuration (defaults: the paper's M2 N64 K4 tile)")
+    from lutcore.hw.arch import REGISTRY
+    from lutcore.hw.presets import PRESETS
+
+    group = parser.add_argument_group(
+        "tile configuration (defaults: the paper's M2 N64 K4 LUT tile; a parameter that does "
+        "not apply to the arch is refused)"
+    )
     group.add_argument("--config", type=Path, help="TOML or JSON file of tile parameters")
-    for f in fields(TileConfig):
-        help_text = f"default {f.default}"
-        if f.type in ("bool", bool):
+    group.add_argument("--preset", choices=list(PRESETS), help="start from a named configuration")
+    group.add_argument("--arch", choices=list(REGISTRY), help="architecture (default lut)")
+    for name, (kind, default, archs) in _parameter_types().items():
+        every = len(archs) == len(REGISTRY)
+        help_text = f"default {default}" + ("" if every else f"; arch {', '.join(archs)}")
+        if kind is bool:
             group.add_argument(
-                _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
+                _flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
             )
         else:
-            kind = str if f.type in ("str", str) else int
-            group.add_argument(_flag(f.name), dest=f.name, type=kind, help=help_text)
+            group.add_argument(_flag(name), dest=name, type=kind, help=help_text)
 
 
 def config_from_args(args: argparse.Namespace) -> TileConfig:
-    base = TileConfig.from_file(args.config) if args.config else TileConfig()
-    changes = {
-        f.name: getattr(args, f.name)
-        for f in fields(TileConfig)
-        if getattr(args, f.name) is not None
-    }
-    return base.replace(**changes)
+    """The configuration of ``--preset`` or ``--config`` with the flags given on top,
+    validated once after merging (so flags can complete a partial file)."""
+    from lutcore.hw.config import config_from_dict, read_config_file
+    from lutcore.hw.presets import preset
+
+    if args.config and args.preset:
+        raise ConfigError("give --config FILE or --preset NAME, not both")
+    source = "configuration"
+    data: dict = {}
+    if args.config:
+        data, source = read_config_file(args.config), f"config file {args.config}"
+    elif args.preset:
+        data = preset(args.preset).to_dict()
+    flags = {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
+    if args.preset and flags.get("arch", data["arch"]) != data["arch"]:
+        raise ConfigError(
+            f"--arch {flags['arch']} with --preset {args.preset} (arch {data['arch']})"
+        )
+    if flags and args.config:
+        source += " with the flags given"
+    return config_from_dict(data | flags, source=source)
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:
@@ -52,7 +89,7 @@ def cmd_verilog(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     path = write_tile(cfg, args.out_dir)
-    print(f"wrote {path} and {path.with_suffix('.json')}")
+    print(f"wrote {path}, {path.with_suffix('.json')} and {path.with_suffix('.core')} (FuseSoC)")
     for part in parts(cfg)[1:]:
         print(f"wrote {args.out_dir / part_name(cfg, part)}.v ({part.replace('_', ' ')})")
     return 0
@@ -79,17 +116,9 @@ def cmd_ports(args: argparse.Namespace) -> int:
     from lutcore.docs import interface_markdown
 
     cfg = config_from_args(args)
-    if cfg.arch == "pim":
-        print(
-            "error: arch='pim': `lutcore ports` documents the tile stream protocol (cmd, a, w, "
-            "y); the PIM tile's (load/compute commands, the mem/mem_rsp memory port) is in "
-            "README.md 'The SRAM-PIM tile' and hw/pim_tile.py",
-            file=sys.stderr,
-        )
-        return 2
     text = interface_markdown(cfg)
     if args.output:
-        from lutcore.hw.emit import write_atomic
+        from lutcore.base.files import write_atomic
 
         write_atomic(args.output, text)
         print(f"wrote {args.output}")
@@ -116,14 +145,14 @@ def cmd_formal(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from lutcore.sim.bench import run_bench
+    from lutcore.experiments.bench import run_bench
 
     run_bench(config_from_args(args), BUILD / "bench", simulators=args.simulators)
     return 0
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from lutcore.sim.layers import run_layers
+    from lutcore.experiments.layers import run_layers
     from lutcore.sim.model import ModelMissing
 
     if args.rtl_tokens < 0 or args.rtl_columns < 1:
@@ -139,8 +168,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_pim(args: argparse.Namespace) -> int:
+    from lutcore.experiments.pim import run_pim_bench
     from lutcore.sim.model import ModelMissing
-    from lutcore.sim.pim_bench import run_pim_bench
 
     try:
         run_pim_bench(args.out_dir, synth=not args.no_synth)

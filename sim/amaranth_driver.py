@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from amaranth.sim import Simulator
 
+from lutcore.hw.arch import make_tile
 from lutcore.hw.config import TileConfig
-from lutcore.hw.tile import make_tile
 
 from .streams import TileJob, decode_result
 
@@ -35,7 +35,7 @@ def simulate_jobs(
     max_cycles: int = 200_000,
     trace: list[dict[str, int]] | None = None,
 ) -> tuple[list[np.ndarray], int]:
-    """Run ``jobs`` through the tile (:func:`~lutcore.hw.tile.make_tile`); each producer
+    """Run ``jobs`` through the tile (:func:`~lutcore.hw.arch.make_tile`); each producer
     inserts an idle cycle before a beat with probability ``p_gap`` and the consumer drops
     ``ready`` with probability ``p_stall``. Returns the decoded results in order and the
     cycle count. ``trace``, if given, receives each cycle's ``valid``/``ready`` of every

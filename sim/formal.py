@@ -19,21 +19,21 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lutcore.hw.config import TileConfig
+from lutcore.base.yosys import run_script, yosys_abc
+from lutcore.hw.config import TileConfig, tile_config
 from lutcore.hw.lut_array import plane_partial
 from lutcore.hw.precompute import TablePrecompute
-from lutcore.synth.yosys import run_script, yosys_abc
 
 __all__ = ["FORMAL_CONFIGS", "FormalFailure", "LutDotMiter", "prove_lut_dot"]
 
 #: Small configurations (g <= 4, int8) covering both table kinds and both weight formats.
 FORMAL_CONFIGS = (
-    TileConfig(M=1, N=1, K=4, g=4, symmetric=True, w_bits=2, weight_format="unsigned"),
-    TileConfig(M=1, N=1, K=4, g=4, symmetric=True, w_bits=2, weight_format="signed"),
-    TileConfig(M=1, N=1, K=4, g=4, symmetric=False, w_bits=2, weight_format="unsigned"),
-    TileConfig(M=1, N=1, K=4, g=4, symmetric=False, w_bits=2, weight_format="signed"),
-    TileConfig(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="signed"),
-    TileConfig(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="unsigned"),
+    tile_config(M=1, N=1, K=4, g=4, symmetric=True, w_bits=2, weight_format="unsigned"),
+    tile_config(M=1, N=1, K=4, g=4, symmetric=True, w_bits=2, weight_format="signed"),
+    tile_config(M=1, N=1, K=4, g=4, symmetric=False, w_bits=2, weight_format="unsigned"),
+    tile_config(M=1, N=1, K=4, g=4, symmetric=False, w_bits=2, weight_format="signed"),
+    tile_config(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="signed"),
+    tile_config(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="unsigned"),
 )
 
 

@@ -1,11 +1,11 @@
 """The floating-point path on the RTL: activation converter -> integer tile -> dequant converter,
-each in Amaranth's simulator, checked stage by stage against :mod:`.fpgolden`.
+each in Amaranth's simulator, checked stage by stage against :mod:`lutcore.sim.fpgolden`.
 
 The host side is what an integrator's glue does: the integer tile's zero points are 0 (the
 dequant converter subtracts ``zero * S``; the FP-table tile applies them itself, one output
 tile per group), BCQ planes go side by side as columns (plane ``i`` of
 weight ``n`` in column ``n * w_bits + i``), and the float32 sum over units happens after
-the converter, in K order, as :func:`.fpgolden.linear` defines it.
+the converter, in K order, as :func:`lutcore.sim.fpgolden.linear` defines it.
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def run_linear(
 ) -> dict[str, np.ndarray]:
     """``Y = X @ W`` through the three RTL blocks; every stage's output is compared with the
     golden model (:class:`PathMismatch` on the first difference). Returns the golden model's
-    dictionary (see :func:`.fpgolden.linear`) with the RTL's ``y``."""
+    dictionary (see :func:`lutcore.sim.fpgolden.linear`) with the RTL's ``y``."""
     want = fpgolden.linear(cfg, x, weights)
-    if cfg.arch == "fplut":
+    if cfg.fp_tables:
         return _run_fplut(cfg, x, weights, want, seed)
     unit = weights.group if cfg.act_format == "int" else cfg.bfp_block
     if unit % cfg.K:

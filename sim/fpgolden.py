@@ -210,10 +210,10 @@ def linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
 
     Returns ``q``, ``x`` (block exponents ``[T, units]``), ``total`` (``S``), ``units``
     (``out_format`` words ``[T, N, units]``) and ``y`` (float32 ``[T, N]``); the FP-table
-    tile (``arch == "fplut"``) returns ``acc``, ``units`` and ``y`` (:func:`_fplut_linear`).
+    tile (``fp_tables``) returns ``acc``, ``units`` and ``y`` (:func:`_fplut_linear`).
     """
     t_rows, k_total = x.shape
-    if cfg.arch == "fplut":
+    if cfg.fp_tables:
         return _fplut_linear(cfg, x, weights)
     if cfg.act_format == "int":
         unit = weights.group
@@ -371,7 +371,7 @@ def fp_tables(a_words: np.ndarray, g: int) -> np.ndarray:
 
 
 def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarray:
-    """The FP-table tile (``arch == "fplut"``): FP32 words ``[M, N]`` of ``A @ (Wq - z)`` for
+    """The FP-table tile (``arch = "fplut"``): FP32 words ``[M, N]`` of ``A @ (Wq - z)`` for
     FP16 activation words ``a_words[M, k]`` (``k`` a multiple of ``cfg.K``), codes
     ``codes[k, N]`` and zero points ``zero[N]`` (unsigned weights) or signed codes.
 

@@ -1,6 +1,6 @@
 """NumPy golden model of the tiles, written from the arithmetic (README: "The arithmetic").
 
-It shares nothing with the RTL generator but the :class:`~hw.config.TileConfig`: tables are
+It shares nothing with the RTL generator but the :class:`~lutcore.hw.config.TileConfig`: tables are
 built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the
 closed-form offset term; the MAC baseline's digits are ``planes_per_cycle`` planes of the
 code minus the zero point's, multiplied and shifted; :func:`reference_matmul` is the plain
@@ -162,26 +162,43 @@ def tile_result(
     """One output tile over a runtime K of ``a.shape[1]`` (a multiple of ``K``, at most
     ``max_k``): the sum over its K-slices of :func:`lut_slice` (LUT tile) or
     :func:`mac_slice` (MAC baseline). The FP16 baseline (``scale``: FP16 words per column)
-    returns FP32 words: each slice's fused dot products (:func:`.fpgolden.fp_dot`) of the
+    returns FP32 words: each slice's fused dot products (:func:`lutcore.sim.fpgolden.fp_dot`) of the
     activations and the weights dequantized to FP16, accumulated by FP32 additions from +0;
-    the FP-table tile's FP32 words come from :func:`.fpgolden.fplut_matmul`."""
+    the FP-table tile's FP32 words come from :func:`lutcore.sim.fpgolden.fplut_matmul`."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
         raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
-    if cfg.arch == "fpmac":
-        weights = fpgolden.dequant_weights(weight_values(cfg, codes, zero), scale)
-        acc = np.zeros((cfg.M, cfg.N), np.int64)  # +0
-        for k0 in range(0, k_total, cfg.K):
-            dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K])
-            acc = fpgolden.fp32_add(acc, dot)
-        return acc
-    if cfg.arch == "fplut":
-        return fpgolden.fplut_matmul(cfg, a, codes, zero)
-    method = lut_slice if cfg.arch == "lut" else mac_slice
-    out = np.zeros((cfg.M, cfg.N), np.int64)
-    for k0 in range(0, k_total, cfg.K):
-        out += method(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
-    return out
+    return TILE_RESULTS[cfg.arch](cfg, a, codes, zero, scale)
+
+
+def _slices(method):
+    def result(cfg, a, codes, zero, scale):
+        out = np.zeros((cfg.M, cfg.N), np.int64)
+        for k0 in range(0, a.shape[1], cfg.K):
+            out += method(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
+        return out
+
+    return result
+
+
+def _fpmac_result(cfg, a, codes, zero, scale):
+    weights = fpgolden.dequant_weights(weight_values(cfg, codes, zero), scale)
+    acc = np.zeros((cfg.M, cfg.N), np.int64)  # +0
+    for k0 in range(0, a.shape[1], cfg.K):
+        dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K])
+        acc = fpgolden.fp32_add(acc, dot)
+    return acc
+
+
+#: the golden model of one output tile of each arch: the LUT tile's by table lookups, the
+#: others' (integer) by multiplication, the FP tiles' in FP16/FP32 arithmetic
+TILE_RESULTS = {
+    "lut": _slices(lut_slice),
+    "mac": _slices(mac_slice),
+    "pim": _slices(mac_slice),
+    "fpmac": _fpmac_result,
+    "fplut": lambda cfg, a, codes, zero, scale: fpgolden.fplut_matmul(cfg, a, codes, zero),
+}
 
 
 def pad_to(x: np.ndarray, shape: tuple[int, ...], fill: int | np.ndarray = 0) -> np.ndarray:

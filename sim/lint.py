@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .tools import require, sim_env
+from lutcore.base.tools import require, sim_env
 
 __all__ = ["WAIVERS", "lint"]
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import VerilatorControlFile, Verilog, get_runner
 
+from lutcore.base.files import write_atomic
+from lutcore.base.tools import require, sim_env
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import part_name, part_verilog, write_atomic
+from lutcore.hw.emit import part_name, part_verilog
 
 from .lint import WAIVERS
 from .scenario import Scenario
-from .tools import require, sim_env
 
 __all__ = [
     "SIMULATORS",

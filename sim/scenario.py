@@ -97,7 +97,7 @@ def random_scenario(
     finite)."""
     rng = np.random.default_rng(seed)
     if cfg.fp_words:
-        if cfg.arch == "fpmac":
+        if cfg.scale_in_command:
             kw.setdefault("scale", fp16_scales(cfg, cols, rng))
         a = fp16_activations((rows, depth), rng)
     else:
@@ -164,7 +164,7 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
     a = np.stack(rows)
     codes_arr = np.stack(codes, axis=1)
     zero_arr = np.array(zero, np.int64) if cfg.has_zero_point else None
-    if cfg.arch == "fpmac":
+    if cfg.scale_in_command:
         largest = fpgolden.to_bits(65504.0 / (1 << cfg.w_bits), FP16)
         kw.setdefault("scale", np.full(len(codes), largest))
     return Scenario(cfg, a, codes_arr, zero_arr, seed=seed, k_per_tile=depth, **kw)

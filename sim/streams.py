@@ -63,7 +63,7 @@ def encode_cmd(
     word = n_slices << layout["n_slices"].offset
     if cfg.has_zero_point:
         word |= pack(zero, cfg.w_bits) << layout["zero"].offset
-    if cfg.arch == "fpmac":
+    if cfg.scale_in_command:
         word |= pack(scale, 16) << layout["scale"].offset
     return word
 

@@ -19,20 +19,18 @@ import re
 import subprocess
 from pathlib import Path
 
+from lutcore.base.yosys import run_script, yosys_abc
 from lutcore.hw.config import TileConfig
+from lutcore.hw.presets import PRESETS
 
 from .netlist import INSTANCE, PIN, flip_flop_cells
-from .yosys import run_script, yosys_abc
 
 __all__ = ["EQUIV_CONFIGS", "EquivalenceFailed", "break_netlist", "prove_equivalent", "prove_tile"]
 
 #: Small tiles whose mapped netlists are proved equal to their RTL (`make formal`): the
 #: LUT tile (symmetric tables, zero points, pipeline register) and the MAC tile with its
 #: multipliers (a larger MAC tile's miter is beyond ABC's prover in minutes).
-EQUIV_CONFIGS = (
-    TileConfig(M=1, N=4, K=4, max_k=64),
-    TileConfig(arch="mac", M=1, N=2, K=2, w_bits=1, max_k=16),
-)
+EQUIV_CONFIGS = (PRESETS["small"], PRESETS["small_mac"])
 
 
 class EquivalenceFailed(AssertionError):

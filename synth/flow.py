@@ -5,7 +5,7 @@ multipliers where there are any): the flip-flops are mapped first (``dfflibmap``
 kept: see :func:`synthesize_verilog`), then each block (precompute, table buffer, control,
 LUT array; the MAC baseline's activation buffer, control, MAC array) has its logic mapped
 on its own to the liberty by ABC (delay target, then ``upsize; dnsize``). ABC leaves
-broadcast nets unsplit, and its own ``buffer`` chains buffers, so :mod:`.fanout` then
+broadcast nets unsplit, and its own ``buffer`` chains buffers, so :mod:`lutcore.synth.fanout` then
 gives every net with more than 16 loads a buffer tree inside its module (what a physical
 flow's fanout repair does).
 
@@ -33,14 +33,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lutcore.base.yosys import YosysError, run_script
+from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import part_name, part_verilog
-from lutcore.hw.tile import TILES
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .netlist import check_resets, modules
-from .yosys import YosysError, run_script
 
 __all__ = ["SynthResult", "combine", "synthesize", "synthesize_verilog"]
 
@@ -215,7 +215,7 @@ def synthesize(
     converters) in ``work`` (created); see the module docstring for the method."""
     top = part_name(cfg, part)
     progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
-    blocks = TILES[cfg.arch].BLOCKS if part == "tile" else ()
+    blocks = arch_of(cfg).blocks if part == "tile" else ()
     return synthesize_verilog(
         part_verilog(cfg, part, macros=True),  # SRAM banks: an estimate
         top,
@@ -248,7 +248,8 @@ def synthesize_verilog(
     the clock target. ``abc -dff`` (flip-flops through ABC) drops synchronous and
     asynchronous resets in Yosys 0.70, and it renames every flip-flop; mapped first, the
     flip-flops keep their RTL names. The netlist's flip-flops are then checked to keep
-    every reset the RTL had (:func:`~.netlist.check_resets`); :mod:`.equiv` proves small
+    every reset the RTL had (:func:`~lutcore.synth.netlist.check_resets`);
+    :mod:`lutcore.synth.equiv` proves small
     netlists equal to their RTL."""
     started = time.perf_counter()
     check_liberty(liberty)

@@ -16,11 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lutcore.base.tools import require
+from lutcore.base.yosys import run_script, watch
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import tile_verilog, top_name
-from lutcore.sim.tools import require
-
-from .yosys import run_script, watch
 
 __all__ = ["ECP5_DEVICES", "FpgaError", "check_fpga_args", "fpga_estimate"]
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from lutcore.base.files import write_atomic
+from lutcore.base.yosys import run_script
+from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import write_atomic
 
 from .netlist import modules
-from .yosys import run_script
 
 __all__ = ["GATELEVEL_SUFFIX", "cell_models", "gate_sources", "netlist_ports", "wrapper"]
 
@@ -89,7 +90,7 @@ def gate_sources(
     text = netlist.read_text()
     sources = [netlist, cell_models(liberty, out_dir / "cells.v")]
     sram = None
-    if cfg.arch == "pim":
+    if arch_of(cfg).macro_tile is not None:
         from amaranth.back import verilog
 
         from lutcore.hw.pim_sram import TableSram

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lutcore.hw.config import DEFAULT, TileConfig
-from lutcore.hw.emit import write_atomic
+from lutcore.base.files import write_atomic
+from lutcore.hw.config import TileConfig
+from lutcore.hw.presets import PRESETS
 
 from .flow import liberty_digest
 from .liberty import DEFAULT_LIBERTY
@@ -37,11 +38,9 @@ TOLERANCE = {"area": 0.03, "block_area": 0.05, "fmax": 0.05}
 #: The paper's tile, a minimal unsigned-table 1-bit tile, and a g=2 signed-weight tile with
 #: two pipeline registers: three table kinds / widths / pipeline depths.
 QOR_CONFIGS = {
-    "default": DEFAULT,
-    "m1n8k8_utable_w1": TileConfig(M=1, N=8, K=8, g=4, symmetric=False, w_bits=1, max_k=256),
-    "m2n16k8_g2_signed4_pipe2": TileConfig(
-        M=2, N=16, K=8, g=2, w_bits=4, weight_format="signed", max_k=512, pipeline=2
-    ),
+    "default": PRESETS["paper"],
+    "m1n8k8_utable_w1": PRESETS["qor_utable_w1"],
+    "m2n16k8_g2_signed4_pipe2": PRESETS["qor_g2_signed4_pipe2"],
 }
 
 

@@ -10,14 +10,16 @@ from pathlib import Path
 from amaranth import __version__ as amaranth_version
 
 from lutcore import __version__
+from lutcore.base.files import write_atomic
+from lutcore.base.yosys import yosys_version
+from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import parts, write_atomic
+from lutcore.hw.emit import parts
 
 from .flow import SynthResult, combine, liberty_digest, synthesize, temp_work
 from .fpga import check_fpga_args, fpga_estimate
 from .liberty import DEFAULT_LIBERTY, check_liberty
 from .sram import sram_estimate
-from .yosys import yosys_version
 
 __all__ = ["build_report", "run_synth"]
 
@@ -31,14 +33,9 @@ def sta_version() -> str | None:
 
 def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: str) -> dict:
     """The report as data: configuration, tools, library, areas, timing, throughput."""
-    weight_bit_macs = cfg.M * cfg.N * cfg.K * cfg.planes_per_cycle
-    sram = None
-    if cfg.arch == "pim":
-        # a step takes ceil(N / read_ports) cycles when no lookup is shared (the
-        # data-independent figure; pattern awareness only shortens steps)
-        weight_bit_macs /= -(-cfg.N // cfg.read_ports)
-        sram = sram_estimate(cfg)
-    macs = weight_bit_macs / cfg.w_bits
+    weight_bit_macs = cfg.weight_bit_macs_per_cycle
+    sram = sram_estimate(cfg) if arch_of(cfg).macro_tile is not None else None
+    macs = cfg.macs_per_cycle
     fmax_hz = result.timing["fmax_mhz"] * 1e6
     area_mm2 = (result.area_total + (sram["area_um2"] if sram else 0.0)) * 1e-6
     rep = {

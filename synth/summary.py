@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from lutcore.hw.emit import write_atomic
+from lutcore.base.files import write_atomic
 
 __all__ = ["best_by_width", "shape_families", "summarize", "write_plots", "write_summary"]
 
@@ -59,7 +59,7 @@ def shape_families(rows: list[dict]) -> dict[tuple, list[dict]]:
     ...)``; only families with more than two shapes (the elongation question)."""
     families = defaultdict(list)
     for r in _ok(rows):
-        design = tuple(r[k] for k in ("g", "symmetric", "planes_per_cycle", "pipeline"))
+        design = tuple(r.get(k) for k in ("g", "symmetric", "planes_per_cycle", "pipeline"))
         key = (r["arch"], r["M"] * r["N"] * r["K"], r["w_bits"], r["a_bits"], *design)
         families[key].append(r)
     return {k: v for k, v in families.items() if len({_shape(r) for r in v}) > 2}

@@ -2,7 +2,7 @@
 
 A sweep spec (TOML or JSON) names the sweep and lists one or more ``[[grid]]`` tables; each
 is the cartesian product of its parameter lists (a scalar is a one-element list) over the
-:class:`~hw.config.TileConfig` parameters, plus two conveniences:
+configuration parameters (:data:`lutcore.hw.config.PARAMETERS`), plus two conveniences:
 
 * ``planes_per_cycle = "w_bits"`` means bit-parallel at each weight width;
 * ``mnk = 512`` (instead of ``M``/``N``/``K``) means every power-of-two shape with
@@ -33,14 +33,15 @@ import itertools
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from lutcore import __version__
-from lutcore.hw.config import ConfigError, TileConfig, read_table_file
-from lutcore.hw.emit import write_atomic
+from lutcore.base.files import read_table_file, write_atomic
+from lutcore.hw.arch import REGISTRY, applies_to
+from lutcore.hw.config import PARAMETERS, ConfigError, TileConfig
 
 from .flow import liberty_digest
 from .liberty import DEFAULT_LIBERTY, check_liberty
@@ -59,14 +60,14 @@ __all__ = [
 #: the small default grid of `make sweep`; `make sweep-full` runs ``sweeps/full.toml``
 DEFAULT_SPEC = Path(__file__).with_name("sweeps") / "default.toml"
 
-_PARAMS = {f.name for f in fields(TileConfig)}
+_PARAMS = set(PARAMETERS)
 _EXTRA = {"mnk", "mnk_max_m", "mnk_min_k", "mnk_max_k"}
 
 #: result columns, in CSV order
 COLUMNS = [
     "slug",
     "status",
-    *[f.name for f in fields(TileConfig)],
+    *PARAMETERS,
     "area_um2",
     "area_by_block",
     "critical_path_ns",
@@ -95,12 +96,14 @@ class SweepSpec:
     liberty: Path = DEFAULT_LIBERTY
 
 
-def _shapes(mnk: int, g: int, arch: str, limits: dict) -> list[tuple[int, int, int]]:
+def _shapes(mnk: int, g: int | None, limits: dict) -> list[tuple[int, int, int]]:
+    """Power-of-two ``(M, N, K)`` with ``M*N*K == mnk`` within ``limits`` (``K`` a multiple
+    of ``g`` for a table design)."""
     powers = [1 << i for i in range(mnk.bit_length())]
     out = []
     for m, k in itertools.product(powers, powers):
         n, rest = divmod(mnk, m * k)
-        if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (arch in ("lut", "fplut") and k % g):
+        if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (g and k % g):
             continue
         if not limits.get("mnk_min_k", 1) <= k <= limits.get("mnk_max_k", mnk):
             continue
@@ -131,22 +134,42 @@ def _grid_points(grid: dict, where: str) -> list[TileConfig]:
             raise SweepError(f"{where}: {key}={grid[key]!r}: a positive integer, with mnk")
     if mnk is not None and (not isinstance(mnk, int) or mnk < 1 or mnk & (mnk - 1)):
         raise SweepError(f"{where}: mnk={mnk!r}: must be a power of two")
-    points = []
+    # A grid over several archs: a key applies to the points of the archs that take it (a
+    # MAC point has no g); a key no arch of the grid takes is refused by name.
+    archs = [a for a in axes.get("arch", ["lut"]) if a in REGISTRY]
+    for key in axes:
+        if (
+            key != "arch"
+            and archs
+            and not any(key in REGISTRY[a].config.parameters() for a in archs)
+        ):
+            raise SweepError(
+                f"{where}: {key} applies to arch {', '.join(applies_to(key))} only, not to "
+                f"this grid's {', '.join(archs)}"
+            )
+    points: list[TileConfig] = []
     for combo in itertools.product(*axes.values()):
         params = dict(zip(axes, combo, strict=True))
+        if params.get("arch", "lut") in REGISTRY:
+            own = REGISTRY[params.get("arch", "lut")].config.parameters()
+            params = {k: v for k, v in params.items() if k in own}
         if params.get("planes_per_cycle") == "w_bits":
             params["planes_per_cycle"] = params.get("w_bits", TileConfig.w_bits)
         shapes = [{}]
         if mnk is not None:
-            g, arch = params.get("g", TileConfig.g), params.get("arch", TileConfig.arch)
-            shapes = [dict(M=m, N=n, K=k) for m, n, k in _shapes(mnk, g, arch, grid)]
+            arch = REGISTRY.get(params.get("arch", "lut"))
+            tables = arch is not None and arch.config.uses_tables
+            g = params.get("g", arch.config.g) if tables else None
+            shapes = [dict(M=m, N=n, K=k) for m, n, k in _shapes(mnk, g, grid)]
             if not shapes:
                 raise SweepError(f"{where}: no shape with M*N*K={mnk} for {params}")
         for shape in shapes:
             try:
-                points.append(TileConfig.from_dict(params | shape))
+                point = TileConfig.from_dict(params | shape)
             except ConfigError as exc:
                 raise SweepError(f"{where}: impossible point {params | shape}: {exc}") from None
+            if point not in points:  # an axis that does not apply repeats a point
+                points.append(point)
     return points
 
 
@@ -212,13 +235,13 @@ def _tools() -> dict:
     """What a cached point depends on besides its configuration: tool versions and a digest
     of the generator and flow sources (a changed RTL generator invalidates the cache even
     when the version number did not move)."""
+    from lutcore.base.yosys import yosys_version
     from lutcore.hw import config as hw_config
 
     from .report import sta_version
-    from .yosys import yosys_version
 
     here = Path(__file__).parent
-    sources = sorted(Path(hw_config.__file__).parent.glob("*.py"))
+    sources = sorted(Path(hw_config.__file__).parent.rglob("*.py"))
     sources += [here / name for name in _RESULT_SOURCES]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
     return {

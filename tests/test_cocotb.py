@@ -9,11 +9,11 @@ import functools
 import numpy as np
 import pytest
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import TileConfig, tile_config
 from lutcore.sim.runner import SimulationFailed, build, run_scenario, run_stream, run_streams
 from lutcore.sim.scenario import corner_scenario, random_scenario
 
-from .conftest import CONFIGS, require_tool
+from .support import CONFIGS, require_tool
 
 pytestmark = pytest.mark.cocotb
 
@@ -80,14 +80,14 @@ def test_corners_at_max_runtime_k(name):
 
 
 def test_default_gemm_4x512_by_512x256():
-    cfg = CONFIGS["default"]
+    cfg = CONFIGS["paper"]
     sc = random_scenario(cfg, 4, 512, 256, seed=1, p_gap=0.2, p_stall=0.3)
     report = run_scenario(built("verilator", "default"), sc, name="gemm_4x512x256")
     assert report["tiles"] == 2 * 4
 
 
 def test_default_long_gemv_keeps_the_array_busy():
-    cfg = CONFIGS["default"]
+    cfg = CONFIGS["paper"]
     sc = random_scenario(cfg, 1, 4096, 256, seed=2)
     report = run_scenario(built("verilator", "default"), sc, name="gemv_4096x256")
     assert report["utilization"] >= 0.95, report
@@ -95,7 +95,7 @@ def test_default_long_gemv_keeps_the_array_busy():
 
 @pytest.mark.parametrize("scenario", ["random", "corners"])
 def test_icarus(scenario):
-    name = "m2n32k8_w3_int4"
+    name = "w3_int4"
     cfg = CONFIGS[name]
     if scenario == "random":
         sc = random_scenario(cfg, 5, 40, 40, seed=8, p_gap=0.3, p_stall=0.3, k_per_tile=16)
@@ -108,7 +108,7 @@ def test_icarus(scenario):
 def test_a_wrong_result_fails_the_run(simulator):
     """Harness self-test: when the expected value is off by one, the cocotb test fails and
     the failure reaches pytest with the mismatch."""
-    name = "m2n32k8_w3_int4"
+    name = "w3_int4"
     sc = random_scenario(CONFIGS[name], 2, 16, 8, seed=1, corrupt=True)
     with pytest.raises(SimulationFailed):
         run_scenario(built(simulator, name), sc, name="corrupt")
@@ -116,7 +116,7 @@ def test_a_wrong_result_fails_the_run(simulator):
 
 # ---- the converters' emitted Verilog -------------------------------------------------------
 
-FP_PATH = TileConfig(M=2, N=8, K=4, group=32, max_k=256, act_format="fp16", a_bits=8)
+FP_PATH = tile_config(M=2, N=8, K=4, group=32, max_k=256, act_format="fp16", a_bits=8)
 BCQ_PATH = FP_PATH.replace(
     act_format="bf16", a_bits=16, weight_format="bcq", w_bits=3, out_format="fp16"
 )
@@ -136,7 +136,7 @@ def test_activation_converter_verilog(cfg):
     from lutcore.hw.layouts import bfp_layout, fp_act_layout
     from lutcore.sim import fpgolden
 
-    from .test_fp import special_blocks
+    from .support import special_blocks
 
     blocks = special_blocks(cfg.act_fmt, cfg.bfp_block, np.random.default_rng(3))
     q, x, _, nonfinite = fpgolden.to_bfp(
@@ -175,7 +175,7 @@ def _dequant_stream(cfg: TileConfig, items_per_lane: int, seed: int):
     from lutcore.hw.layouts import dequant_item_layout
     from lutcore.sim import fpgolden
 
-    from .test_fp import dequant_items
+    from .support import dequant_items
 
     lanes, width = cfg.dequant_lanes, cfg.out_fmt.width
     items, ints, coeffs, x = dequant_items(cfg, items_per_lane * lanes, np.random.default_rng(seed))
@@ -215,7 +215,7 @@ def test_a_wrong_converter_word_fails_the_run():
 
 # ---- the PIM tile's emitted Verilog --------------------------------------------------------
 
-PIM = TileConfig(arch="pim", M=4, N=4, K=8, symmetric=False, w_bits=3, max_k=128)
+PIM = tile_config(arch="pim", M=4, N=4, K=8, symmetric=False, w_bits=3, max_k=128)
 
 
 def test_pim_tile_verilog():

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from lutcore.cli import main
-from lutcore.hw.config import DEFAULT, ConfigError, TileConfig
+from lutcore.hw.config import ConfigError, TileConfig, tile_config
+from lutcore.hw.presets import DEFAULT
 
 BAD = [
     ({"M": 0}, "M=0: allowed 1..4096"),
@@ -30,9 +31,10 @@ BAD = [
     ({"act_format": "fp16", "group": 6}, "group=6: must be a multiple of K=4 that divides"),
     ({"act_format": "fp16", "group": 3072}, "group=3072: must be a multiple of K=4"),
     ({"act_format": "bf16", "a_bits": 4}, "a_bits=4 with act_format='bf16'"),
-    ({"arch": "fpmac"}, "act_format='int' with arch='fpmac'"),
+    ({"arch": "fpmac", "act_format": "int"}, "act_format='int' with arch='fpmac'"),
+    ({"arch": "fpmac", "w_bits": 4}, "planes_per_cycle=2 with arch='fpmac'"),
     (
-        {"arch": "fpmac", "act_format": "fp16", "a_bits": 16},
+        {"arch": "fpmac", "planes_per_cycle": 1},
         "planes_per_cycle=1 with arch='fpmac': the FP16 baseline takes FP16 activation words",
     ),
     (
@@ -42,10 +44,14 @@ BAD = [
             "a_bits": 16,
             "weight_format": "bcq",
             "w_bits": 1,
+            "planes_per_cycle": 1,
         },
         "weight_format='bcq' with arch='fpmac'",
     ),
-    ({"arch": "fplut"}, "act_format='int' with arch='fplut': the FP-table tile builds"),
+    (
+        {"arch": "fplut", "act_format": "int"},
+        "act_format='int' with arch='fplut': the FP-table tile builds",
+    ),
     (
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "symmetric": False},
         "symmetric=False with arch='fplut'",
@@ -58,7 +64,10 @@ BAD = [
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "K": 6, "max_k": 6},
         "K=6: must be a multiple of g=4",
     ),
-    ({"arch": "pim"}, "symmetric=True with arch='pim': the PIM tile reads unsigned (0/1)"),
+    (
+        {"arch": "pim", "symmetric": True},
+        "symmetric=True with arch='pim': the PIM tile reads unsigned (0/1)",
+    ),
     (
         {"arch": "pim", "symmetric": False, "planes_per_cycle": 2},
         "planes_per_cycle=2 with arch='pim'",
@@ -70,8 +79,18 @@ BAD = [
     ({"arch": "pim", "symmetric": False, "M": 32}, "M=32 with arch='pim'"),
     ({"arch": "pim", "symmetric": False, "N": 32}, "N=32 with arch='pim'"),
     ({"arch": "pim", "symmetric": False, "K": 68, "max_k": 68}, "K=68 with arch='pim'"),
-    ({"read_ports": 2}, "read_ports=2 with arch='lut': a parameter of the PIM tile"),
-    ({"pattern_aware": False}, "pattern_aware=False with arch='lut'"),
+    # a parameter that does not apply to the arch is refused by name
+    ({"read_ports": 2}, "read_ports applies to arch pim only (not 'lut')"),
+    ({"pattern_aware": False}, "pattern_aware applies to arch pim only"),
+    ({"arch": "mac", "g": 2}, "g applies to arch lut, fplut, pim only (not 'mac')"),
+    ({"arch": "mac", "symmetric": True}, "symmetric applies to arch lut, fplut, pim only"),
+    ({"arch": "fpmac", "group": 64}, "group applies to arch lut, mac, fplut only"),
+    ({"arch": "fplut", "act_block": "group"}, "act_block applies to arch lut, mac only"),
+    ({"arch": "pim", "act_format": "int"}, "act_format applies to arch lut, mac, fpmac, fplut"),
+    (
+        {"arch": "mac", "act_format": "fp16", "act_block": "chunk"},
+        "act_block='chunk' with arch='mac'",
+    ),
     ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
     (
         {"w_bits": 3, "planes_per_cycle": 2},
@@ -91,20 +110,32 @@ BAD = [
 @pytest.mark.parametrize(("changes", "message"), BAD, ids=[str(c) for c, _ in BAD])
 def test_invalid_values_are_refused_by_name(changes, message):
     with pytest.raises(ConfigError) as info:
-        DEFAULT.replace(**changes)
+        tile_config(**changes)
     assert message in str(info.value)
 
 
 def test_mac_baseline_takes_any_k_and_is_named_without_tables():
-    mac = DEFAULT.replace(arch="mac", K=6, max_k=600)  # K need not be a multiple of g
+    mac = tile_config("mac", K=6, max_k=600)  # K need not be a multiple of g
     assert mac.slug == "mac_m2n64k6_w2u_a8_p1_kmax600_pipe1"
     assert DEFAULT.slug.startswith("lut_m2n64k4_g4s_")
-    # g and symmetric do not apply to the MAC tile: same design, same name
-    assert mac.replace(g=2, symmetric=False).slug == mac.slug
+    # g and symmetric do not apply to the MAC tile: they are not parameters of its config
+    assert "g" not in mac.to_dict() and "symmetric" not in mac.to_dict()
+    with pytest.raises(ConfigError, match="g applies to arch lut, fplut, pim only"):
+        mac.replace(g=2)
+
+
+def test_replace_to_another_arch_leaves_inapplicable_parameters_behind():
+    lut = tile_config(M=1, N=4, K=4, g=2, max_k=64)
+    mac = lut.replace(arch="mac")
+    assert mac.to_dict() == tile_config("mac", M=1, N=4, K=4, max_k=64).to_dict()
+    with pytest.raises(ConfigError, match="g applies to arch lut, fplut, pim only"):
+        lut.replace(arch="mac", g=2)  # asked for explicitly: refused by name
+    pim = tile_config("pim", M=1, N=4, K=8, max_k=64, read_ports=2)
+    assert "read_ports" not in pim.replace(arch="lut").to_dict()
 
 
 def test_default_is_the_paper_tile():
-    cfg = TileConfig()
+    cfg = tile_config()
     assert (cfg.M, cfg.N, cfg.K, cfg.g, cfg.symmetric, cfg.w_bits, cfg.a_bits) == (
         2,
         64,
@@ -119,7 +150,7 @@ def test_default_is_the_paper_tile():
 
 def test_accumulator_width_is_exact_for_max_k():
     # unsigned 2-bit codes with zero point: |W| <= 3; int8: |a| <= 128; K up to 4096
-    cfg = TileConfig(max_k=4096)
+    cfg = tile_config(max_k=4096)
     bound = 4096 * 128 * 3
     assert -(1 << (cfg.acc_bits - 1)) <= -bound and bound <= (1 << (cfg.acc_bits - 1)) - 1
     assert not (bound <= (1 << (cfg.acc_bits - 2)) - 1)  # one bit fewer would overflow
@@ -171,7 +202,7 @@ def test_cli_flags_override_config_file(tmp_path):
     path.write_text("M = 1\nN = 8\nK = 8\nw_bits = 1\n")
     out = tmp_path / "v"
     assert main(["verilog", "--config", str(path), "--N", "4", "-o", str(out)]) == 0
-    cfg = TileConfig(M=1, N=4, K=8, w_bits=1)
+    cfg = tile_config(M=1, N=4, K=8, w_bits=1)
     written = json.loads((out / f"{cfg.slug}.json").read_text())
     assert TileConfig.from_dict(written) == cfg
     assert (out / f"{cfg.slug}.v").read_text().count(f"module {cfg.slug}(") == 1

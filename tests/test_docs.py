@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lutcore.docs import interface_markdown, payload_fields, port_rows
-from lutcore.hw.config import DEFAULT
+import pytest
+
+from lutcore.docs import INTERFACE_DOCS, interface_markdown, payload_fields, port_rows
 from lutcore.hw.layouts import act_layout, weight_layout
+from lutcore.hw.presets import DEFAULT, PRESETS
 from lutcore.sim.streams import pack
 
-DOC = Path(__file__).parent.parent / "docs" / "interface.md"
+DOCS = Path(__file__).parent.parent / "docs"
 
 
-def test_interface_doc_is_up_to_date():
-    assert DOC.read_text() == interface_markdown(DEFAULT), "run `make ports` and commit"
+@pytest.mark.parametrize("name", INTERFACE_DOCS)
+def test_interface_docs_are_up_to_date(name):
+    text = interface_markdown(PRESETS[INTERFACE_DOCS[name]])
+    assert (DOCS / name).read_text() == text, "run `make ports` and commit"
+
+
+def test_every_architecture_has_an_interface_doc():
+    from lutcore.hw.arch import REGISTRY
+
+    assert {PRESETS[p].arch for p in INTERFACE_DOCS.values()} == set(REGISTRY)
+
+
+def test_each_architecture_documents_its_own_ports():
+    mac = {row[0] for row in port_rows(PRESETS["mac_paper"])}
+    pim = {row[0]: row for row in port_rows(PRESETS["pim_b4"])}
+    fpmac = dict((row[0], row[3]) for row in port_rows(PRESETS["fpmac_w2"]))
+    assert "mem__payload" not in mac and {"mem__payload", "mem_rsp__payload"} <= set(pim)
+    assert "scale[n]" in fpmac["cmd__payload"] and "FP16 words" in fpmac["a__payload"]
+    assert "load" in pim["cmd__payload"][3] and pim["mem_rsp__payload"][1] == "output"
+    assert "scale" not in dict((r[0], r[3]) for r in port_rows(DEFAULT))["cmd__payload"]
 
 
 def test_port_widths_match_the_config():

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
+from amaranth import __version__ as amaranth_version
 
-from lutcore.hw.config import DEFAULT, TileConfig
-from lutcore.hw.emit import part_name, parts, tile_verilog, top_name, write_tile
+import lutcore
+from lutcore.base.yosys import yosys_version
+from lutcore.hw.config import TileConfig, tile_config
+from lutcore.hw.emit import part_name, part_verilog, parts, tile_verilog, top_name, write_tile
+from lutcore.hw.presets import DEFAULT, PRESETS
 from lutcore.sim.lint import lint
 
-from .conftest import CONFIGS, require_tool
+from .support import CONFIGS, require_tool
 
 
 @pytest.mark.parametrize(
     "name, blocks",
     [
-        ("m1n8k8_utable_w1", {"control", "lut_array", "precompute", "table_buffer"}),
+        ("utable_w1", {"control", "lut_array", "precompute", "table_buffer"}),
         ("mac_bitparallel_signed4", {"act_buffer", "control", "mac_array"}),
     ],
 )
@@ -34,11 +40,57 @@ def test_verilog_is_deterministic_and_path_free(name, blocks):
 
 
 def test_write_tile_outputs_and_no_leftovers(tmp_path):
-    cfg = CONFIGS["m1n8k8_utable_w1"]
+    cfg = CONFIGS["utable_w1"]
     path = write_tile(cfg, tmp_path)
     assert path.name == f"{cfg.slug}.v"
     assert TileConfig.from_dict(json.loads(path.with_suffix(".json").read_text())) == cfg
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{cfg.slug}.json", f"{cfg.slug}.v"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"{cfg.slug}.{ext}" for ext in ("core", "json", "v")]
+
+
+@pytest.mark.parametrize("name", ["utable_w1", "fplut_w2"])
+def test_fusesoc_core_names_the_emitted_files(tmp_path, name):
+    """The CAPI2 core parses with FuseSoC's own parser, lists every emitted Verilog file,
+    and names the tile (and each converter part) as top module."""
+    from fusesoc.capi2.core import CoreInterface
+    from fusesoc.capi2.coreparser import Core2Parser
+
+    cfg = CONFIGS[name]
+    path = write_tile(cfg, tmp_path)
+    core = CoreInterface(Core2Parser(), path.with_suffix(".core"))
+    assert str(core.name) == f"lutcore:tile:{cfg.slug}:{lutcore.__version__}"
+    files = [f["name"] for f in core.get_files({"target": "default"})]
+    assert sorted(files) == sorted(f"{part_name(cfg, p)}.v" for p in cfg.parts)
+    assert all((tmp_path / f).exists() for f in files)
+    assert core.get_toplevel({"target": "default"}) == cfg.slug
+    assert core.get_toplevel({"target": "lint"}) == cfg.slug
+    for part in cfg.parts[1:]:
+        assert core.get_toplevel({"target": part}) == part_name(cfg, part)
+    text = path.with_suffix(".core").read_text()
+    assert f"#   w_bits = {cfg.w_bits}" in text and "read_ports" not in text
+
+
+HASHES = json.loads(Path(__file__).with_name("verilog_sha256.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_emitted_verilog_is_unchanged(name):
+    """Every part of every preset emits the recorded Verilog: the same logic (the text after
+    the header) and the same file. A refactor that changes either shows up here."""
+    tools = {"amaranth": amaranth_version, "yosys": yosys_version().split(" (")[0]}
+    if tools != HASHES["tools"]:
+        pytest.skip(f"recorded with {HASHES['tools']}, running {tools}: re-record the list")
+    cfg = PRESETS[name]
+    for part in cfg.parts:
+        design = part_name(cfg, part)
+        assert design in HASHES["designs"], f"{design}: not in tests/verilog_sha256.json"
+        recorded = HASHES["designs"][design]
+        text = part_verilog(cfg, part)
+        lines = text.splitlines(True)
+        first = next(i for i, ln in enumerate(lines) if not ln.startswith("//"))
+        body = "".join(lines[first:])  # after the header comment
+        assert hashlib.sha256(body.encode()).hexdigest() == recorded["body"], design
+        assert hashlib.sha256(text.encode()).hexdigest() in recorded["file_after"], design
 
 
 def test_slug_distinguishes_every_parameter():
@@ -71,7 +123,7 @@ def test_verilator_lint_clean(name, tmp_path):
 
 
 FP_PATHS = {
-    "bcq3_bf16": TileConfig(
+    "bcq3_bf16": tile_config(
         M=2,
         N=8,
         K=4,
@@ -84,7 +136,7 @@ FP_PATHS = {
         out_format="fp16",
     ),
     # the FP-table tile takes FP16 words itself: no activation converter
-    "fplut": TileConfig(
+    "fplut": tile_config(
         arch="fplut", M=2, N=8, K=4, group=16, max_k=64, act_format="fp16", a_bits=16
     ),
 }
@@ -121,7 +173,7 @@ def test_pim_converter_engines_lint_clean(part, tmp_path):
     from lutcore.hw.emit import part_verilog
 
     require_tool("verilator")
-    cfg = TileConfig(act_format="fp16", a_bits=16)
+    cfg = tile_config(act_format="fp16", a_bits=16)
     name = part_name(cfg, part)
     assert name.startswith(part) and name.endswith("_c128")
     path = tmp_path / f"{name}.v"

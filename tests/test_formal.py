@@ -35,5 +35,5 @@ def test_mapped_netlist_proved_equal_to_the_rtl(cfg, tmp_path):
 def test_a_broken_netlist_is_refuted(broken, tmp_path):
     """Non-vacuity: one stuck register, or the reset cut inside the blocks (what mapping
     with `abc -dff` did), gives a counterexample."""
-    with pytest.raises(EquivalenceFailed, match="not equivalent"):
+    with pytest.raises(EquivalenceFailed, match=r"(?i)not equivalent"):
         prove_tile(EQUIV_CONFIGS[0], tmp_path, broken=broken)

@@ -11,13 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lutcore.hw.act_converter import ActConverter
-from lutcore.hw.config import BF16, DEFAULT, FP16, FP32, TileConfig
+from lutcore.hw.config import BF16, FP16, FP32, tile_config
 from lutcore.hw.dequant import DequantConverter
+from lutcore.hw.presets import DEFAULT
 from lutcore.sim import fpgolden as fg
 from lutcore.sim import quant
 from lutcore.sim.amaranth_driver import simulate_stream
 from lutcore.sim.fp_driver import PathMismatch, convert_blocks, run_linear
 from lutcore.sim.streams import first_mismatch
+
+from .support import dequant_items, special_blocks
 
 # ---- golden definitions against NumPy's IEEE conversions ----------------------------------
 
@@ -116,29 +119,11 @@ ACT_CONFIGS = {
         M=1, act_format="fp16", a_bits=8, act_block="chunk", act_rounding="trunc"
     ),
     "bf16_a8_g2": DEFAULT.replace(g=2, act_format="bf16", a_bits=8, act_block="chunk"),
-    "bf16_a16_group16": TileConfig(K=4, group=16, max_k=64, act_format="bf16", a_bits=16),
-    "fp16_a8_group64_lanes4": TileConfig(
+    "bf16_a16_group16": tile_config(K=4, group=16, max_k=64, act_format="bf16", a_bits=16),
+    "fp16_a8_group64_lanes4": tile_config(
         M=1, N=8, K=4, group=64, max_k=256, act_format="fp16", a_bits=8
     ),
 }
-
-
-def special_blocks(fmt, block: int, rng) -> np.ndarray:
-    """Blocks of random magnitudes over the whole exponent range plus every special case."""
-    n = 40
-    x = rng.standard_normal((n, block)) * 2.0 ** rng.integers(-30, 16, (n, 1))
-    x *= 2.0 ** rng.integers(-8, 3, (n, block))
-    with np.errstate(over="ignore"):
-        bits = fg.to_bits(x, fmt)
-    inf = fmt.exp_field_max << fmt.frac_bits
-    bits[0, 0] = inf | (1 << (fmt.width - 1))  # -inf
-    bits[1, -1] = inf | 5  # NaN
-    bits[2, :] = 1  # all smallest subnormals
-    bits[3, :] = 0  # all zeros
-    bits[4, ::2] = 1 << (fmt.width - 1)  # negative zeros
-    bits[5, :] = inf - 1  # largest finite: rounds up into saturation
-    bits[6, 0] = (1 << fmt.frac_bits) - 1  # largest subnormal next to normals
-    return bits
 
 
 @pytest.mark.parametrize("name", ACT_CONFIGS)
@@ -155,7 +140,7 @@ def test_activation_converter_matches_golden(name):
 def test_activation_converter_keeps_up_with_the_tile():
     """Unthrottled, a block takes ``2 * bfp_block / act_lanes`` cycles (fill, then drain):
     at least the tile's rate of ``M * K / beats_per_slice`` activations a cycle."""
-    cfg = TileConfig(M=2, N=8, K=4, group=64, max_k=256, act_format="fp16", a_bits=16)
+    cfg = tile_config(M=2, N=8, K=4, group=64, max_k=256, act_format="fp16", a_bits=16)
     dut = ActConverter(cfg)
     blocks = fg.to_bits(np.random.default_rng(1).standard_normal((12, 64)), FP16)
     layout = dut.i.payload.shape()
@@ -178,84 +163,6 @@ DEQUANT_CONFIGS = {
         arch="fplut", N=8, act_format="fp16", a_bits=16, out_format="fp16"
     ),
 }
-
-
-def tie_operands(frac_bits: int, limit: int) -> list[tuple[int, int]]:
-    """Two (integer, FP16 coefficient) pairs whose exact product lies halfway between two
-    output values: the first rounds down to even, the second up; integers within ``limit``."""
-    found = {}
-    for coeff, sig in ((0x3C00, 1024), (0x3BFF, 2047)):  # 1.0 and 2047/1024
-        for value in range(1, limit + 1):
-            product = value * sig
-            low = (product & -product).bit_length() - 1  # trailing zeros
-            bits = product.bit_length() - low
-            if bits == frac_bits + 2:  # one bit beyond the kept significand, and it is set
-                found.setdefault((product >> (low + 1)) & 1, (value, coeff))
-            if len(found) == 2:
-                return [found[0], found[1]]
-    raise AssertionError("no tie operands in range")
-
-
-def dequant_items(
-    cfg: TileConfig, n: int, rng
-) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
-    """Random items over the full operand ranges plus overflow, underflow, zero and NaN
-    cases; returns the items and the golden model's ``ints``, ``coeffs``, ``x``."""
-    terms = cfg.dequant_terms
-    acc_max = (1 << (cfg.acc_bits - 2)) - 1
-    ints = rng.integers(-acc_max, acc_max, (n, terms)) >> rng.integers(0, cfg.acc_bits, (n, terms))
-    coeffs = rng.integers(0, 0x7C00, (n, terms)) | (rng.integers(0, 2, (n, terms)) << 15)
-    if cfg.act_format != "int":
-        lo, hi = -(1 << (cfg.bfp_exp_bits - 1)), (1 << (cfg.bfp_exp_bits - 1)) - 1
-        x = rng.integers(lo, hi, n, endpoint=True)
-    else:
-        x = np.zeros(n, np.int64)
-    coeffs[0] = 0x7BFF  # largest scale with the largest integers: overflow to inf in fp16
-    ints[0] = acc_max
-    coeffs[1] = 0x0001  # smallest subnormal scale: subnormal or zero results
-    ints[1] = rng.integers(-5, 5, terms)
-    ints[2] = 0  # exact zero -> +0
-    coeffs[3, -1] = 0x7C00  # inf coefficient -> NaN
-    coeffs[4, 0] = 0x7E01  # NaN coefficient -> NaN
-    coeffs[5] = 0x8000  # negative zero scale
-    for row, (value, coeff) in zip(
-        (6, 7), tie_operands(cfg.out_fmt.frac_bits, acc_max), strict=True
-    ):
-        coeffs[row], ints[row], x[row] = 0, 0, 0  # exact ties: round to even (down, then up)
-        coeffs[row, 0], ints[row, 0] = coeff, value
-    items, ints_g = [], []
-    for b in range(n):
-        item = {"x": int(x[b])} if cfg.act_format != "int" else {}
-        if cfg.arch == "fplut":  # an FP32 result: its significand and exponent are the term
-            word = 0x7F7FFFFF if b == 0 else fg.round_to_format(int(ints[b, 0]), x[b], FP32)
-            sign, sig, exp, _ = fg.decode(word, FP32)
-            x[b] = exp
-            items.append({"acc": int(word), "scale": int(coeffs[b, 0])})
-            ints_g.append([-int(sig) if sign else int(sig)])
-            continue
-        if cfg.weight_format == "bcq":
-            item |= {
-                "planes": ints[b, :-1].tolist(),
-                "alpha": coeffs[b, :-1].tolist(),
-                "offset": int(coeffs[b, -1]),
-                "total": int(ints[b, -1]),
-            }
-            ints_g.append(ints[b])
-        elif cfg.has_zero_point:
-            total = int(rng.integers(-(1 << (cfg.total_bits - 2)), 1 << (cfg.total_bits - 2)))
-            zero = int(rng.integers(0, 1 << cfg.w_bits)) if b > 7 else 0  # corners: z = 0
-            item |= {
-                "acc": int(ints[b, 0]),
-                "scale": int(coeffs[b, 0]),
-                "zero": zero,
-                "total": total,
-            }
-            ints_g.append([int(ints[b, 0]) - zero * total])
-        else:
-            item |= {"acc": int(ints[b, 0]), "scale": int(coeffs[b, 0])}
-            ints_g.append([int(ints[b, 0])])
-        items.append(item)
-    return items, np.array(ints_g, np.int64), coeffs, x
 
 
 @pytest.mark.parametrize("name", DEQUANT_CONFIGS)
@@ -287,7 +194,7 @@ def minilm():
     model package is missing)."""
     from lutcore.sim import model
 
-    from .conftest import in_ci
+    from .support import in_ci
 
     try:
         inputs = model.layer_inputs(0)
@@ -301,11 +208,11 @@ def minilm():
 #: small tiles so Amaranth's simulator runs each path in seconds
 PATHS = {
     "rtn4_g64_fp16a16": (
-        TileConfig(M=2, N=16, K=8, w_bits=4, act_format="fp16", a_bits=16, group=64, max_k=512),
+        tile_config(M=2, N=16, K=8, w_bits=4, act_format="fp16", a_bits=16, group=64, max_k=512),
         "query",
     ),
     "bcq3_g128_bf16a8_fp16out": (
-        TileConfig(
+        tile_config(
             M=2,
             N=12,
             K=8,
@@ -320,7 +227,7 @@ PATHS = {
         "ffn_up",
     ),
     "rtn2_g64_fp16a8_utable": (
-        TileConfig(
+        tile_config(
             M=2,
             N=16,
             K=8,
@@ -339,7 +246,7 @@ PATHS = {
 
 #: the FP-table tile (FP16 words straight into its tables), bit-parallel to keep it quick
 PATHS["fplut_rtn3_g64"] = (
-    TileConfig(
+    tile_config(
         arch="fplut",
         M=2,
         N=12,
@@ -432,7 +339,7 @@ def test_quantizers_reconstruct_within_their_step():
 
 
 def test_path_refuses_a_block_the_tile_cannot_accumulate():
-    cfg = TileConfig(K=8, act_format="fp16", a_bits=16, act_block="chunk", max_k=512)
+    cfg = tile_config(K=8, act_format="fp16", a_bits=16, act_block="chunk", max_k=512)
     qw = quant.quantize_rtn(np.ones((128, 4)), 2, 128)
     with pytest.raises(ValueError, match="unit of 4 activations is not a whole number of K=8"):
         run_linear(cfg, fg.to_bits(np.ones((1, 128)), FP16), qw)
@@ -486,7 +393,7 @@ def test_fp_tables_are_aligned_sums_rounded_once(g):
 def test_fplut_golden_is_close_to_float():
     """The FP-table tile's golden result against float64 A @ W: FP16 entries and FP32
     accumulation keep the mean error at the FP16 rounding level."""
-    cfg = TileConfig(arch="fplut", N=8, K=8, w_bits=3, act_format="fp16", a_bits=16, group=64)
+    cfg = tile_config(arch="fplut", N=8, K=8, w_bits=3, act_format="fp16", a_bits=16, group=64)
     rng = np.random.default_rng(2)
     a = fg.to_bits(rng.standard_normal((4, 64)), FP16)
     codes = rng.integers(0, 8, (64, 8))
@@ -511,7 +418,7 @@ def test_fp_table_precompute_matches_golden():
     from lutcore.hw.layouts import act_layout
     from lutcore.sim.scenario import fp16_activations
 
-    cfg = TileConfig(arch="fplut", N=1, K=8, act_format="fp16", a_bits=16, group=64)
+    cfg = tile_config(arch="fplut", N=1, K=8, act_format="fp16", a_bits=16, group=64)
     rng = np.random.default_rng(7)
     cases = [fp16_activations((2, 8), rng) for _ in range(40)]
     cases += [np.full((2, 8), 0x7BFF), np.full((2, 8), 0xFBFF), np.full((2, 8), 0x0001)]

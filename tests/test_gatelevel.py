@@ -10,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from lutcore.hw.config import DEFAULT, TileConfig
+from lutcore.hw.config import tile_config
+from lutcore.hw.presets import DEFAULT
 from lutcore.sim.runner import build_gatelevel, run_scenario, run_streams
 from lutcore.sim.scenario import corner_scenario, random_scenario
 from lutcore.synth.equiv import break_netlist
@@ -20,7 +21,7 @@ from lutcore.synth.liberty import DEFAULT_LIBERTY, read_liberty_text
 from lutcore.synth.netlist import NetlistError, check_resets, reset_reach
 from lutcore.synth.report import run_synth
 
-from .conftest import require_tool
+from .support import require_tool
 
 pytestmark = pytest.mark.cocotb
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.cocotb
 #: FP-table tile (FP16 tables, FP32 accumulation), the PIM tile. Small, for CI's time.
 GATE = {
     "default": DEFAULT,
-    "mac_signed4_pipe2": TileConfig(
+    "mac_signed4_pipe2": tile_config(
         arch="mac",
         M=1,
         N=8,
@@ -40,10 +41,10 @@ GATE = {
         max_k=64,
         pipeline=2,
     ),
-    "fplut_w2": TileConfig(
+    "fplut_w2": tile_config(
         arch="fplut", M=1, N=4, K=4, w_bits=2, act_format="fp16", a_bits=16, group=64, max_k=64
     ),
-    "pim": TileConfig(arch="pim", M=2, N=4, K=8, symmetric=False, w_bits=2, max_k=64),
+    "pim": tile_config(arch="pim", M=2, N=4, K=8, symmetric=False, w_bits=2, max_k=64),
 }
 PIM = GATE["pim"]
 
@@ -153,7 +154,7 @@ def test_cell_models_come_from_the_liberty(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_synth(tmp_path_factory):
-    cfg = TileConfig(M=1, N=4, K=4, max_k=64)
+    cfg = tile_config(M=1, N=4, K=4, max_k=64)
     work = tmp_path_factory.mktemp("small")
     return cfg, work, synthesize(cfg, work, progress=lambda _: None)
 

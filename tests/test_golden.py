@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import TileConfig, tile_config
 from lutcore.sim import golden
 from lutcore.sim.scenario import code_range
 
@@ -21,13 +21,13 @@ def configs(draw) -> TileConfig:
     w_bits = draw(st.integers(1, 8))
     # the MAC baseline takes any K (not only multiples of g)
     K = g * draw(st.integers(1, 4)) if arch == "lut" else draw(st.integers(1, 12))
-    return TileConfig(
+    tables = {"g": g, "symmetric": symmetric} if arch == "lut" else {}
+    return tile_config(
         arch=arch,
         M=draw(st.integers(1, 3)),
         N=draw(st.integers(1, 6)),
         K=K,
-        g=g,
-        symmetric=symmetric,
+        **tables,
         w_bits=w_bits,
         weight_format=weight_format,
         a_bits=draw(st.sampled_from([4, 8, 16])),
@@ -107,7 +107,7 @@ def test_tables_match_their_definition(g, symmetric, seed):
 
 @given(st.integers(1, 8), st.booleans(), st.integers(0, 2**31 - 1))
 def test_bit_planes_rebuild_codes(w_bits, signed, seed):
-    cfg = TileConfig(w_bits=w_bits, weight_format="signed" if signed else "unsigned")
+    cfg = tile_config(w_bits=w_bits, weight_format="signed" if signed else "unsigned")
     lo, hi = code_range(cfg)
     codes = np.random.default_rng(seed).integers(lo, hi, size=(5, 7), endpoint=True)
     planes = golden.bit_planes(codes, w_bits)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import TileConfig, tile_config
 from lutcore.sim import pim
 from lutcore.sim.streams import first_mismatch, pack
 
 CFGS = {
     # B = 1: three-bit unsigned weights with zero points, two banks, one read port
-    "b1": TileConfig(arch="pim", M=1, N=4, K=8, symmetric=False, w_bits=3, max_k=64),
+    "b1": tile_config(arch="pim", M=1, N=4, K=8, symmetric=False, w_bits=3, max_k=64),
     # B = 4: signed four-bit weights, one bank with two read ports, pipelined accumulate
-    "b4_signed_r2": TileConfig(
+    "b4_signed_r2": tile_config(
         arch="pim",
         M=4,
         N=4,
@@ -27,7 +27,7 @@ CFGS = {
         pipeline=2,
     ),
     # B = 8: 2-bit tables in four banks, every lookup read (no pattern awareness)
-    "b8_all_reads": TileConfig(
+    "b8_all_reads": tile_config(
         arch="pim",
         M=8,
         N=3,
@@ -104,7 +104,7 @@ def test_step_cycles_match_the_schedule_model(name):
 
 def test_schedule_model_counts_distinct_nonzero_patterns():
     """The definition on a hand example: one bank, columns with indices 0, 3, 3, 5."""
-    base = TileConfig(arch="pim", M=1, N=4, K=4, symmetric=False, max_k=4)
+    base = tile_config(arch="pim", M=1, N=4, K=4, symmetric=False, max_k=4)
     idx = np.array([[0, 3, 3, 5]])
     assert pim.step_cycles(base, idx) == 2  # reads 3 and 5; 0 is the constant 0
     assert pim.step_cycles(base.replace(pattern_aware=False), idx) == 4
@@ -168,7 +168,7 @@ def test_memory_requests_beyond_the_sram_change_nothing():
     """Three banks (the bank field holds 0..3) and 3 * 15 rows (the row field 0..63): a
     write to bank 3 or to row 45 is dropped (it does not wrap onto a real word), a read
     there returns 0."""
-    cfg = TileConfig(arch="pim", M=1, N=2, K=12, symmetric=False, max_k=36)
+    cfg = tile_config(arch="pim", M=1, N=2, K=12, symmetric=False, max_k=36)
     assert cfg.banks == 3 and cfg.sram_rows == 45
     ops = [pim.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44)]
     ops += [
@@ -188,7 +188,7 @@ def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
     never costs a cycle."""
     from lutcore.sim import model, quant
 
-    from .conftest import in_ci
+    from .support import in_ci
 
     try:
         w = model.layer_weight("query")
@@ -196,7 +196,7 @@ def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
         if in_ci():
             pytest.fail(f"CI=true and {exc}")
         pytest.skip(str(exc))
-    cfg = TileConfig(arch="pim", M=4, N=8, K=8, symmetric=False, w_bits=2, max_k=384)
+    cfg = tile_config(arch="pim", M=4, N=8, K=8, symmetric=False, w_bits=2, max_k=384)
     real = quant.quantize_rtn(w, 2, 128).codes
     rand = np.random.default_rng(0).integers(0, 4, real.shape)
     saving = {}
@@ -220,7 +220,7 @@ def test_in_memory_fp16_to_block_fp_matches_golden(a_bits):
     from lutcore.hw.pim_convert import fp16_to_bfp_program
     from lutcore.sim import fpgolden as fg
 
-    from .test_fp import special_blocks
+    from .support import special_blocks
 
     program = fp16_to_bfp_program(a_bits)
     blocks = special_blocks(FP16, 16, np.random.default_rng(a_bits))
@@ -271,10 +271,10 @@ def test_fp16_gemv_through_in_memory_conversion_and_the_pim_tile():
     model (mantissas and exponents against `to_bfp`, the tile's block results against the
     integer matmul of those mantissas), and the scaled sum is as close to float64 as 16-bit
     block FP allows."""
-    from lutcore.hw.config import FP16
+    from lutcore.hw.config import FP16, tile_config
     from lutcore.sim import fpgolden as fg
 
-    cfg = TileConfig(arch="pim", M=2, N=4, K=8, symmetric=False, w_bits=3, a_bits=16, max_k=16)
+    cfg = tile_config(arch="pim", M=2, N=4, K=8, symmetric=False, w_bits=3, a_bits=16, max_k=16)
     rng = np.random.default_rng(13)
     x = fg.to_bits(rng.standard_normal((2, 32)) * 2.0 ** rng.integers(-6, 6, (2, 1)), FP16)
     codes = rng.integers(0, 8, (32, cfg.N))

@@ -6,35 +6,35 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import tile_config
 from lutcore.hw.precompute import TablePrecompute
 from lutcore.sim import golden
 from lutcore.sim.amaranth_driver import simulate_jobs
 from lutcore.sim.scenario import random_scenario
 from lutcore.sim.streams import assemble, first_mismatch, gemm_jobs, pack, unpack
 
-from .conftest import CONFIGS
+from .support import CONFIGS
 
 # Smaller N keeps Amaranth's simulator quick; every structural option is still covered.
 SMALL = {
     name: cfg.replace(N=min(cfg.N, 8), max_k=min(cfg.max_k, 64 * cfg.K))
     for name, cfg in CONFIGS.items()
 }
-SMALL["partial_planes_utable"] = TileConfig(
+SMALL["partial_planes_utable"] = tile_config(
     N=4, w_bits=4, planes_per_cycle=2, symmetric=False, weight_format="signed"
 )
-SMALL["fixed_runtime_k"] = TileConfig(M=1, N=4, K=4, w_bits=3, max_k=4)
-SMALL["mac_digits_k6"] = TileConfig(
+SMALL["fixed_runtime_k"] = tile_config(M=1, N=4, K=4, w_bits=3, max_k=4)
+SMALL["mac_digits_k6"] = tile_config(
     arch="mac", M=2, N=4, K=6, w_bits=4, planes_per_cycle=2, max_k=96
 )
 # BCQ: binary +-1 planes, one per column (3-bit BCQ weights: 3 columns each)
-SMALL["bcq_symmetric"] = TileConfig(N=6, K=8, w_bits=3, weight_format="bcq", max_k=64)
-SMALL["bcq_utable_pipe2"] = TileConfig(
+SMALL["bcq_symmetric"] = tile_config(N=6, K=8, w_bits=3, weight_format="bcq", max_k=64)
+SMALL["bcq_utable_pipe2"] = tile_config(
     N=4, K=4, g=2, symmetric=False, w_bits=2, weight_format="bcq", pipeline=2, max_k=32
 )
-SMALL["mac_bcq"] = TileConfig(arch="mac", N=4, K=5, w_bits=2, weight_format="bcq", max_k=40)
+SMALL["mac_bcq"] = tile_config(arch="mac", N=4, K=5, w_bits=2, weight_format="bcq", max_k=40)
 # the FP16 baseline: zero points and pipeline 2; signed weights without the broadcast register
-SMALL["fpmac_w2"] = TileConfig(
+SMALL["fpmac_w2"] = tile_config(
     arch="fpmac",
     N=4,
     K=4,
@@ -45,7 +45,7 @@ SMALL["fpmac_w2"] = TileConfig(
     pipeline=2,
     max_k=64,
 )
-SMALL["fpmac_signed4_pipe0"] = TileConfig(
+SMALL["fpmac_signed4_pipe0"] = tile_config(
     arch="fpmac",
     M=1,
     N=3,
@@ -60,10 +60,10 @@ SMALL["fpmac_signed4_pipe0"] = TileConfig(
 )
 # the FP-table tile (also from CONFIGS): two chunks with a combinational precompute and no
 # broadcast register; signed bit-parallel planes in pairs with pipeline 2
-SMALL["fplut_k8_pipe0"] = TileConfig(
+SMALL["fplut_k8_pipe0"] = tile_config(
     arch="fplut", N=4, K=8, w_bits=2, act_format="fp16", a_bits=16, group=32, max_k=64, pipeline=0
 )
-SMALL["fplut_signed4_p2_pipe2"] = TileConfig(
+SMALL["fplut_signed4_p2_pipe2"] = tile_config(
     arch="fplut",
     M=1,
     N=3,
@@ -78,7 +78,7 @@ SMALL["fplut_signed4_p2_pipe2"] = TileConfig(
     group=16,
     max_k=48,
 )
-SMALL["mac_serial_signed3_pipe0"] = TileConfig(
+SMALL["mac_serial_signed3_pipe0"] = tile_config(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )
 
@@ -102,7 +102,7 @@ def test_tile_matches_golden_with_backpressure(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["default", "m1n8k8_utable_w1", "m4n16k16_g2_signed4", "bitparallel_int16", "mac_default"],
+    ["paper", "utable_w1", "g2_signed4", "bitparallel_int16", "mac_paper"],
 )
 def test_array_takes_one_weight_beat_per_cycle(name):
     """Unthrottled, a GEMV of several tiles finishes in (weight beats + pipeline latency +
@@ -133,7 +133,7 @@ def test_pipelined_fp16_mac_keeps_one_beat_per_cycle():
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("g", [2, 3, 4, 5])
 def test_precompute_entries_match_table_definition(g, symmetric):
-    cfg = TileConfig(M=2, N=1, K=2 * g, g=g, symmetric=symmetric, a_bits=8, max_k=2 * g)
+    cfg = tile_config(M=2, N=1, K=2 * g, g=g, symmetric=symmetric, a_bits=8, max_k=2 * g)
     dut = TablePrecompute(cfg)
     rng = np.random.default_rng(g)
     lo, hi = cfg.a_range
@@ -159,7 +159,7 @@ def test_precompute_entries_match_table_definition(g, symmetric):
 
 def test_zero_slices_behaves_as_one():
     """Documented: ``n_slices = 0`` in a command is treated as 1."""
-    cfg = SMALL["default"]
+    cfg = SMALL["paper"]
     sc = random_scenario(cfg, cfg.M, cfg.K, cfg.N, seed=4)
     jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, k_per_tile=cfg.K)
     mask = (1 << cfg.slice_count_bits) - 1

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lutcore.cli import main
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import TileConfig, tile_config
 from lutcore.synth import report
 from lutcore.synth.summary import summarize, write_plots
 from lutcore.synth.sweep import (
@@ -20,7 +20,7 @@ from lutcore.synth.sweep import (
     spec_from_dict,
 )
 
-from .conftest import require_tool
+from .support import require_tool
 
 #: two quick points: the smallest LUT tile and its MAC twin
 TINY = {
@@ -66,6 +66,18 @@ def test_impossible_point_names_its_grid_and_reason(tmp_path, capsys):
     spec.write_text("[[grid]\n")
     with pytest.raises(SweepError, match="malformed"):
         load_spec(spec)
+
+
+def test_grid_keys_apply_per_arch():
+    """In a grid over LUT and MAC, g is an axis of the LUT points only (no repeated MAC
+    points); a key that no arch of the grid takes is refused by name."""
+    spec = grid_spec(["arch=lut,mac", "g=2,4", "N=4", "max_k=64"], "per-arch")
+    assert sorted(c.slug for c in spec.points if c.arch == "mac") == [
+        tile_config("mac", N=4, max_k=64).slug
+    ]
+    assert {c.g for c in spec.points if c.arch == "lut"} == {2, 4}
+    with pytest.raises(SweepError, match="read_ports applies to arch pim only"):
+        grid_spec(["arch=lut,mac", "read_ports=1,2"])
 
 
 def test_grid_from_cli_flags():
@@ -173,7 +185,7 @@ def test_dask_cluster_gives_the_local_results(tiny_local, tmp_path):
 
 
 def _row(arch, w, density, **extra):
-    cfg = TileConfig(arch=arch, w_bits=w, **extra)
+    cfg = tile_config(arch=arch, w_bits=w, **extra)
     return {
         "slug": cfg.slug,
         "status": "ok",

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from lutcore.base import yosys
+from lutcore.base.tools import in_ci
 from lutcore.cli import main
-from lutcore.hw.config import DEFAULT, TileConfig
+from lutcore.hw.config import tile_config
 from lutcore.hw.emit import tile_verilog
-from lutcore.sim.tools import in_ci
-from lutcore.synth import yosys
+from lutcore.hw.presets import DEFAULT
 from lutcore.synth.fpga import NEXTPNR, fpga_estimate
 from lutcore.synth.liberty import (
     COMPACT_CELLS,
@@ -28,7 +29,7 @@ from lutcore.synth.liberty import (
 from lutcore.synth.qor import QOR_CONFIGS, TOLERANCE, compare, load_baseline
 from lutcore.synth.report import run_synth
 
-from .conftest import require_tool
+from .support import require_tool
 
 SMALL = QOR_CONFIGS["m1n8k8_utable_w1"]
 FULL_SKY130 = Path(
@@ -110,7 +111,7 @@ def test_mac_baseline_multiplies_with_booth_multipliers(tmp_path):
     """The MAC baseline is synthesized with real multipliers: one Booth multiplier per
     (row, column, k), and its blocks are reported like the LUT tile's."""
     require_tool("sta")
-    cfg = TileConfig(arch="mac", M=1, N=2, K=2, w_bits=4, planes_per_cycle=4, max_k=64)
+    cfg = tile_config(arch="mac", M=1, N=2, K=2, w_bits=4, planes_per_cycle=4, max_k=64)
     rep = run_synth(cfg, tmp_path, progress=lambda _: None)
     assert rep["booth_multipliers"] == cfg.M * cfg.N * cfg.K
     assert set(rep["area_um2"]["by_block"]) == {"act_buffer", "control", "mac_array", "top_glue"}
@@ -198,7 +199,7 @@ def test_pim_tile_banks_map_to_fpga_block_ram(tmp_path):
     """On ECP5 the PIM tile's SRAM banks become DP16KD block RAMs (at least one per bank),
     not registers."""
     require_tool(NEXTPNR)
-    cfg = TileConfig(arch="pim", M=2, N=2, K=8, symmetric=False, w_bits=2, max_k=64)
+    cfg = tile_config(arch="pim", M=2, N=2, K=8, symmetric=False, w_bits=2, max_k=64)
     est = fpga_estimate(cfg, tmp_path, seeds=(1,), progress=lambda _: None)
     assert est["synth_cells"]["bram_dp16kd"] >= cfg.banks
     assert est["placed"]["DP16KD"] == est["synth_cells"]["bram_dp16kd"]
@@ -223,7 +224,7 @@ def test_fp_path_report_adds_the_converters(tmp_path):
     """An FP-activation configuration is synthesized as tile + activation converter +
     dequant converter: each is a block of the report, the blocks add up to the total and the
     Fmax is the slowest part's."""
-    cfg = TileConfig(M=1, N=8, K=4, group=16, max_k=64, act_format="fp16", a_bits=8)
+    cfg = tile_config(M=1, N=8, K=4, group=16, max_k=64, act_format="fp16", a_bits=8)
     rep = run_synth(cfg, tmp_path, progress=lambda _: None)
     blocks = rep["area_um2"]["by_block"]
     assert {"act_converter", "dequant", "lut_array", "precompute"} <= set(blocks)
@@ -244,7 +245,7 @@ def test_pim_report_synthesizes_logic_and_estimates_the_sram(tmp_path):
     both, at ceil(N / read_ports) cycles a step."""
     from lutcore.synth.sram import CALIBRATION, macro_area, sram_estimate
 
-    cfg = TileConfig(arch="pim", M=2, N=2, K=4, symmetric=False, w_bits=2, max_k=64)
+    cfg = tile_config(arch="pim", M=2, N=2, K=4, symmetric=False, w_bits=2, max_k=64)
     rep = run_synth(cfg, tmp_path, progress=lambda _: None)
     blocks = rep["area_um2"]["by_block"]
     assert set(blocks) == {"precompute", "control", "lookup", "pim_array", "top_glue"}

@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig
-from lutcore.hw.emit import write_atomic
-
-from . import fpgolden, golden, model, quant
+from lutcore.base.files import write_atomic
+from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig, tile_config
+from lutcore.sim import fpgolden, golden, model, quant
 
 __all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
 
@@ -73,7 +72,7 @@ def fpmac_linear(x_words, qw: quant.QuantWeights):
     scales in the command), the groups' FP32 results summed in K order."""
     t_rows, k_total = x_words.shape
     n = qw.codes.shape[1]
-    cfg = TileConfig(
+    cfg = tile_config(
         arch="fpmac",
         M=t_rows,
         N=n,
@@ -96,7 +95,7 @@ def fpmac_linear(x_words, qw: quant.QuantWeights):
 def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
     _, fmt, a_bits, block, rounding = act
     fplut = block == "fplut"
-    return TileConfig(
+    return tile_config(
         arch="fplut" if fplut else "lut",
         M=2,
         N=16,
@@ -116,7 +115,7 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
     """Run the grid and write ``errors.csv`` / ``errors.md`` into ``out_dir`` atomically.
     ``rtl_tokens > 0`` also simulates that many tokens and ``rtl_columns`` output columns of
     every point through the RTL (minutes per point)."""
-    from .fp_driver import run_linear
+    from lutcore.sim.fp_driver import run_linear
 
     inputs = model.layer_inputs(0)
     points = [

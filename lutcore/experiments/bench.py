@@ -6,11 +6,10 @@ import json
 import time
 from pathlib import Path
 
+from lutcore.base.files import write_atomic
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import write_atomic
-
-from .runner import build, run_scenario
-from .scenario import random_scenario
+from lutcore.sim.runner import build, run_scenario
+from lutcore.sim.scenario import random_scenario
 
 __all__ = ["GEMV_SHAPES", "run_bench"]
 

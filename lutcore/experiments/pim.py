@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import write_atomic
-
-from . import model, pim, quant
+from lutcore.base.files import write_atomic
+from lutcore.hw.config import TileConfig, tile_config
+from lutcore.sim import model, pim, quant
 
 __all__ = ["PIM_CONFIGS", "run_pim_bench", "lut_gemv_cycles", "SAIL_SAVING"]
 
@@ -27,7 +26,7 @@ SAIL_SAVING = 0.138
 
 #: PIM tiles measured: batch 4, two banks of 4-bit tables, N columns per step, R ports
 PIM_CONFIGS = {
-    f"N{n} R{r}": TileConfig(
+    f"N{n} R{r}": tile_config(
         arch="pim", M=4, N=n, K=8, symmetric=False, w_bits=4, read_ports=r, max_k=1536
     )
     for n, r in ((4, 1), (8, 1), (8, 2), (16, 2))
@@ -58,13 +57,13 @@ def conversion_comparison(work: Path, progress=print) -> list[dict]:
     synthesized, the bit-sliced subarray an SRAM estimate) against the dedicated converters
     of the same FP path (the default tile with FP16 activations and 16-bit mantissas),
     per block of 128 words."""
-    from lutcore.hw.config import DEFAULT
     from lutcore.hw.emit import PIM_CONVERT_COLUMNS
     from lutcore.hw.pim_convert import (
         conversion_cycles,
         fp16_to_bfp_program,
         int_to_fp16_program,
     )
+    from lutcore.hw.presets import DEFAULT
     from lutcore.synth.flow import synthesize
     from lutcore.synth.sram import macro_area
 
@@ -142,8 +141,8 @@ def run_pim_bench(out_dir: Path, *, synth: bool = True) -> tuple[list[dict], lis
                 _, every = pim.gemv_cycles(cfg, codes, pattern_aware=False)
                 row[f"pim {cname} all reads"] = load + every
                 row[f"pim {cname} pattern-aware"] = load + aware
-            same = TileConfig(M=batch, N=8, K=8, w_bits=2, max_k=k)
-            paper = TileConfig(M=batch, N=64, K=4, w_bits=2, max_k=k)
+            same = tile_config(M=batch, N=8, K=8, w_bits=2, max_k=k)
+            paper = tile_config(M=batch, N=64, K=4, w_bits=2, max_k=k)
             row["lut M=B N8 K8"] = lut_gemv_cycles(same, k, n_total)
             row["lut M=B N64 K4"] = lut_gemv_cycles(paper, k, n_total)
             gemv.append(row)

@@ -1,0 +1,70 @@
+"""``arch = "fplut"``: LUT Tensor Core's floating-point design point (FP16 tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import FP16, ConfigError, Dequant, FpFormat, Tables, TileConfig
+from ..tile import FpLutTile
+from .record import Arch
+
+__all__ = ["ARCH", "FpLutConfig"]
+
+
+@dataclass(frozen=True)
+class FpLutConfig(TileConfig, Tables, Dequant):
+    """FP16 activations build symmetric FP16 tables, the array adds looked-up entries in
+    floating point and accumulates in FP32; the dequant converter after it (FP32 input)
+    applies the scales. Uniform weights (the tile applies zero points itself).
+
+    act_format : ``"fp16"`` (the only value: the tables are built from FP16 words).
+    a_bits : 16 (the activation word width).
+    """
+
+    arch: ClassVar[str] = "fplut"
+    uses_tables: ClassVar[bool] = True
+    fp_words: ClassVar[bool] = True
+    #: table entries are FP16 words and results FP32 words (the dequant converter's input)
+    fp_tables: ClassVar[bool] = True
+
+    a_bits: int = 16
+    act_format: str = "fp16"
+
+    def _check_arch(self) -> None:
+        self._require(
+            {"act_format": "fp16", "a_bits": 16, "symmetric": True},
+            "the FP-table tile builds symmetric FP16 tables from FP16 activation words",
+        )
+        if self.weight_format == "bcq":
+            raise ConfigError(
+                "weight_format='bcq' with arch='fplut': allowed unsigned, signed "
+                "(the FP-table tile applies uniform zero points itself)"
+            )
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return ("tile", "dequant")  # FP16 words go straight into its tables
+
+    @property
+    def act_fmt(self) -> FpFormat:
+        return FP16
+
+    @property
+    def bfp_exp_bits(self) -> int:
+        return 1  # no block exponent: the FP32 results carry their own
+
+    @property
+    def fp_slug(self) -> str:
+        # the FP16 words of a group, rounded to nearest: named like a block-FP path of the
+        # group so that converter names read alike
+        return f"fp16b{self.group}rne_a16_w{self.w_bits}{self.weight_format[0]}_{self.out_format}"
+
+    def derived_summary(self) -> str:
+        return (
+            f"entries/table = {self.entries} (FP16), FP16 activations, FP32 results, "
+            f"beats/slice = {self.beats_per_slice}"
+        )
+
+
+ARCH = Arch("fplut", FpLutConfig, FpLutTile, "LUT Tensor Core FP-table tile")

@@ -1,0 +1,53 @@
+"""``arch = "fpmac"``: the floating-point multiply baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import ConfigError, TileConfig
+from ..fpmac_tile import FpMacTile
+from .record import Arch
+
+__all__ = ["ARCH", "FpMacConfig"]
+
+
+@dataclass(frozen=True)
+class FpMacConfig(TileConfig):
+    """FP16 activations times weights dequantized to FP16 (a per-column FP16 scale in the
+    command), fused K-term dot products, FP32 accumulation. Whole weights per beat
+    (``planes_per_cycle == w_bits``), uniform weights; no converters around it.
+
+    act_format : ``"fp16"`` (the only value: the tile takes FP16 words).
+    a_bits : 16 (the activation word width).
+    """
+
+    arch: ClassVar[str] = "fpmac"
+    fp_words: ClassVar[bool] = True
+    #: the command carries per-column FP16 scales, broadcast with each weight beat
+    scale_in_command: ClassVar[bool] = True
+
+    a_bits: int = 16
+    planes_per_cycle: int = 2  # the default w_bits: whole weights per beat
+    act_format: str = "fp16"
+
+    def _check_arch(self) -> None:
+        self._require(
+            {"act_format": "fp16", "a_bits": 16, "planes_per_cycle": self.w_bits},
+            "the FP16 baseline takes FP16 activation words and whole weights per beat",
+        )
+        if self.weight_format == "bcq":
+            raise ConfigError(
+                "weight_format='bcq' with arch='fpmac': allowed unsigned, signed "
+                "(the FP16 baseline dequantizes uniform weights)"
+            )
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return ("tile",)
+
+    def derived_summary(self) -> str:
+        return f"FP16 activations, FP32 results, beats/slice = {self.beats_per_slice}"
+
+
+ARCH = Arch("fpmac", FpMacConfig, FpMacTile, "FP16 MAC tile")

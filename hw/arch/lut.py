@@ -1,0 +1,37 @@
+"""``arch = "lut"``: the LUT Tensor Core tile (integer tables, bit-serial LUT array)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import ActConversion, Dequant, Tables, TileConfig
+from ..tile import LutTile
+from .record import Arch
+
+__all__ = ["ARCH", "LutConfig"]
+
+
+@dataclass(frozen=True)
+class LutConfig(TileConfig, Tables, ActConversion, Dequant):
+    """The LUT Tensor Core tile: precomputed tables of ``g`` activations, looked up by each
+    weight bit plane; integer activations, or block floating point from the activation
+    converter; the dequant converter after it applies scales and zero points."""
+
+    arch: ClassVar[str] = "lut"
+    uses_tables: ClassVar[bool] = True
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The separately emitted designs: the tile, and with floating-point activations the
+        activation and dequant converters around it."""
+        return ("tile",) if self.act_format == "int" else ("tile", "act_converter", "dequant")
+
+    def derived_summary(self) -> str:
+        return (
+            f"entries/table = {self.entries}, entry_bits = {self.entry_bits}, "
+            f"{super().derived_summary()}"
+        )
+
+
+ARCH = Arch("lut", LutConfig, LutTile, "LUT Tensor Core tile")
