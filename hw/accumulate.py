@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Module, Mux, Signal, Value
 
 from .config import TileConfig
 from .layouts import result_layout
 from .util import select
 
-__all__ = ["accumulate"]
+__all__ = ["AccumulatePorts", "accumulate"]
+
+
+@dataclass(frozen=True)
+class AccumulatePorts:
+    """What the accumulate stage reads and drives: the issued beat's ``valid``, ``t``,
+    ``first`` and ``tile_last``; the results stream ``o``; ``last_pending`` (driven with
+    ``pipeline == 2``)."""
+
+    valid: Value
+    t: Value
+    first: Value
+    tile_last: Value
+    o: object  # a stream interface (``payload``, ``valid``, ``ready``)
+    last_pending: Value
+
+    @classmethod
+    def of(cls, array) -> AccumulatePorts:
+        """The ports of an array component (members ``beat``, ``o``, ``last_pending``)."""
+        beat = array.beat.payload
+        return cls(
+            array.beat.valid, beat.t, beat.first, beat.tile_last, array.o, array.last_pending
+        )
 
 
 def accumulate(
-    m: Module, cfg: TileConfig, values: dict[tuple[int, int], Value], array, add=None
+    m: Module,
+    cfg: TileConfig,
+    values: dict[tuple[int, int], Value],
+    ports: AccumulatePorts,
+    add=None,
 ) -> None:
     """Add each cell's beat value ``values[row, col]`` (signed, before the beat's shift
     ``t * planes_per_cycle``) into its accumulator, restarting on ``first``, and present the
-    accumulators on ``array.o`` after a tile's last beat until read.
+    accumulators on ``ports.o`` after a tile's last beat until read.
 
-    ``array`` is the array component: ``beat`` (issued beats), ``o`` (results, ``[m][n]``
-    signed ``acc_bits``), ``last_pending`` (with ``pipeline == 2`` a register follows the
+    ``ports``: the issued beats' control, ``o`` (results, ``[m][n]`` signed ``acc_bits``),
+    ``last_pending`` (with ``pipeline == 2`` a register follows the
     cell values, and a tile's last beat may be in it). The controller does not issue the next
     tile's first beat until the result has been read.
 
@@ -27,8 +55,7 @@ def accumulate(
     restart adds to ``+0``, the all-zero word, in either case); their values come already
     scaled by the beat's ``2**(t * planes_per_cycle)``.
     """
-    beat = array.beat.payload
-    valid, t, first, tile_last = array.beat.valid, beat.t, beat.first, beat.tile_last
+    valid, t, first, tile_last = ports.valid, ports.t, ports.first, ports.tile_last
     if cfg.pipeline >= 2:
         staged = {}
         for key, v in values.items():
@@ -40,12 +67,12 @@ def accumulate(
         first_q, tile_last_q = Signal(reset_less=True), Signal(reset_less=True)
         m.d.sync += [valid_q.eq(valid), t_q.eq(t), first_q.eq(first), tile_last_q.eq(tile_last)]
         valid, t, first, tile_last = valid_q, t_q, first_q, tile_last_q
-        m.d.comb += array.last_pending.eq(valid_q & tile_last_q)
+        m.d.comb += ports.last_pending.eq(valid_q & tile_last_q)
 
     ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
     # The accumulators are the result register; data flip-flops need no reset.
     accs = Signal(result_layout(cfg), reset_less=True)
-    m.d.comb += array.o.payload.eq(accs)
+    m.d.comb += ports.o.payload.eq(accs)
     for (row, col), v in values.items():
         acc = accs[row][col]
         shifted = v if beats == 1 or add else select([v << (i * ppc) for i in range(beats)], t)
@@ -57,6 +84,6 @@ def accumulate(
             m.d.sync += acc.eq(acc_next)
 
     with m.If(valid & tile_last):
-        m.d.sync += array.o.valid.eq(1)
-    with m.Elif(array.o.ready):
-        m.d.sync += array.o.valid.eq(0)
+        m.d.sync += ports.o.valid.eq(1)
+    with m.Elif(ports.o.ready):
+        m.d.sync += ports.o.valid.eq(0)

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .config import TileConfig
-from .layouts import beat_layout, cmd_layout, weight_layout
+from .layouts import SliceHandshake, beat_layout, cmd_layout, weight_layout
 from .util import select
 
 __all__ = ["TileControl", "connect_control"]
@@ -22,11 +22,12 @@ class TileControl(wiring.Component):
     will have been read out by then. The command stays valid for the whole output tile and is
     accepted with its last beat.
 
-    Members: ``w`` weight beats; ``cmd`` per-tile commands; ``cur_valid``/``nxt_valid`` table
-    buffer occupancy; ``acc_free`` the accumulators are free now (result not pending, or being
-    read this cycle) and no last beat is in the array's own pipeline; ``beat`` the issued beat
-    (registered when ``pipeline >= 1``, so the broadcast into the array starts at flip-flops);
-    ``consumed`` the array uses the current table for the last time this cycle.
+    Members: ``w`` weight beats; ``cmd`` per-tile commands; ``slots``
+    (:class:`~lutcore.hw.layouts.SliceHandshake`, flipped) the slice buffer's occupancy, and
+    ``consumed`` back to it; ``acc_free`` the accumulators are free now (result not pending,
+    or being read this cycle) and no last beat is in the array's own pipeline; ``beat`` the
+    issued beat (registered when ``pipeline >= 1``, so the broadcast into the array starts
+    at flip-flops).
     """
 
     def __init__(self, cfg: TileConfig):
@@ -35,11 +36,9 @@ class TileControl(wiring.Component):
             {
                 "w": In(stream.Signature(weight_layout(cfg))),
                 "cmd": In(stream.Signature(cmd_layout(cfg))),
-                "cur_valid": In(1),
-                "nxt_valid": In(1),
+                "slots": In(SliceHandshake()),
                 "acc_free": In(1),
                 "beat": Out(stream.Signature(beat_layout(cfg), always_ready=True)),
-                "consumed": Out(1),
             }
         )
 
@@ -77,20 +76,20 @@ class TileControl(wiring.Component):
             # beyond the one the staged slice-last beat is about to release (if any).
             table_ok = Mux(
                 slice_last_in_flight,
-                self.cur_valid & self.nxt_valid,
-                self.cur_valid | self.nxt_valid,
+                self.slots.cur_valid & self.slots.nxt_valid,
+                self.slots.cur_valid | self.slots.nxt_valid,
             )
         else:
             m.d.comb += [self.beat.payload.eq(issued), self.beat.valid.eq(issue)]
             tile_last_in_flight = 0
-            table_ok = self.cur_valid
+            table_ok = self.slots.cur_valid
 
         acc_ok = self.acc_free & ~tile_last_in_flight
         m.d.comb += [
             issue.eq(self.w.valid & self.cmd.valid & table_ok & (~first | acc_ok)),
             self.w.ready.eq(issue),
             self.cmd.ready.eq(issue & tile_last),
-            self.consumed.eq(self.beat.valid & self.beat.payload.slice_last),
+            self.slots.consumed.eq(self.beat.valid & self.beat.payload.slice_last),
             issued.planes.eq(self.w.payload),
             issued.t.eq(t),
             issued.first.eq(first),
@@ -126,9 +125,5 @@ def connect_control(m: Module, tile, buffer, control: TileControl, array) -> Non
     connect(m, wiring.flipped(tile.cmd), control.cmd)
     connect(m, control.beat, array.beat)
     connect(m, array.o, wiring.flipped(tile.y))
-    m.d.comb += [
-        control.cur_valid.eq(buffer.cur_valid),
-        control.nxt_valid.eq(buffer.nxt_valid),
-        buffer.consumed.eq(control.consumed),
-        control.acc_free.eq((~array.o.valid | tile.y.ready) & ~array.last_pending),
-    ]
+    connect(m, buffer.slots, control.slots)
+    m.d.comb += control.acc_free.eq((~array.o.valid | tile.y.ready) & ~array.last_pending)

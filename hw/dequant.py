@@ -8,7 +8,7 @@ from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from .config import FP16, FP32, TileConfig
-from .fp import normalize, round_pack, unpack
+from .fp import Normalized, normalize, round_pack, unpack
 from .layouts import dequant_item_layout
 from .util import stage, stream_stages, tree_sum
 
@@ -133,11 +133,7 @@ class DequantConverter(wiring.Component):
                 exp, nan = reg(exp, "exp6"), reg(nan, "nan6")
             # normalize
             norm = normalize(m, mag, exp, f"{name}_n")
-            norm.norm, norm.msb, norm.zero = (
-                reg(norm.norm, "norm"),
-                reg(norm.msb, "msb"),
-                reg(norm.zero, "zero"),
-            )
+            norm = Normalized(reg(norm.norm, "norm"), reg(norm.msb, "msb"), reg(norm.zero, "zero"))
             sign, nan = reg(sign, "sign_n"), reg(nan, "nan_n")
             # round and pack
             word = round_pack(m, cfg.out_fmt, sign, norm, nan, f"{name}_word")

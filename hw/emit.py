@@ -71,7 +71,8 @@ def _part_component(cfg: TileConfig, part: str, macros: bool = False):
     from .dequant import DequantConverter
 
     if part in PIM_CONVERTERS:
-        from .pim_convert import PimConvert, fp16_to_bfp_program, int_to_fp16_program
+        from .pim_convert import PimConvert
+        from .pim_programs import fp16_to_bfp_program, int_to_fp16_program
 
         if part == "pim_fp16_to_bfp":
             program, what = fp16_to_bfp_program(cfg.a_bits), "FP16 -> block FP"

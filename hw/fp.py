@@ -7,7 +7,8 @@ can put its pipeline registers between the stages it calls.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import dataclasses
+from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 
@@ -32,13 +33,41 @@ __all__ = [
 ALIGN_EXTRA_BITS = 3
 
 
-def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
+@dataclass(frozen=True)
+class FpValue:
+    """A floating-point value as integers: ``(-1)**sign * sig * 2**exp`` (``sig`` unsigned,
+    ``exp`` signed: the exponent of ``sig``'s LSB)."""
+
+    sign: Value
+    sig: Value
+    exp: Value
+
+
+@dataclass(frozen=True)
+class FpFields(FpValue):
+    """An unpacked word (:func:`unpack`): its value and its ``inf``/``nan`` flags."""
+
+    inf: Value
+    nan: Value
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalized magnitude (:func:`normalize`): ``norm`` with its leading one at the top,
+    ``msb`` the exponent of that one (signed), ``zero`` the magnitude was 0."""
+
+    norm: Value
+    msb: Value
+    zero: Value
+
+
+def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> FpFields:
     """Fields of one ``fmt`` word: ``sign``; ``sig`` (unsigned ``frac_bits + 1``, the hidden one
     included for normals); ``exp`` (signed, the exponent of ``sig``'s LSB: ``field - bias -
     frac_bits``, ``min_exp`` for subnormals and zeros); ``inf``, ``nan``."""
     f = fmt.frac_bits
     field, frac = bits[f : f + fmt.exp_bits], bits[:f]
-    out = SimpleNamespace(
+    out = FpFields(
         sign=Signal(name=f"{name}_sign"),
         sig=Signal(f + 1, name=f"{name}_sig"),
         exp=Signal(
@@ -58,7 +87,7 @@ def unpack(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
     return out
 
 
-def finite(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
+def finite(m: Module, fmt: FpFormat, bits: Value, name: str) -> FpFields:
     """:func:`unpack` with the converters' special-value rule: an infinity is the largest
     finite number of its sign, a NaN is 0; a zero significand (zeros, NaNs) takes the
     smallest exponent, so it never decides a block's or a dot product's largest one."""
@@ -70,8 +99,7 @@ def finite(m: Module, fmt: FpFormat, bits: Value, name: str) -> SimpleNamespace:
         sig.eq(Mux(u.inf, (1 << (f + 1)) - 1, Mux(u.nan, 0, u.sig))),
         exp.eq(Mux(u.inf, fmt.max_exp, Mux(~sig.any(), fmt.min_exp, u.exp))),
     ]
-    u.sig, u.exp = sig, exp
-    return u
+    return dataclasses.replace(u, sig=sig, exp=exp)
 
 
 def leading_zeros(value: Value) -> tuple[Value, Value]:
@@ -86,14 +114,14 @@ def leading_zeros(value: Value) -> tuple[Value, Value]:
     return zero_hi & zero_lo, Mux(zero_hi, Cat(count_lo, Const(1, 1)), Cat(count_hi, Const(0, 1)))
 
 
-def normalize(m: Module, mag: Value, exp: Value, name: str) -> SimpleNamespace:
+def normalize(m: Module, mag: Value, exp: Value, name: str) -> Normalized:
     """``mag * 2**exp`` (``mag`` unsigned) as ``norm`` (a power-of-two width, leading one at
     the top), ``msb`` (signed, the exponent of that leading one) and ``zero``."""
     width = 1 << max(0, (len(mag) - 1).bit_length())
     pad = width - len(mag)  # zeros below the LSB keep the value's leading bit position
     padded = Cat(Const(0, pad), mag) if pad else mag
     zero, count = leading_zeros(padded)
-    out = SimpleNamespace(
+    out = Normalized(
         norm=Signal(width, name=f"{name}_norm"),
         msb=Signal(signed(max(len(exp), (width + pad).bit_length()) + 2), name=f"{name}_msb"),
         zero=Signal(name=f"{name}_zero"),
@@ -166,12 +194,8 @@ def fp_add(m: Module, fmt: FpFormat, a: Value, b: Value, name: str) -> Signal:
     # order by magnitude: the exponent/fraction fields compare like integers
     swap = Signal(name=f"{name}_swap")
     m.d.comb += swap.eq(a[: fmt.width - 1] < b[: fmt.width - 1])
-    big = SimpleNamespace(
-        **{k: Mux(swap, getattr(ub, k), getattr(ua, k)) for k in ("sign", "sig", "exp")}
-    )
-    small = SimpleNamespace(
-        **{k: Mux(swap, getattr(ua, k), getattr(ub, k)) for k in ("sign", "sig", "exp")}
-    )
+    big = FpValue(*(Mux(swap, getattr(ub, k), getattr(ua, k)) for k in ("sign", "sig", "exp")))
+    small = FpValue(*(Mux(swap, getattr(ua, k), getattr(ub, k)) for k in ("sign", "sig", "exp")))
     dist = Signal(range(f + 5), name=f"{name}_dist")
     diff = big.exp - small.exp  # >= 0
     m.d.comb += dist.eq(Mux(diff > f + 4, f + 4, diff))

@@ -3,13 +3,11 @@ floating point into FP32 accumulators."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from amaranth.hdl import Module, Mux, Signal, Value, signed
 
-from .accumulate import accumulate
+from .accumulate import AccumulatePorts, accumulate
 from .config import FP16, TileConfig
-from .fp import fp32_add, fused_sum, unpack
+from .fp import FpValue, fp32_add, fused_sum, unpack
 from .lut_array import LutArray, beat_lanes
 from .util import select
 
@@ -41,11 +39,8 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
             idx = bits[c * g : (c + 1) * g]
             msb, low = idx[g - 1], idx[: g - 1]
             pick = Mux(msb, low, ~low)
-            looked = SimpleNamespace(
-                **{
-                    f: select([getattr(e, f) for e in entries], pick)
-                    for f in ("sign", "sig", "exp")
-                }
+            looked = FpValue(
+                *(select([getattr(e, f) for e in entries], pick) for f in ("sign", "sig", "exp"))
             )
             for leaf, flip in ((looked, ~msb ^ neg), (entries[-1], zbit ^ neg)):
                 exp = Signal(signed(len(entries[0].exp) + 1), name=f"v_{row}_{col}_x{len(leaves)}")
@@ -82,5 +77,5 @@ class FpLutArray(LutArray):
         for row in range(cfg.M):
             for col in range(cfg.N):
                 values[row, col] = fp_cell_value(cfg, tables, row, lanes, col, m)
-        accumulate(m, cfg, values, self, add=fp32_add)
+        accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
         return m

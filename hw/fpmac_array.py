@@ -3,11 +3,9 @@ dot products, FP32 accumulators."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
-from .accumulate import accumulate
+from .accumulate import AccumulatePorts, accumulate
 from .config import FP16
 from .fp import ALIGN_EXTRA_BITS, finite, fp32_add, fused_sum, normalize, round_pack, unpack
 from .mac_array import MacArray, beat_digits
@@ -99,22 +97,19 @@ class FpMacArray(MacArray):
                     m, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
                 )
         if not deep:
-            accumulate(m, cfg, values, self, add=fp32_add)
+            accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
             return m
         # the beat's control follows its data through the two stages above; the accumulate
         # stage adds the third (after the rounding) and reports its own pending last beat
-        valid, fields = self.beat.valid, beat
+        valid = self.beat.valid
+        fields = {f: getattr(beat, f) for f in ("t", "first", "tile_last")}
         pending = []
         for i in range(2):
             valid = reg(valid, f"beat_valid_{i}")
-            fields = SimpleNamespace(
-                **{f: reg(getattr(fields, f), f"beat_{f}_{i}") for f in ("t", "first", "tile_last")}
-            )
-            pending.append(valid & fields.tile_last)
-        inner = SimpleNamespace(
-            beat=SimpleNamespace(valid=valid, payload=fields),
-            o=self.o,
-            last_pending=Signal(name="acc_last_pending"),
+            fields = {f: reg(v, f"beat_{f}_{i}") for f, v in fields.items()}
+            pending.append(valid & fields["tile_last"])
+        inner = AccumulatePorts(
+            valid, **fields, o=self.o, last_pending=Signal(name="acc_last_pending")
         )
         accumulate(m, cfg, values, inner, add=fp32_add)
         m.d.comb += self.last_pending.eq(inner.last_pending | Cat(*pending).any())

@@ -22,7 +22,8 @@ __all__ = [
     "table_layout",
     "beat_layout",
     "TileSignature",
-    "array_signature",
+    "ArraySignature",
+    "SliceHandshake",
     "fp_act_layout",
     "bfp_layout",
     "dequant_item_layout",
@@ -162,16 +163,71 @@ class TileSignature(wiring.Signature):
         return f"TileSignature({self.cfg.slug}{sram})"
 
 
-def array_signature(cfg: TileConfig, operands: str, layout) -> dict:
-    """The members of an array (LUT or MAC): its broadcast per-slice ``operands`` (named,
-    with ``layout``), the issued ``beat`` stream, the results ``o`` and ``last_pending``
-    (a tile's last beat is in the array's pipeline register)."""
-    return {
-        operands: In(layout),
-        "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
-        "o": Out(stream.Signature(result_layout(cfg))),
-        "last_pending": Out(1),
-    }
+class SliceHandshake(wiring.Signature):
+    """The slice buffer's side of its handshake with the tile controller: which of its two
+    slice registers hold operands, and when the array has used ``current`` for the last
+    time.
+
+    Members
+    -------
+    cur_valid : ``Out(1)``
+        ``current`` holds a slice's operands.
+    nxt_valid : ``Out(1)``
+        ``next`` holds the following slice's operands.
+    consumed : ``In(1)``
+        The array uses ``current`` for the last time in this cycle (it is then replaced).
+    """
+
+    def __init__(self):
+        super().__init__({"cur_valid": Out(1), "nxt_valid": Out(1), "consumed": In(1)})
+
+    def __eq__(self, other):
+        return isinstance(other, SliceHandshake)
+
+    def __hash__(self):
+        return hash(SliceHandshake)
+
+    def __repr__(self):
+        return "SliceHandshake()"
+
+
+class ArraySignature(wiring.Signature):
+    """The interface of an array (LUT or MAC), from the array's side.
+
+    Members
+    -------
+    <operands> : ``In(layout)``
+        The broadcast per-slice operands (``tables`` or ``acts``).
+    beat : ``In(stream.Signature(beat_layout(cfg), always_ready=True))``
+        The issued weight beats with their control.
+    o : ``Out(stream.Signature(result_layout(cfg)))``
+        One result per output tile (the accumulators are the result register).
+    last_pending : ``Out(1)``
+        A tile's last beat is in the array's own pipeline register.
+    """
+
+    def __init__(self, cfg: TileConfig, operands: str, layout):
+        self.cfg, self.operands, self.layout = cfg, operands, layout
+        super().__init__(
+            {
+                operands: In(layout),
+                "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
+                "o": Out(stream.Signature(result_layout(cfg))),
+                "last_pending": Out(1),
+            }
+        )
+
+    def __eq__(self, other):
+        return isinstance(other, ArraySignature) and (self.cfg, self.operands) == (
+            other.cfg,
+            other.operands,
+        )
+
+    def __hash__(self):
+        return hash((self.cfg, self.operands))
+
+    def __repr__(self):
+        return f"ArraySignature({self.cfg.slug}, {self.operands!r})"
 
 
 def fp_act_layout(cfg: TileConfig) -> ArrayLayout:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 
-from .accumulate import accumulate
+from .accumulate import AccumulatePorts, accumulate
 from .config import TileConfig
-from .layouts import array_signature, table_layout
+from .layouts import ArraySignature, table_layout
 from .util import named, select, tree_sum
 
 __all__ = ["LutArray", "beat_lanes", "cell_value", "plane_partial"]
@@ -78,10 +78,29 @@ def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     return tree_sum(terms)
 
 
-def beat_lanes(m: Module, cfg: TileConfig, beat) -> SimpleNamespace:
+@dataclass(frozen=True)
+class BeatLanes:
+    """The issued beat's fields every cell reads, each its own named signal (see
+    :func:`beat_lanes`)."""
+
+    planes: list[list[Value]]
+    zbits: list[list[Value]]
+    neg: Value
+    t: Value
+
+
+@dataclass(frozen=True)
+class TableLanes:
+    """One K-slice's tables as named signals: ``entries[m][c][e]`` and ``total[m]``."""
+
+    entries: list[list[list[Value]]]
+    total: list[Value]
+
+
+def beat_lanes(m: Module, cfg: TileConfig, beat) -> BeatLanes:
     """The issued beat's fields every cell reads, each its own named signal: ``planes[n][j]``,
     ``zbits[n][j]``, ``neg`` and ``t``."""
-    return SimpleNamespace(
+    return BeatLanes(
         planes=[
             [named(m, p, f"w_{n}_{j}") for j, p in enumerate(beat.planes[n])] for n in range(cfg.N)
         ],
@@ -108,7 +127,7 @@ class LutArray(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(array_signature(cfg, "tables", table_layout(cfg)))
+        super().__init__(ArraySignature(cfg, "tables", table_layout(cfg)))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
@@ -117,7 +136,7 @@ class LutArray(wiring.Component):
         # Every cell reads table entries and weight bits: give each field its own signal once,
         # so cells reference small signals instead of slicing the wide buses (which makes
         # elaboration quadratic in the tile size).
-        tables = SimpleNamespace(
+        tables = TableLanes(
             entries=[
                 [
                     [named(m, e, f"t_{r}_{c}_{i}") for i, e in enumerate(chunk)]
@@ -135,5 +154,5 @@ class LutArray(wiring.Component):
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
 
-        accumulate(m, cfg, values, self)
+        accumulate(m, cfg, values, AccumulatePorts.of(self))
         return m

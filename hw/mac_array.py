@@ -5,9 +5,9 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Signal, Value, signed
 from amaranth.lib import wiring
 
-from .accumulate import accumulate
+from .accumulate import AccumulatePorts, accumulate
 from .config import TileConfig
-from .layouts import act_layout, array_signature
+from .layouts import ArraySignature, act_layout
 from .util import named, tree_sum
 
 __all__ = ["MacArray", "beat_digits", "weight_digit"]
@@ -68,7 +68,7 @@ class MacArray(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         self.cfg = cfg
-        super().__init__(array_signature(cfg, "acts", act_layout(cfg)))
+        super().__init__(ArraySignature(cfg, "acts", act_layout(cfg)))
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
@@ -84,5 +84,5 @@ class MacArray(wiring.Component):
                 value = tree_sum(products)
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
-        accumulate(m, cfg, values, self)
+        accumulate(m, cfg, values, AccumulatePorts.of(self))
         return m

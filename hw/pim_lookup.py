@@ -46,7 +46,7 @@ class PimLookup(wiring.Component):
     not appeared in a lower column is pending) and index 0 is never read (its entry is 0);
     without it every column is read on its own, index 0 included (its value is then
     dropped). A step takes ``max(1, max_c ceil(pending_c / read_ports))`` cycles
-    (:func:`lutcore.sim.pim.step_cycles`); a new step is accepted in the cycle its
+    (:func:`lutcore.sim.pim_model.step_cycles`); a new step is accepted in the cycle its
     predecessor issues its last reads.
 
     Pipeline: (A) the step's indices and pending masks, issuing reads; (D) the cycle after,

@@ -8,7 +8,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out, connect
 
-from .accumulate import accumulate
+from .accumulate import AccumulatePorts, accumulate
 from .config import TileConfig
 from .layouts import TileSignature, result_layout
 from .pim_control import PimControl
@@ -49,7 +49,7 @@ class PimArray(wiring.Component):
                 if cfg.has_zero_point:
                     value = value - Mux(beat.first, self.zero[col] * self.totals[row], 0)
                 values[row, col] = value
-        accumulate(m, cfg, values, self)
+        accumulate(m, cfg, values, AccumulatePorts.of(self))
         return m
 
 

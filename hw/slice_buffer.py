@@ -6,6 +6,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .layouts import SliceHandshake
+
 __all__ = ["SliceBuffer"]
 
 
@@ -16,8 +18,8 @@ class SliceBuffer(wiring.Component):
     empty; copying instead of ping-ponging keeps a mux off every broadcast bit.
 
     Members: ``i`` operands in (payload ``layout``); ``current`` the operands in use;
-    ``cur_valid``/``nxt_valid`` occupancy (for the controller's issue rule); ``consumed``
-    pulsed by the array in the cycle it uses ``current`` for the last time.
+    ``slots`` (:class:`~lutcore.hw.layouts.SliceHandshake`) occupancy for the controller's
+    issue rule, and ``consumed`` from the array.
     """
 
     def __init__(self, layout):
@@ -26,9 +28,7 @@ class SliceBuffer(wiring.Component):
             {
                 "i": In(stream.Signature(layout)),
                 "current": Out(layout),
-                "cur_valid": Out(1),
-                "nxt_valid": Out(1),
-                "consumed": In(1),
+                "slots": Out(SliceHandshake()),
             }
         )
 
@@ -40,13 +40,13 @@ class SliceBuffer(wiring.Component):
         m.d.comb += self.current.eq(cur)
         swap = Signal()
         m.d.comb += [
-            swap.eq(self.consumed | ~self.cur_valid),
-            self.i.ready.eq(~self.nxt_valid | swap),
+            swap.eq(self.slots.consumed | ~self.slots.cur_valid),
+            self.i.ready.eq(~self.slots.nxt_valid | swap),
         ]
         with m.If(swap):
-            m.d.sync += [cur.eq(nxt), self.cur_valid.eq(self.nxt_valid)]
+            m.d.sync += [cur.eq(nxt), self.slots.cur_valid.eq(self.slots.nxt_valid)]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [nxt.eq(self.i.payload), self.nxt_valid.eq(1)]
+            m.d.sync += [nxt.eq(self.i.payload), self.slots.nxt_valid.eq(1)]
         with m.Elif(swap):
-            m.d.sync += self.nxt_valid.eq(0)
+            m.d.sync += self.slots.nxt_valid.eq(0)
         return m

@@ -215,7 +215,8 @@ def cmd_qor(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from lutcore.synth.liberty import LibertyError
-    from lutcore.synth.summary import write_plots, write_summary
+    from lutcore.synth.plots import write_plots
+    from lutcore.synth.summary import write_summary
     from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, grid_spec, load_spec, run_sweep
 
     try:

@@ -260,7 +260,7 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
         "the tile is idle (they stall during a load or a compute); each read answers one "
         "`mem_rsp` beat, in order.",
         "",
-        "`lutcore.sim.pim` is the cycle model the RTL is held to and drives these streams "
-        "from NumPy matrices.",
+        "`lutcore.sim.pim_model` is the cycle model the RTL is held to; "
+        "`lutcore.sim.pim_driver` drives these streams from NumPy matrices.",
         "",
     ]

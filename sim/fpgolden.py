@@ -331,7 +331,7 @@ def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return to_bits(total + np.float32(0.0), FP32)
 
 
-def _fused_fp32(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
+def fused_sum_fp32(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
     """FP32 words of ``sum_t (-1)**sign * sig * 2**exp`` over the last axis, as the FP tiles'
     fused adders define it: each term aligned to the largest exponent ``E`` of the non-zero
     terms keeping :data:`ALIGN_EXTRA_BITS` bits below it, truncated toward zero, the signed
@@ -379,7 +379,7 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
     ``c`` the entry ``T[p]`` of its bits ``p`` (``T[p] = -T[~p]``), so that ``sum_k a_k (w_bk
     - z_b) = (sum_c T[p_c] + (1 - 2 z_b) * S_c) / 2`` with ``S_c`` the chunk's all-ones entry;
     the signed top plane is negated. Each beat (``planes_per_cycle`` planes) adds its leaves
-    ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`_fused_fp32`),
+    ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`fused_sum_fp32`),
     and the beat values are accumulated by FP32 additions from +0, slice by slice, beat by
     beat (planes least significant first).
     """
@@ -418,5 +418,5 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
                         )
                     )
             sign, sig, exp = (np.stack([lf[i] for lf in leaves], axis=-1) for i in range(3))
-            acc = fp32_add(acc, _fused_fp32(sign, sig, exp))
+            acc = fp32_add(acc, fused_sum_fp32(sign, sig, exp))
     return acc

@@ -224,26 +224,26 @@ def test_pim_tile_verilog():
     repeated patterns among them), and memory-mode writes and reads of rows above the
     tables; every result word and every read word equals the golden model's."""
     require_tool("verilator")
-    from lutcore.sim import pim
+    from lutcore.sim import pim_driver
 
     rng = np.random.default_rng(12)
     k = 64  # the load uses rows below 64 / K * entries; memory mode works above them
     a = rng.integers(*PIM.a_range, (PIM.M, k), endpoint=True)
     a[1] = PIM.a_range[0]
-    program = [pim.Load(a)]
+    program = [pim_driver.Load(a)]
     for i in range(5):
         codes = rng.integers(0, 8, (k, PIM.N))
         if i == 0:
             codes[:] = 7
         if i == 1:
             codes[:, 1:] = codes[:, :1]
-        program.append(pim.Compute(codes, rng.integers(0, 8, PIM.N)))
+        program.append(pim_driver.Compute(codes, rng.integers(0, 8, PIM.N)))
     rows = range(k // PIM.K * PIM.entries, PIM.sram_rows)
     banks, picked = rng.integers(0, PIM.banks, 6), rng.choice(rows, 6, replace=False)
     picks = [(int(b), int(r)) for b, r in zip(banks, picked, strict=True)]
     words = rng.integers(0, 1 << PIM.sram_word_bits, 6)
-    program += [pim.Write(b, r, int(w)) for (b, r), w in zip(picks, words, strict=True)]
-    program += [pim.Read(b, r) for b, r in picks]
-    inputs, expected = pim.program_streams(PIM, program)
+    program += [pim_driver.Write(b, r, int(w)) for (b, r), w in zip(picks, words, strict=True)]
+    program += [pim_driver.Read(b, r) for b, r in picks]
+    inputs, expected = pim_driver.program_streams(PIM, program)
     report = run_streams(build(PIM, "verilator"), inputs, expected, p_gap=0.2, p_stall=0.3)
     assert report["outputs"] == 5 + 6

@@ -122,19 +122,21 @@ def test_pim_netlist_with_the_banks_behavioural_model(gate_build):
     """The PIM tile's netlist with its SRAM banks as the RTL's memory model: a table load,
     two output tiles and memory-mode traffic, every word equal to the golden model's."""
     _simulators("icarus")
-    from lutcore.sim import pim
+    from lutcore.sim import pim_driver
 
     rng = np.random.default_rng(7)
     k = 32
     a = rng.integers(*PIM.a_range, (PIM.M, k), endpoint=True)
-    program = [pim.Load(a)]
+    program = [pim_driver.Load(a)]
     for _ in range(2):
-        program.append(pim.Compute(rng.integers(0, 4, (k, PIM.N)), rng.integers(0, 4, PIM.N)))
+        program.append(
+            pim_driver.Compute(rng.integers(0, 4, (k, PIM.N)), rng.integers(0, 4, PIM.N))
+        )
     row = k // PIM.K * PIM.entries  # above the tables
     words = [int(w) for w in rng.integers(0, 1 << PIM.sram_word_bits, 2)]
-    program += [pim.Write(1, row, words[0]), pim.Write(0, row + 1, words[1])]
-    program += [pim.Read(0, row + 1), pim.Read(1, row)]
-    inputs, expected = pim.program_streams(PIM, program)
+    program += [pim_driver.Write(1, row, words[0]), pim_driver.Write(0, row + 1, words[1])]
+    program += [pim_driver.Read(0, row + 1), pim_driver.Read(1, row)]
+    inputs, expected = pim_driver.program_streams(PIM, program)
     built = gate_build("pim", "icarus")
     report = run_streams(built, inputs, expected, p_gap=0.2, p_stall=0.3)
     assert report["outputs"] == 2 + 2

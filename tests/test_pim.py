@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lutcore.hw.config import TileConfig, tile_config
-from lutcore.sim import pim
+from lutcore.sim import pim_driver, pim_model
 from lutcore.sim.streams import first_mismatch, pack
 
 CFGS = {
@@ -67,22 +67,26 @@ def test_batched_gemv_is_bit_exact(name):
     k = cfg.max_k
     a = rng.integers(*cfg.a_range, (cfg.M, k), endpoint=True)
     a[0, : k // 2] = cfg.a_range[0]
-    ops = [pim.Load(a)]
-    ops += [pim.Compute(_codes(cfg, k, rng), _zero(cfg, rng)) for _ in range(3)]
+    ops = [pim_driver.Load(a)]
+    ops += [pim_driver.Compute(_codes(cfg, k, rng), _zero(cfg, rng)) for _ in range(3)]
     extreme = np.full((k, cfg.N), (1 << cfg.w_bits) - 1 if cfg.has_zero_point else -1)
-    ops.append(pim.Compute(extreme, np.zeros(cfg.N, np.int64) if cfg.has_zero_point else None))
+    ops.append(
+        pim_driver.Compute(extreme, np.zeros(cfg.N, np.int64) if cfg.has_zero_point else None)
+    )
     short = rng.integers(*cfg.a_range, (cfg.M, k - cfg.K), endpoint=True)
     ops += [
-        pim.Load(short),
-        pim.Compute(_codes(cfg, k - cfg.K, rng, repeats=True), _zero(cfg, rng)),
+        pim_driver.Load(short),
+        pim_driver.Compute(_codes(cfg, k - cfg.K, rng, repeats=True), _zero(cfg, rng)),
     ]
-    trace = pim.run_program(cfg, ops, seed=7, p_gap=0.25, p_stall=0.35)
+    trace = pim_driver.run_program(cfg, ops, seed=7, p_gap=0.25, p_stall=0.35)
     computes = [
-        (op, a if i < 5 else short) for i, op in enumerate(ops) if isinstance(op, pim.Compute)
+        (op, a if i < 5 else short)
+        for i, op in enumerate(ops)
+        if isinstance(op, pim_driver.Compute)
     ]
     assert len(trace.results) == len(computes)
     for i, ((op, acts), got) in enumerate(zip(computes, trace.results, strict=True)):
-        problem = first_mismatch(got, pim.expected_result(cfg, acts, op))
+        problem = first_mismatch(got, pim_driver.expected_result(cfg, acts, op))
         assert problem is None, f"compute {i}: {problem}"
 
 
@@ -93,12 +97,12 @@ def test_step_cycles_match_the_schedule_model(name):
     cfg = CFGS[name]
     rng = np.random.default_rng(8)
     a = rng.integers(*cfg.a_range, (cfg.M, cfg.max_k), endpoint=True)
-    ops = [pim.Load(a)] + [
-        pim.Compute(_codes(cfg, cfg.max_k, rng, repeats=r), _zero(cfg, rng)) for r in (0, 1)
+    ops = [pim_driver.Load(a)] + [
+        pim_driver.Compute(_codes(cfg, cfg.max_k, rng, repeats=r), _zero(cfg, rng)) for r in (0, 1)
     ]
-    trace = pim.run_program(cfg, ops)
+    trace = pim_driver.run_program(cfg, ops)
     for op, gaps in zip(ops[1:], trace.step_gaps, strict=True):
-        model = pim.step_cycles(cfg, pim.step_indices(cfg, op.codes)).ravel()
+        model = pim_model.step_cycles(cfg, pim_model.step_indices(cfg, op.codes)).ravel()
         assert list(gaps) == list(model[:-1])
 
 
@@ -106,11 +110,11 @@ def test_schedule_model_counts_distinct_nonzero_patterns():
     """The definition on a hand example: one bank, columns with indices 0, 3, 3, 5."""
     base = tile_config(arch="pim", M=1, N=4, K=4, symmetric=False, max_k=4)
     idx = np.array([[0, 3, 3, 5]])
-    assert pim.step_cycles(base, idx) == 2  # reads 3 and 5; 0 is the constant 0
-    assert pim.step_cycles(base.replace(pattern_aware=False), idx) == 4
-    assert pim.step_cycles(base.replace(read_ports=2), idx) == 1
-    assert pim.step_cycles(base.replace(read_ports=2, pattern_aware=False), idx) == 2
-    assert pim.step_cycles(base, np.array([[0, 0, 0, 0]])) == 1  # a step takes a cycle
+    assert pim_model.step_cycles(base, idx) == 2  # reads 3 and 5; 0 is the constant 0
+    assert pim_model.step_cycles(base.replace(pattern_aware=False), idx) == 4
+    assert pim_model.step_cycles(base.replace(read_ports=2), idx) == 1
+    assert pim_model.step_cycles(base.replace(read_ports=2, pattern_aware=False), idx) == 2
+    assert pim_model.step_cycles(base, np.array([[0, 0, 0, 0]])) == 1  # a step takes a cycle
 
 
 def _table_rows(cfg: TileConfig, n_slices: int) -> int:
@@ -131,22 +135,22 @@ def test_memory_mode_data_survives_compute_runs_and_traffic_between_runs():
         for b in range(cfg.banks)
         for r in rng.choice(rows, 6, replace=False)
     }
-    job = pim.Compute(_codes(cfg, k, rng), _zero(cfg, rng))
-    ops = [pim.Write(b, r, w) for (b, r), w in words.items()]
-    ops += [pim.Load(a), job]
-    ops += [pim.Write(b, r, w ^ 1) for (b, r), w in words.items()]  # traffic between runs
-    ops += [pim.Read(b, r) for (b, r) in words]
+    job = pim_driver.Compute(_codes(cfg, k, rng), _zero(cfg, rng))
+    ops = [pim_driver.Write(b, r, w) for (b, r), w in words.items()]
+    ops += [pim_driver.Load(a), job]
+    ops += [pim_driver.Write(b, r, w ^ 1) for (b, r), w in words.items()]  # traffic between runs
+    ops += [pim_driver.Read(b, r) for (b, r) in words]
     ops += [job]
-    trace = pim.run_program(cfg, ops, seed=3, p_gap=0.2, p_stall=0.2)
+    trace = pim_driver.run_program(cfg, ops, seed=3, p_gap=0.2, p_stall=0.2)
     assert trace.reads == [w ^ 1 for w in words.values()]
-    want = pim.expected_result(cfg, a, job)
+    want = pim_driver.expected_result(cfg, a, job)
     assert first_mismatch(trace.results[0], want) is None
     assert first_mismatch(trace.results[1], want) is None
 
     # and the first writes survived the load and the first compute run
-    ops = [pim.Write(b, r, w) for (b, r), w in words.items()] + [pim.Load(a), job]
-    ops += [pim.Read(b, r) for (b, r) in words]
-    trace = pim.run_program(cfg, ops, seed=4)
+    ops = [pim_driver.Write(b, r, w) for (b, r), w in words.items()] + [pim_driver.Load(a), job]
+    ops += [pim_driver.Read(b, r) for (b, r) in words]
+    trace = pim_driver.run_program(cfg, ops, seed=4)
     assert trace.reads == list(words.values())
 
 
@@ -157,11 +161,11 @@ def test_memory_request_during_a_run_stalls_then_is_served():
     cfg = CFGS["b4_signed_r2"]
     rng = np.random.default_rng(10)
     a = rng.integers(*cfg.a_range, (cfg.M, cfg.max_k), endpoint=True)
-    job = pim.Compute(_codes(cfg, cfg.max_k, rng), probe_mem=True)
-    trace = pim.run_program(cfg, [pim.Load(a), job], p_stall=0.3)
+    job = pim_driver.Compute(_codes(cfg, cfg.max_k, rng), probe_mem=True)
+    trace = pim_driver.run_program(cfg, [pim_driver.Load(a), job], p_stall=0.3)
     assert trace.stalled == [True]
     assert trace.reads == [pack(a[:, 0], cfg.entry_bits)]
-    assert first_mismatch(trace.results[0], pim.expected_result(cfg, a, job)) is None
+    assert first_mismatch(trace.results[0], pim_driver.expected_result(cfg, a, job)) is None
 
 
 def test_memory_requests_beyond_the_sram_change_nothing():
@@ -170,15 +174,15 @@ def test_memory_requests_beyond_the_sram_change_nothing():
     there returns 0."""
     cfg = tile_config(arch="pim", M=1, N=2, K=12, symmetric=False, max_k=36)
     assert cfg.banks == 3 and cfg.sram_rows == 45
-    ops = [pim.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44)]
+    ops = [pim_driver.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44)]
     ops += [
-        pim.Write(0, cfg.sram_rows, 0x2AA),  # no such row
-        pim.Write(3, 1, 0x2AA),  # no such bank
-        *[pim.Read(b, r) for b in range(3) for r in (1, 44)],
-        pim.Read(0, cfg.sram_rows),
-        pim.Read(3, 1),
+        pim_driver.Write(0, cfg.sram_rows, 0x2AA),  # no such row
+        pim_driver.Write(3, 1, 0x2AA),  # no such bank
+        *[pim_driver.Read(b, r) for b in range(3) for r in (1, 44)],
+        pim_driver.Read(0, cfg.sram_rows),
+        pim_driver.Read(3, 1),
     ]
-    trace = pim.run_program(cfg, ops)
+    trace = pim_driver.run_program(cfg, ops)
     assert trace.reads == [0x155 + b + r for b in range(3) for r in (1, 44)] + [0, 0]
 
 
@@ -201,8 +205,8 @@ def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
     rand = np.random.default_rng(0).integers(0, 4, real.shape)
     saving = {}
     for name, codes in (("real", real), ("random", rand)):
-        _, aware = pim.gemv_cycles(cfg, codes, pattern_aware=True)
-        _, every = pim.gemv_cycles(cfg, codes, pattern_aware=False)
+        _, aware = pim_model.gemv_cycles(cfg, codes, pattern_aware=True)
+        _, every = pim_model.gemv_cycles(cfg, codes, pattern_aware=False)
         assert aware <= every
         saving[name] = 1 - aware / every
     assert saving["real"] > saving["random"] > 0.05, saving
@@ -217,7 +221,7 @@ def test_in_memory_fp16_to_block_fp_matches_golden(a_bits):
     NaNs, subnormals, zeros, -0, round-ups into saturation): every mantissa and the block
     exponent equal :func:`fpgolden.to_bfp`; the run takes the program's length in cycles."""
     from lutcore.hw.config import FP16
-    from lutcore.hw.pim_convert import fp16_to_bfp_program
+    from lutcore.hw.pim_programs import fp16_to_bfp_program
     from lutcore.sim import fpgolden as fg
 
     from .support import special_blocks
@@ -226,7 +230,7 @@ def test_in_memory_fp16_to_block_fp_matches_golden(a_bits):
     blocks = special_blocks(FP16, 16, np.random.default_rng(a_bits))
     inputs = [f"f{i}" for i in range(10)] + [f"e{i}" for i in range(5)] + ["s"]
     outputs = [f"q{j}" for j in range(a_bits)]
-    runs = pim.convert_in_memory(program, list(blocks), inputs, outputs)
+    runs = pim_driver.convert_in_memory(program, list(blocks), inputs, outputs)
     for b, (words, (q, field, cycles)) in enumerate(zip(blocks, runs, strict=True)):
         want, x, _, _ = fg.to_bfp(words, FP16, 16, a_bits, "rne")
         q = np.where(q >> (a_bits - 1), q - (1 << a_bits), q)
@@ -242,7 +246,7 @@ def test_in_memory_integer_to_fp16_matches_golden(width):
     (2049, 2051 -> even), overflow to infinity of either sign, the most negative integer,
     zero -> +0: every word equals :func:`fpgolden.round_to_format`."""
     from lutcore.hw.config import FP16
-    from lutcore.hw.pim_convert import int_to_fp16_program
+    from lutcore.hw.pim_programs import int_to_fp16_program
     from lutcore.sim import fpgolden as fg
 
     program = int_to_fp16_program(width)
@@ -255,7 +259,7 @@ def test_in_memory_integer_to_fp16_matches_golden(width):
         corner[7:] = [2049, 2051, -2051, 4097, 65504, 65519, 65520, -65520, 1 << 17]
     blocks.append(np.array(corner))
     inputs = [f"i{j}" for j in range(width)]
-    runs = pim.convert_in_memory(program, blocks, inputs, [f"h{j}" for j in range(16)])
+    runs = pim_driver.convert_in_memory(program, blocks, inputs, [f"h{j}" for j in range(16)])
     for b, (words, (h, _, cycles)) in enumerate(zip(blocks, runs, strict=True)):
         want = np.array([fg.round_to_format(int(v), 0, FP16) for v in words])
         assert first_mismatch(h, want) is None, f"block {b}: {first_mismatch(h, want)}"
@@ -279,7 +283,7 @@ def test_fp16_gemv_through_in_memory_conversion_and_the_pim_tile():
     x = fg.to_bits(rng.standard_normal((2, 32)) * 2.0 ** rng.integers(-6, 6, (2, 1)), FP16)
     codes = rng.integers(0, 8, (32, cfg.N))
     zero = rng.integers(0, 8, cfg.N)
-    acc, xe, q = pim.fp16_gemv(cfg, x, codes, zero, block=16)
+    acc, xe, q = pim_driver.fp16_gemv(cfg, x, codes, zero, block=16)
     want_q, want_x, _, _ = fg.to_bfp(x, FP16, 16, 16, "rne")
     assert first_mismatch(q, want_q) is None and first_mismatch(xe, want_x) is None
     w = codes - zero[None, :]

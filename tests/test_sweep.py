@@ -10,7 +10,8 @@ import pytest
 from lutcore.cli import main
 from lutcore.hw.config import TileConfig, tile_config
 from lutcore.synth import report
-from lutcore.synth.summary import summarize, write_plots
+from lutcore.synth.plots import write_plots
+from lutcore.synth.summary import summarize
 from lutcore.synth.sweep import (
     DEFAULT_SPEC,
     SweepError,

@@ -2,7 +2,7 @@
 on random and on real quantized transformer weights (all-MiniLM-L6-v2, block 0), and the
 cycles of a batched GEMV per layer against the LUT tile's.
 
-Cycles come from the schedule model (:mod:`lutcore.sim.pim`), which the tests hold to the
+Cycles come from the schedule model (:mod:`lutcore.sim.pim_model`), which the tests hold to the
 RTL cycle for cycle. Results: ``build/pim/{patterns,gemv}.csv`` and ``pim.md``.
 """
 
@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from lutcore.base.files import write_atomic
 from lutcore.hw.config import TileConfig, tile_config
-from lutcore.sim import model, pim, quant
+from lutcore.sim import model, pim_model, quant
+from lutcore.synth.papers import PAPERS
 
 __all__ = ["PIM_CONFIGS", "run_pim_bench", "lut_gemv_cycles", "SAIL_SAVING"]
 
 #: SAIL's reported cycle reduction from pattern-aware LUT lookups
-SAIL_SAVING = 0.138
+SAIL_SAVING = PAPERS["sail_pattern_saving"].value
 
 #: PIM tiles measured: batch 4, two banks of 4-bit tables, N columns per step, R ports
 PIM_CONFIGS = {
@@ -58,7 +59,7 @@ def conversion_comparison(work: Path, progress=print) -> list[dict]:
     of the same FP path (the default tile with FP16 activations and 16-bit mantissas),
     per block of 128 words."""
     from lutcore.hw.emit import PIM_CONVERT_COLUMNS
-    from lutcore.hw.pim_convert import (
+    from lutcore.hw.pim_programs import (
         conversion_cycles,
         fp16_to_bfp_program,
         int_to_fp16_program,
@@ -116,9 +117,9 @@ def run_pim_bench(out_dir: Path, *, synth: bool = True) -> tuple[list[dict], lis
         [(w, c) for w in weights.items() for c in PIM_CONFIGS.items()], desc="pim", unit="pt"
     ):
         cfg = base.replace(w_bits=bits, max_k=codes.shape[0])
-        _, aware = pim.gemv_cycles(cfg, codes, pattern_aware=True)
-        _, every = pim.gemv_cycles(cfg, codes, pattern_aware=False)
-        idx = pim.step_indices(cfg, codes[:, : cfg.N * (codes.shape[1] // cfg.N)])
+        _, aware = pim_model.gemv_cycles(cfg, codes, pattern_aware=True)
+        _, every = pim_model.gemv_cycles(cfg, codes, pattern_aware=False)
+        idx = pim_model.step_indices(cfg, codes[:, : cfg.N * (codes.shape[1] // cfg.N)])
         patterns.append(
             {
                 "weights": wname,
@@ -137,8 +138,8 @@ def run_pim_bench(out_dir: Path, *, synth: bool = True) -> tuple[list[dict], lis
             row = {"layer": f"{layer} ({k}x{n_total})", "B": batch}
             for cname in ("N8 R1", "N8 R2"):
                 cfg = PIM_CONFIGS[cname].replace(M=batch, w_bits=2, max_k=k)
-                load, aware = pim.gemv_cycles(cfg, codes, pattern_aware=True)
-                _, every = pim.gemv_cycles(cfg, codes, pattern_aware=False)
+                load, aware = pim_model.gemv_cycles(cfg, codes, pattern_aware=True)
+                _, every = pim_model.gemv_cycles(cfg, codes, pattern_aware=False)
                 row[f"pim {cname} all reads"] = load + every
                 row[f"pim {cname} pattern-aware"] = load + aware
             same = tile_config(M=batch, N=8, K=8, w_bits=2, max_k=k)

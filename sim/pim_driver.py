@@ -1,9 +1,8 @@
-"""The PIM tile as data: its cycle model (the lookup schedule, pattern-aware or not), its
-command/beat encoding, and a sequential host program run in Amaranth's simulator.
-
-The results of the PIM tile are exact integers, so the golden model is the integer matmul
-(:func:`lutcore.sim.golden.reference_matmul`); what is specific to it is the schedule,
-defined here from the lookups themselves and checked cycle for cycle against the RTL.
+"""A host program on the PIM tile in Amaranth's simulator: loads, computes and memory-mode
+requests encoded as the tile's beats, run with random gaps and stalls and traced cycle by
+cycle; the in-memory converter run the same way, and the FP16 GEMV chained from both.
+Results are checked against the golden model and the cycle model
+(:mod:`lutcore.sim.pim_model`) by the tests.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from lutcore.hw.config import TileConfig
@@ -19,85 +17,24 @@ from lutcore.hw.layouts import act_layout, cmd_layout, mem_request_layout
 from lutcore.hw.pim_tile import PimTile
 
 from . import golden
-from .amaranth_driver import send_beat
+from .harness import receive_beat, send_beat
 from .streams import decode_result, encode_weights, pack
 
 __all__ = [
-    "step_indices",
-    "step_cycles",
-    "tile_cycles",
-    "gemv_cycles",
-    "load_cycles",
-    "Load",
     "Compute",
-    "Write",
+    "Load",
     "Read",
-    "run_program",
-    "expected_result",
+    "Trace",
+    "Write",
+    "convert_in_memory",
+    "encode_acts",
     "encode_command",
     "encode_request",
-    "encode_acts",
-    "program_streams",
-    "convert_in_memory",
+    "expected_result",
     "fp16_gemv",
+    "program_streams",
+    "run_program",
 ]
-
-#: cycles between a compute command and its first step issuing, and from a tile's last step
-#: issuing to its result being readable and the next command accepted (the RTL's fixed
-#: pipeline: command -> idle, step registers, data stage, accumulators)
-COMPUTE_OVERHEAD = 4
-
-
-def step_indices(cfg: TileConfig, codes: np.ndarray) -> np.ndarray:
-    """The table indices of every step of one output tile: ``codes[k, N]`` (``k`` a multiple
-    of ``K``) -> ``idx[slice, plane, bank, column]``, the ``g`` bits of plane ``b`` of the
-    chunk's codes (bit ``j`` from activation ``j`` of the chunk)."""
-    codes = np.asarray(codes, np.int64) & ((1 << cfg.w_bits) - 1)
-    k, n = codes.shape
-    planes = (codes[None] >> np.arange(cfg.w_bits)[:, None, None]) & 1  # [b, k, N]
-    chunks = planes.reshape(cfg.w_bits, k // cfg.K, cfg.banks, cfg.g, n)
-    idx = (chunks << np.arange(cfg.g)[None, None, None, :, None]).sum(axis=3)  # [b, s, c, N]
-    return idx.transpose(1, 0, 2, 3)
-
-
-def step_cycles(cfg: TileConfig, idx: np.ndarray, *, pattern_aware: bool | None = None):
-    """Cycles of each step, ``idx[..., bank, column]`` -> ``[...]``: every bank serves
-    ``read_ports`` lookups a cycle; pattern-aware, a bank owes one read per distinct non-zero
-    index (index 0 is the constant 0), otherwise one per column. A step takes at least one
-    cycle."""
-    pattern_aware = cfg.pattern_aware if pattern_aware is None else pattern_aware
-    idx = np.asarray(idx)
-    if pattern_aware:
-        onehot = np.zeros((*idx.shape[:-1], 1 << cfg.g), bool)
-        np.put_along_axis(onehot, idx, True, axis=-1)
-        reads = onehot[..., 1:].sum(axis=-1)
-    else:
-        reads = np.full(idx.shape[:-1], idx.shape[-1])
-    per_bank = -(-reads // cfg.read_ports)
-    return np.maximum(1, per_bank.max(axis=-1))
-
-
-def tile_cycles(cfg: TileConfig, codes: np.ndarray, *, pattern_aware: bool | None = None) -> int:
-    """Cycles of the steps of one output tile (``codes[k, N]``)."""
-    return int(step_cycles(cfg, step_indices(cfg, codes), pattern_aware=pattern_aware).sum())
-
-
-def load_cycles(cfg: TileConfig, n_slices: int) -> int:
-    """Cycles to write the tables of ``n_slices`` K-slices (one row per bank per cycle)."""
-    return n_slices * cfg.entries + 2
-
-
-def gemv_cycles(cfg: TileConfig, codes: np.ndarray, *, pattern_aware: bool | None = None):
-    """Cycles of a batched LUT-GEMV ``A[M, k] @ W[k, N_total]``: one table load, then one
-    output tile per ``N`` columns (zero-padded). Returns ``(load, compute)``."""
-    k, total = codes.shape
-    pad = -(-total // cfg.N) * cfg.N
-    codes = np.pad(np.asarray(codes), ((0, 0), (0, pad - total)))
-    idx = step_indices(cfg, codes)  # [s, b, c, pad]
-    idx = idx.reshape(*idx.shape[:3], pad // cfg.N, cfg.N).transpose(3, 0, 1, 2, 4)
-    steps = step_cycles(cfg, idx, pattern_aware=pattern_aware)  # [groups, s, b]
-    compute = int(steps.sum()) + COMPUTE_OVERHEAD * (pad // cfg.N)
-    return load_cycles(cfg, k // cfg.K), compute
 
 
 # ---- a host program on the RTL ----------------------------------------------------------
@@ -218,13 +155,7 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
         return clock["cycle"]
 
     async def receive(ctx, stream):
-        while True:
-            ready = int(rng.random() >= p_stall)
-            ctx.set(stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(stream.valid, Value.cast(stream.payload))
-            if valid and ready:
-                ctx.set(stream.ready, 0)
-                return payload
+        return await receive_beat(ctx, stream, rng, p_stall)
 
     async def bench(ctx):
         for op in program:
@@ -330,7 +261,7 @@ def fp16_gemv(cfg: TileConfig, x_words: np.ndarray, codes: np.ndarray, zero, *, 
     Returns ``(acc[blocks, M, N], x[M, blocks], q[M, k])``: the tile's integer results per
     block, the block exponents and the mantissas (for checking each stage)."""
     from lutcore.hw.config import FP16
-    from lutcore.hw.pim_convert import fp16_to_bfp_program
+    from lutcore.hw.pim_programs import fp16_to_bfp_program
 
     if cfg.a_bits != 16 or block % cfg.K:
         raise ValueError(f"fp16_gemv: needs a_bits=16 and a block that is a multiple of K={cfg.K}")

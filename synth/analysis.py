@@ -1,0 +1,68 @@
+"""What a sweep's rows say, as data: the best point per architecture and weight width, the
+LUT/MAC density ratios, the shape families (the elongation question).
+
+Density is TOPS/mm^2 (1 MAC = 2 ops, MACs per cycle at the configured weight width, Fmax
+from the report's timing). A ratio at a weight width compares each architecture's *best*
+point at that width (int8 activations), so neither side is judged by a poor configuration.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+__all__ = [
+    "best_by_width",
+    "crossover",
+    "lut_mac_ratios",
+    "ok_rows",
+    "shape_families",
+    "shape_name",
+]
+
+
+def ok_rows(rows: list[dict], **match) -> list[dict]:
+    return [r for r in rows if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())]
+
+
+def best_by_width(
+    rows: list[dict], a_bits: int | None = 8, act_format: str = "int"
+) -> dict[str, dict[int, dict]]:
+    """``{arch: {w_bits: best row}}`` by TOPS/mm^2 among the points with ``act_format``
+    activations (integer ones of ``a_bits``; any mantissa width when ``a_bits`` is None)."""
+    best: dict[str, dict[int, dict]] = defaultdict(dict)
+    match = {"act_format": act_format} | ({} if a_bits is None else {"a_bits": a_bits})
+    for r in ok_rows(rows, **match):
+        cur = best[r["arch"]].get(r["w_bits"])
+        if cur is None or r["tops_per_mm2"] > cur["tops_per_mm2"]:
+            best[r["arch"]][r["w_bits"]] = r
+    return best
+
+
+def lut_mac_ratios(best: dict) -> dict[int, float]:
+    widths = sorted(set(best.get("lut", {})) & set(best.get("mac", {})))
+    return {
+        w: best["lut"][w]["tops_per_mm2"] / best["mac"][w]["tops_per_mm2"]
+        for w in widths
+        if best["mac"][w]["tops_per_mm2"] > 0
+    }
+
+
+def shape_families(rows: list[dict]) -> dict[tuple, list[dict]]:
+    """Synthesized points that differ only in tile shape at one volume ``M*N*K`` (same arch,
+    widths, g, table kind, planes per cycle, pipeline), keyed ``(arch, mnk, w_bits, a_bits,
+    ...)``; only families with more than two shapes (the elongation question)."""
+    families = defaultdict(list)
+    for r in ok_rows(rows):
+        design = tuple(r.get(k) for k in ("g", "symmetric", "planes_per_cycle", "pipeline"))
+        key = (r["arch"], r["M"] * r["N"] * r["K"], r["w_bits"], r["a_bits"], *design)
+        families[key].append(r)
+    return {k: v for k, v in families.items() if len({shape_name(r) for r in v}) > 2}
+
+
+def shape_name(r: dict) -> str:
+    return f"M{r['M']} N{r['N']} K{r['K']}"
+
+
+def crossover(ratios: dict[int, float]) -> int | None:
+    """The narrowest weight width at which the best MAC point is denser, if any."""
+    return next((w for w, ratio in ratios.items() if ratio < 1), None)
