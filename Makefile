@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim test ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim test test-quick ruff clean
 
 venv: $(STAMP)
 
@@ -27,12 +27,13 @@ verilog: $(STAMP)  ## emit build/verilog/<slug>.v and .json
 lint: $(STAMP)  ## verilator --lint-only -Wall on the emitted RTL
 	"$(LUTCORE)" lint $(ARGS)
 
-ports: $(STAMP)  ## regenerate docs/interface*.md (one tile of every architecture)
+ports: $(STAMP)  ## regenerate docs/interface*.md and docs/blocks.svg (every architecture)
 	"$(LUTCORE)" ports -o docs/interface.md
 	"$(LUTCORE)" ports --preset mac_paper -o docs/interface-mac.md
 	"$(LUTCORE)" ports --preset fpmac_w2 -o docs/interface-fpmac.md
 	"$(LUTCORE)" ports --preset fplut_w2 -o docs/interface-fplut.md
 	"$(LUTCORE)" ports --preset pim_b4 -o docs/interface-pim.md
+	"$(LUTCORE)" diagram -o docs/blocks.svg
 
 formal: $(STAMP)  ## prove LUT dot products equal multiply references
 	"$(LUTCORE)" formal
@@ -69,6 +70,14 @@ pim: $(STAMP)  ## PIM tile: pattern-aware saving and GEMV cycles on real weights
 
 test: $(STAMP)  ## the whole test suite
 	"$(BIN)/python" -m pytest
+
+# the edit-test loop: golden models, configs and structure, every block on its own, one
+# Verilator tile (about 2 minutes on 2 cores)
+QUICK = tests/test_golden.py tests/test_config.py tests/test_components.py \
+	tests/test_structure.py tests/test_docs.py "tests/test_cocotb.py::test_random_gemm_with_backpressure[utable_w1]"
+
+test-quick: $(STAMP)  ## golden, config, component tests and one Verilator tile
+	"$(BIN)/python" -m pytest -p no:cacheprovider $(QUICK)
 
 ruff: $(STAMP)  ## lint and format check of the Python
 	"$(BIN)/ruff" check .

@@ -127,6 +127,17 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from lutcore.base.files import write_atomic
+    from lutcore.diagram import blocks_svg
+    from lutcore.docs import INTERFACE_DOCS
+    from lutcore.hw.presets import PRESETS
+
+    write_atomic(args.output, blocks_svg([PRESETS[p] for p in INTERFACE_DOCS.values()]))
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_formal(args: argparse.Namespace) -> int:
     from lutcore.sim.formal import FORMAL_CONFIGS, prove_lut_dot
     from lutcore.synth.equiv import EQUIV_CONFIGS, prove_tile
@@ -267,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(p)
     p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("diagram", help="the block diagram of every architecture (SVG)")
+    p.add_argument("-o", "--output", type=Path, default=Path("docs/blocks.svg"))
+    p.set_defaults(func=cmd_diagram)
 
     p = sub.add_parser("synth", help="Yosys area per block, OpenSTA timing, report")
     add_config_options(p)

@@ -1,4 +1,5 @@
-"""Bit-exact golden definitions of the floating-point path (README: "Floating-point activations").
+"""Bit-exact golden definitions of the floating-point path (docs/design.md, "Floating-point
+activations").
 
 Written from IEEE 754 and the block-floating-point definition, independently of the RTL:
 

@@ -1,4 +1,5 @@
-"""NumPy golden model of the tiles, written from the arithmetic (README: "The arithmetic").
+"""NumPy golden model of the tiles, written from the arithmetic (docs/design.md, "The
+arithmetic").
 
 It shares nothing with the RTL generator but the :class:`~lutcore.hw.config.TileConfig`: tables are
 built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the

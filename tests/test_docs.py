@@ -53,3 +53,15 @@ def test_documented_offsets_agree_with_the_packer():
     assert pack(a, DEFAULT.a_bits) == 0x5A << (1 * DEFAULT.K * 8 + 2 * 8)
     ((field, offset, _),) = payload_fields(weight_layout(DEFAULT), "nj")
     assert offset == f"n*{DEFAULT.K * DEFAULT.planes_per_cycle} + j*{DEFAULT.K}"
+
+
+def test_block_diagram_is_up_to_date_and_names_every_block():
+    from lutcore.diagram import blocks_svg, submodules
+    from lutcore.hw.arch import arch_of
+
+    configs = [PRESETS[p] for p in INTERFACE_DOCS.values()]
+    text = blocks_svg(configs)
+    assert (DOCS / "blocks.svg").read_text() == text, "run `make ports` and commit"
+    for cfg in configs:  # the drawn hierarchy is the synthesized block list
+        assert set(arch_of(cfg).blocks) <= set(submodules(cfg)), cfg.arch
+        assert all(f">{b}<" in text for b in submodules(cfg))
