@@ -54,7 +54,8 @@ def part_name(cfg: TileConfig, part: str) -> str:
     if part == "tile":
         return cfg.slug
     if part == "act_converter":
-        return f"actconv_m{cfg.M}_{cfg.fp_slug}"
+        # the converter depends on its lanes, not on M (two M with one lane count are one design)
+        return f"actconv_l{cfg.act_lanes}_{cfg.fp_slug}"
     if part in PIM_CONVERTERS:
         width = cfg.a_bits if part == "pim_fp16_to_bfp" else cfg.acc_bits
         return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"

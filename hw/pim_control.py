@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
@@ -12,6 +14,30 @@ from .layouts import cmd_layout, mem_request_layout, step_layout, table_layout, 
 from .util import select
 
 __all__ = ["PimControl"]
+
+
+@dataclass(frozen=True)
+class _Registers:
+    """The control's state, shared by its sub-blocks (idle/memory mode, load, compute)."""
+
+    n_slices: Signal
+    zero: Signal
+    totals: Signal
+    row_base: Signal
+    table: Signal
+    table_full: Signal
+    entry: Signal
+    wr_row: Signal
+    taken: Signal
+    written: Signal
+    accept: Signal
+    t: Signal
+    slice_: Signal
+    rsp_wait: Signal
+    rsp_valid: Signal
+    rsp_bank: Signal
+    rsp_hole: Signal
+    rsp_data: Signal
 
 
 class PimControl(wiring.Component):
@@ -67,32 +93,62 @@ class PimControl(wiring.Component):
         )
 
     def elaborate(self, platform) -> Module:
-        cfg = self.cfg
         m = Module()
-        entries, beats = cfg.entries, cfg.w_bits
+        r = self._registers()
+        m.d.comb += [self.zero.eq(r.zero), self.totals.eq(r.totals)]
+        self._memory_response(m, r)
+        with m.FSM(name="phase"):
+            with m.State("idle"):
+                self._idle(m, r)
+            with m.State("load"):
+                self._load(m, r)
+            with m.State("compute"):
+                self._compute(m, r)
+            with m.State("drain"):
+                m.d.comb += self.computing.eq(1)
+                with m.If(self.result_done):
+                    m.next = "idle"
+        return m
+
+    def _registers(self) -> _Registers:
+        cfg = self.cfg
+        entries = cfg.entries
         n_slices = Signal(range(cfg.max_slices + 1), init=1)  # of the last load
         zero = Signal.like(self.zero)
         totals = Signal.like(self.totals, reset_less=True)
-        m.d.comb += [self.zero.eq(zero), self.totals.eq(totals)]
         row_base = Signal.like(self.mem_rd_addr)  # first row of the current slice
-
-        # ---- load: table beats -> one SRAM row per cycle in every bank ----------------------
+        # load: table beats -> one SRAM row per cycle in every bank
         table = Signal(table_layout(cfg), reset_less=True)
         table_full = Signal()
         entry = Signal(range(entries))  # the entry within the slice
         wr_row = Signal.like(row_base)  # rows are written in order: slice-major, then entry
         taken = Signal(range(cfg.max_slices + 1))  # table beats accepted
         written = Signal(range(cfg.max_slices + 1))  # slices fully written
-        entry_last = table_full & (entry == entries - 1)
         accept = Signal()
-        # ---- compute: weight beats -> steps --------------------------------------------------
-        t = Signal(range(beats))
+        # compute: weight beats -> steps
+        t = Signal(range(cfg.w_bits))
         slice_ = Signal(range(cfg.max_slices))
-        # ---- memory mode ---------------------------------------------------------------------
+        # memory mode
         rsp_wait, rsp_valid = Signal(), Signal()
         rsp_bank = Signal.like(self.mem.payload.bank)
         rsp_hole = Signal()  # the request was beyond the SRAM: answer 0
         rsp_data = Signal.like(self.mem_rsp.payload, reset_less=True)
+        return _Registers(
+            n_slices, zero, totals, row_base, table, table_full, entry, wr_row, taken,
+            written, accept, t, slice_, rsp_wait, rsp_valid, rsp_bank, rsp_hole, rsp_data,
+        )  # fmt: skip
+
+    def _memory_response(self, m: Module, r: _Registers) -> None:
+        """Memory mode's read response: the word the cycle after the read, held until
+        taken (0 for a request beyond the SRAM)."""
+        cfg = self.cfg
+        rsp_wait, rsp_valid, rsp_bank, rsp_hole, rsp_data = (
+            r.rsp_wait,
+            r.rsp_valid,
+            r.rsp_bank,
+            r.rsp_hole,
+            r.rsp_data,
+        )
         m.d.comb += [self.mem_rsp.valid.eq(rsp_valid), self.mem_rsp.payload.eq(rsp_data)]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
@@ -105,102 +161,119 @@ class PimControl(wiring.Component):
                 ),
             ]
 
-        with m.FSM(name="phase"):
-            with m.State("idle"):
-                m.d.comb += self.cmd.ready.eq(~rsp_wait)
-                req = self.mem.payload
-                # a field that can hold a bank or row beyond the SRAM is checked
-                exists = Const(1, 1)
-                if cfg.banks < 1 << len(req.bank):
-                    exists = exists & (req.bank < Const(cfg.banks, len(req.bank)))
-                if cfg.sram_rows < 1 << len(req.row):
-                    exists = exists & (req.row < Const(cfg.sram_rows, len(req.row)))
-                m.d.comb += self.mem.ready.eq(~self.cmd.valid & ~rsp_wait & ~rsp_valid)
-                with m.If(self.mem.valid & self.mem.ready):
-                    for b in range(cfg.banks):
-                        hit = exists & (req.bank == b)
-                        m.d.comb += [
-                            self.wr_en[b].eq(hit & req.write),
-                            self.mem_rd_en[b].eq(hit & ~req.write),
-                        ]
-                    m.d.comb += [self.wr_addr[b].eq(req.row) for b in range(cfg.banks)]
-                    m.d.comb += [self.wr_data[b].eq(req.wdata) for b in range(cfg.banks)]
-                    m.d.comb += self.mem_rd_addr.eq(req.row)
-                    with m.If(~req.write):
-                        m.d.sync += [rsp_wait.eq(1), rsp_bank.eq(req.bank), rsp_hole.eq(~exists)]
-                with m.If(self.cmd.valid & self.cmd.ready):
-                    c = self.cmd.payload
-                    m.d.sync += [row_base.eq(0), t.eq(0), slice_.eq(0)]
-                    if cfg.has_zero_point:
-                        m.d.sync += zero.eq(c.zero)
-                    with m.If(c.load):
-                        m.d.sync += [totals.eq(0), taken.eq(0), written.eq(0), table_full.eq(0)]
-                        m.d.sync += wr_row.eq(0)
-                        m.d.sync += n_slices.eq(Mux(c.n_slices == 0, 1, c.n_slices))
-                        m.next = "load"
-                    with m.Else():
-                        m.next = "compute"
-
-            with m.State("load"):
+    def _idle(self, m: Module, r: _Registers) -> None:
+        """Idle: memory-mode requests are served (a command wins a tie) and a command starts
+        a load or a compute."""
+        cfg = self.cfg
+        rsp_wait, rsp_valid, rsp_bank, rsp_hole = r.rsp_wait, r.rsp_valid, r.rsp_bank, r.rsp_hole
+        row_base, t, slice_, zero = r.row_base, r.t, r.slice_, r.zero
+        totals, taken, written, table_full = r.totals, r.taken, r.written, r.table_full
+        wr_row, n_slices = r.wr_row, r.n_slices
+        m.d.comb += self.cmd.ready.eq(~rsp_wait)
+        req = self.mem.payload
+        # a field that can hold a bank or row beyond the SRAM is checked
+        exists = Const(1, 1)
+        if cfg.banks < 1 << len(req.bank):
+            exists = exists & (req.bank < Const(cfg.banks, len(req.bank)))
+        if cfg.sram_rows < 1 << len(req.row):
+            exists = exists & (req.row < Const(cfg.sram_rows, len(req.row)))
+        m.d.comb += self.mem.ready.eq(~self.cmd.valid & ~rsp_wait & ~rsp_valid)
+        with m.If(self.mem.valid & self.mem.ready):
+            for b in range(cfg.banks):
+                hit = exists & (req.bank == b)
                 m.d.comb += [
-                    self.tables.ready.eq((~table_full | entry_last) & (taken < n_slices)),
-                    accept.eq(self.tables.valid & self.tables.ready),
+                    self.wr_en[b].eq(hit & req.write),
+                    self.mem_rd_en[b].eq(hit & ~req.write),
                 ]
-                with m.If(accept):
-                    m.d.sync += [table.eq(self.tables.payload), taken.eq(taken + 1)]
-                    m.d.sync += [
-                        totals[r].eq(totals[r] + self.tables.payload.total[r]) for r in range(cfg.M)
-                    ]
-                with m.If(table_full):
-                    # the table register shifts down one entry a cycle: the row to write is
-                    # always entry 0 (a shift register, not an entries-wide multiplexer)
-                    with m.If(~accept):  # a new slice's tables replace the register
-                        for r in range(cfg.M):
-                            for b in range(cfg.banks):
-                                chunk = table.entries[r][b]
-                                m.d.sync += [chunk[e].eq(chunk[e + 1]) for e in range(entries - 1)]
+            m.d.comb += [self.wr_addr[b].eq(req.row) for b in range(cfg.banks)]
+            m.d.comb += [self.wr_data[b].eq(req.wdata) for b in range(cfg.banks)]
+            m.d.comb += self.mem_rd_addr.eq(req.row)
+            with m.If(~req.write):
+                m.d.sync += [rsp_wait.eq(1), rsp_bank.eq(req.bank), rsp_hole.eq(~exists)]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            c = self.cmd.payload
+            m.d.sync += [row_base.eq(0), t.eq(0), slice_.eq(0)]
+            if cfg.has_zero_point:
+                m.d.sync += zero.eq(c.zero)
+            with m.If(c.load):
+                m.d.sync += [totals.eq(0), taken.eq(0), written.eq(0), table_full.eq(0)]
+                m.d.sync += wr_row.eq(0)
+                m.d.sync += n_slices.eq(Mux(c.n_slices == 0, 1, c.n_slices))
+                m.next = "load"
+            with m.Else():
+                m.next = "compute"
+
+    def _load(self, m: Module, r: _Registers) -> None:
+        """Load: each table beat is written one entry row a cycle into every bank while the
+        batch rows' activation sums accumulate."""
+        cfg = self.cfg
+        entries = cfg.entries
+        table, table_full, entry, wr_row = r.table, r.table_full, r.entry, r.wr_row
+        taken, written, accept, totals, n_slices = (
+            r.taken,
+            r.written,
+            r.accept,
+            r.totals,
+            r.n_slices,
+        )
+        entry_last = table_full & (entry == entries - 1)
+        m.d.comb += [
+            self.tables.ready.eq((~table_full | entry_last) & (taken < n_slices)),
+            accept.eq(self.tables.valid & self.tables.ready),
+        ]
+        with m.If(accept):
+            m.d.sync += [table.eq(self.tables.payload), taken.eq(taken + 1)]
+            m.d.sync += [
+                totals[r].eq(totals[r] + self.tables.payload.total[r]) for r in range(cfg.M)
+            ]
+        with m.If(table_full):
+            # the table register shifts down one entry a cycle: the row to write is
+            # always entry 0 (a shift register, not an entries-wide multiplexer)
+            with m.If(~accept):  # a new slice's tables replace the register
+                for r in range(cfg.M):
                     for b in range(cfg.banks):
-                        row = Cat(*(table.entries[r][b][0] for r in range(cfg.M)))
-                        m.d.comb += [
-                            self.wr_en[b].eq(1),
-                            self.wr_addr[b].eq(wr_row),
-                            self.wr_data[b].eq(row),
-                        ]
-                    m.d.sync += [entry.eq(Mux(entry_last, 0, entry + 1)), wr_row.eq(wr_row + 1)]
-                    with m.If(entry_last):
-                        m.d.sync += written.eq(written + 1)
-                with m.If(accept):
-                    m.d.sync += [table_full.eq(1), entry.eq(0)]
-                with m.Elif(entry_last):
-                    m.d.sync += table_full.eq(0)
-                with m.If(~table_full & (written == n_slices)):
-                    m.next = "idle"
-
-            with m.State("compute"):
-                m.d.comb += self.computing.eq(1)
-                s = self.step.payload
-                last_slice = Signal.like(slice_)
-                m.d.comb += last_slice.eq(n_slices - 1)
-                tile_last = (slice_ == last_slice) & (t == beats - 1)
+                        chunk = table.entries[r][b]
+                        m.d.sync += [chunk[e].eq(chunk[e + 1]) for e in range(entries - 1)]
+            for b in range(cfg.banks):
+                row = Cat(*(table.entries[r][b][0] for r in range(cfg.M)))
                 m.d.comb += [
-                    self.step.valid.eq(self.w.valid),
-                    self.w.ready.eq(self.step.ready),
-                    s.base.eq(row_base),
-                    s.t.eq(t),
-                    s.first.eq((slice_ == 0) & (t == 0)),
-                    s.tile_last.eq(tile_last),
-                    s.neg.eq((t == beats - 1) if cfg.weight_format == "signed" else 0),
+                    self.wr_en[b].eq(1),
+                    self.wr_addr[b].eq(wr_row),
+                    self.wr_data[b].eq(row),
                 ]
-                m.d.comb += [s.planes[n].eq(self.w.payload[n][0]) for n in range(cfg.N)]
-                with m.If(self.step.valid & self.step.ready):
-                    m.d.sync += t.eq(Mux(t == beats - 1, 0, t + 1))
-                    with m.If(t == beats - 1):
-                        m.d.sync += [slice_.eq(slice_ + 1), row_base.eq(row_base + entries)]
-                    with m.If(tile_last):
-                        m.next = "drain"
+            m.d.sync += [entry.eq(Mux(entry_last, 0, entry + 1)), wr_row.eq(wr_row + 1)]
+            with m.If(entry_last):
+                m.d.sync += written.eq(written + 1)
+        with m.If(accept):
+            m.d.sync += [table_full.eq(1), entry.eq(0)]
+        with m.Elif(entry_last):
+            m.d.sync += table_full.eq(0)
+        with m.If(~table_full & (written == n_slices)):
+            m.next = "idle"
 
-            with m.State("drain"):
-                m.d.comb += self.computing.eq(1)
-                with m.If(self.result_done):
-                    m.next = "idle"
-        return m
+    def _compute(self, m: Module, r: _Registers) -> None:
+        """Compute: each weight beat becomes a lookup step over the loaded slices."""
+        cfg = self.cfg
+        entries, beats = cfg.entries, cfg.w_bits
+        t, slice_, row_base, n_slices = r.t, r.slice_, r.row_base, r.n_slices
+        m.d.comb += self.computing.eq(1)
+        s = self.step.payload
+        last_slice = Signal.like(slice_)
+        m.d.comb += last_slice.eq(n_slices - 1)
+        tile_last = (slice_ == last_slice) & (t == beats - 1)
+        m.d.comb += [
+            self.step.valid.eq(self.w.valid),
+            self.w.ready.eq(self.step.ready),
+            s.base.eq(row_base),
+            s.t.eq(t),
+            s.first.eq((slice_ == 0) & (t == 0)),
+            s.tile_last.eq(tile_last),
+            s.neg.eq((t == beats - 1) if cfg.weight_format == "signed" else 0),
+        ]
+        m.d.comb += [s.planes[n].eq(self.w.payload[n][0]) for n in range(cfg.N)]
+        with m.If(self.step.valid & self.step.ready):
+            m.d.sync += t.eq(Mux(t == beats - 1, 0, t + 1))
+            with m.If(t == beats - 1):
+                m.d.sync += [slice_.eq(slice_ + 1), row_base.eq(row_base + entries)]
+            with m.If(tile_last):
+                m.next = "drain"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lutcore.hw.config import TileConfig, tile_config
+from lutcore.hw.presets import PRESETS
 from lutcore.sim.runner import SimulationFailed, build, run_scenario, run_stream, run_streams
 from lutcore.sim.scenario import corner_scenario, random_scenario
 
@@ -215,7 +216,7 @@ def test_a_wrong_converter_word_fails_the_run():
 
 # ---- the PIM tile's emitted Verilog --------------------------------------------------------
 
-PIM = tile_config(arch="pim", M=4, N=4, K=8, symmetric=False, w_bits=3, max_k=128)
+PIM = PRESETS["pim_b4"]
 
 
 def test_pim_tile_verilog():

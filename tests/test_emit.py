@@ -153,7 +153,7 @@ def test_fp_configuration_emits_and_lints_its_converters(name, tmp_path):
     assert names == {part_name(cfg, part) for part in parts(cfg)}
     want = {
         "bcq3_bf16": {
-            "actconv_m2_bf16b16rne_a8_w3b_fp16",
+            "actconv_l16_bf16b16rne_a8_w3b_fp16",
             "dequant_l2_kmax64_bf16b16rne_a8_w3b_fp16",
         },
         "fplut": {"dequant_fp32in_l2_kmax64_fp16b16rne_a16_w2u_fp32"},

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lutcore.hw.config import tile_config
-from lutcore.hw.presets import DEFAULT
+from lutcore.hw.presets import DEFAULT, PRESETS
 from lutcore.sim.runner import build_gatelevel, run_scenario, run_streams
 from lutcore.sim.scenario import corner_scenario, random_scenario
 from lutcore.synth.equiv import break_netlist
@@ -30,21 +30,9 @@ pytestmark = pytest.mark.cocotb
 #: FP-table tile (FP16 tables, FP32 accumulation), the PIM tile. Small, for CI's time.
 GATE = {
     "default": DEFAULT,
-    "mac_signed4_pipe2": tile_config(
-        arch="mac",
-        M=1,
-        N=8,
-        K=4,
-        w_bits=4,
-        planes_per_cycle=4,
-        weight_format="signed",
-        max_k=64,
-        pipeline=2,
-    ),
-    "fplut_w2": tile_config(
-        arch="fplut", M=1, N=4, K=4, w_bits=2, act_format="fp16", a_bits=16, group=64, max_k=64
-    ),
-    "pim": tile_config(arch="pim", M=2, N=4, K=8, symmetric=False, w_bits=2, max_k=64),
+    "mac_signed4_pipe2": PRESETS["gate_mac_signed4_pipe2"],
+    "fplut_w2": PRESETS["gate_fplut_w2"],
+    "pim": PRESETS["gate_pim"],
 }
 PIM = GATE["pim"]
 

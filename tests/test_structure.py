@@ -132,6 +132,11 @@ def _variants():
         "fplut": dict(M=1, N=2, K=4, group=16, max_k=16),
         "pim": dict(M=1, N=2, K=4, max_k=16),
     }
+    # and with FP activations: the converters' names must tell their designs apart too
+    fp = {
+        "lut_fp": ("lut", dict(M=1, N=2, K=4, max_k=64, act_format="fp16", group=16)),
+        "mac_fp": ("mac", dict(M=1, N=2, K=2, max_k=32, act_format="bf16", group=16)),
+    }
     changes = {
         "M": 2, "N": 3, "K": 8, "max_k": 32, "pipeline": 2, "g": 2, "symmetric": False,
         "w_bits": 1, "weight_format": "signed", "a_bits": 4, "planes_per_cycle": 2,
@@ -139,7 +144,7 @@ def _variants():
         "read_ports": 2, "pattern_aware": False,
     }  # fmt: skip
     out = []
-    for arch, base in bases.items():
+    for arch, base in [*bases.items(), *fp.values()]:
         out.append(tile_config(arch, **base))
         for key, value in changes.items():
             # not a parameter of the arch, or not valid with the base: no variant
