@@ -556,15 +556,18 @@ class TileConfig(TileShape, Weights):
         """Multiply-accumulates of ``w_bits`` weights per cycle at full rate."""
         return self.weight_bit_macs_per_cycle / self.w_bits
 
-    def tile_cycles(self, n_slices: int) -> int:
-        """Weight beats (cycles at full rate) of one output tile of ``n_slices`` K-slices."""
-        return n_slices * self.beats_per_slice
-
     @property
-    def latency_cycles(self) -> int:
-        """Cycles from an output tile's last weight beat accepted to its ``y`` beat valid:
-        1 (the accumulator register) plus the ``pipeline`` registers."""
-        return 1 + self.pipeline
+    def turnaround_cycles(self) -> int:
+        """Cycles a tile boundary adds, unthrottled, when the next output tile's first beat
+        waits for the previous result to be read (the accumulators are the result
+        register): ``3 + pipeline``."""
+        return 3 + self.pipeline
+
+    def gemv_cycles(self, k: int, n_total: int) -> int:
+        """Cycles of ``A[M, k] @ W[k, n_total]`` unthrottled: one weight beat a cycle per
+        output tile of ``N`` columns plus each tile's turnaround."""
+        tiles = -(-n_total // self.N)
+        return tiles * ((k // self.K) * self.beats_per_slice + self.turnaround_cycles)
 
     # ---- naming and (de)serialization -----------------------------------------------
 

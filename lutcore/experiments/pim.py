@@ -16,11 +16,11 @@ import numpy as np
 from tqdm import tqdm
 
 from lutcore.base.files import write_atomic
-from lutcore.hw.config import TileConfig, tile_config
+from lutcore.hw.config import tile_config
 from lutcore.sim import model, pim_model, quant
 from lutcore.synth.papers import PAPERS
 
-__all__ = ["PIM_CONFIGS", "run_pim_bench", "lut_gemv_cycles", "SAIL_SAVING"]
+__all__ = ["PIM_CONFIGS", "run_pim_bench", "SAIL_SAVING"]
 
 #: SAIL's reported cycle reduction from pattern-aware LUT lookups
 SAIL_SAVING = PAPERS["sail_pattern_saving"].value
@@ -32,14 +32,6 @@ PIM_CONFIGS = {
     )
     for n, r in ((4, 1), (8, 1), (8, 2), (16, 2))
 }
-
-
-def lut_gemv_cycles(cfg: TileConfig, k: int, n_total: int) -> int:
-    """Cycles of the LUT tile for ``A[M, k] @ W[k, n_total]`` unthrottled: one weight beat a
-    cycle per output tile of ``N`` columns, plus the pipeline's per-tile turnaround (3 +
-    ``pipeline`` cycles when a result must be read before the next tile starts)."""
-    tiles = -(-n_total // cfg.N)
-    return tiles * ((k // cfg.K) * cfg.beats_per_slice + 3 + cfg.pipeline)
 
 
 def _weights(rng) -> dict[str, tuple[np.ndarray, int]]:
@@ -144,8 +136,8 @@ def run_pim_bench(out_dir: Path, *, synth: bool = True) -> tuple[list[dict], lis
                 row[f"pim {cname} pattern-aware"] = load + aware
             same = tile_config(M=batch, N=8, K=8, w_bits=2, max_k=k)
             paper = tile_config(M=batch, N=64, K=4, w_bits=2, max_k=k)
-            row["lut M=B N8 K8"] = lut_gemv_cycles(same, k, n_total)
-            row["lut M=B N64 K4"] = lut_gemv_cycles(paper, k, n_total)
+            row["lut M=B N8 K8"] = same.gemv_cycles(k, n_total)
+            row["lut M=B N64 K4"] = paper.gemv_cycles(k, n_total)
             gemv.append(row)
     conversions = []
     if synth:
