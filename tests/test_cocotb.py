@@ -52,7 +52,7 @@ def test_random_gemm_with_backpressure(name):
     assert report["tiles"] == 3 * 3 * 3
 
 
-@pytest.mark.parametrize("name", ["default", "mac_bitparallel_signed4", "fplut_w2"])
+@pytest.mark.parametrize("name", ["paper", "mac_bitparallel_signed4", "fplut_w2"])
 def test_reset_in_the_middle_of_a_tile(name):
     """The RTL forgets a tile cut short by a reset: no result beat after it, then a whole
     GEMM exact (the same bench runs on the mapped netlists in test_gatelevel.py)."""
@@ -83,14 +83,14 @@ def test_corners_at_max_runtime_k(name):
 def test_default_gemm_4x512_by_512x256():
     cfg = CONFIGS["paper"]
     sc = random_scenario(cfg, 4, 512, 256, seed=1, p_gap=0.2, p_stall=0.3)
-    report = run_scenario(built("verilator", "default"), sc, name="gemm_4x512x256")
+    report = run_scenario(built("verilator", "paper"), sc, name="gemm_4x512x256")
     assert report["tiles"] == 2 * 4
 
 
 def test_default_long_gemv_keeps_the_array_busy():
     cfg = CONFIGS["paper"]
     sc = random_scenario(cfg, 1, 4096, 256, seed=2)
-    report = run_scenario(built("verilator", "default"), sc, name="gemv_4096x256")
+    report = run_scenario(built("verilator", "paper"), sc, name="gemv_4096x256")
     assert report["utilization"] >= 0.95, report
 
 
