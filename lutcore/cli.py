@@ -85,24 +85,24 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:
-    from lutcore.hw.emit import part_name, parts, write_tile
+    from lutcore.hw.emit import part_name, write_tile
 
     cfg = config_from_args(args)
     path = write_tile(cfg, args.out_dir)
     print(f"wrote {path}, {path.with_suffix('.json')} and {path.with_suffix('.core')} (FuseSoC)")
-    for part in parts(cfg)[1:]:
+    for part in cfg.parts[1:]:
         print(f"wrote {args.out_dir / part_name(cfg, part)}.v ({part.replace('_', ' ')})")
     return 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from lutcore.hw.emit import part_name, parts, write_tile
+    from lutcore.hw.emit import part_name, write_tile
     from lutcore.sim.lint import lint
 
     cfg = config_from_args(args)
     write_tile(cfg, args.out_dir)
     failed = 0
-    for part in parts(cfg):
+    for part in cfg.parts:
         path = args.out_dir / f"{part_name(cfg, part)}.v"
         findings = lint(path, part_name(cfg, part))
         for line in findings:

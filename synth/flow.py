@@ -211,8 +211,8 @@ def synthesize(
     progress=print,
     part: str = "tile",
 ) -> SynthResult:
-    """Synthesize ``part`` of ``cfg`` (:func:`~lutcore.hw.emit.parts`: the tile or one of its
-    converters) in ``work`` (created); see the module docstring for the method."""
+    """Synthesize ``part`` of ``cfg`` (:attr:`~lutcore.hw.config.TileConfig.parts`: the tile
+    or one of its converters) in ``work`` (created); see the module docstring for the method."""
     top = part_name(cfg, part)
     progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
     blocks = arch_of(cfg).blocks if part == "tile" else ()

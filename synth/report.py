@@ -14,7 +14,6 @@ from lutcore.base.files import write_atomic
 from lutcore.base.yosys import yosys_version
 from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
-from lutcore.hw.emit import parts
 
 from .flow import SynthResult, combine, liberty_digest, synthesize, temp_work
 from .fpga import check_fpga_args, fpga_estimate
@@ -229,7 +228,7 @@ def run_synth(
             part: synthesize(
                 cfg, work / part, liberty=liberty, clock_ns=clock_ns, progress=progress, part=part
             )
-            for part in parts(cfg)
+            for part in cfg.parts
         }
         result = combine(results)
         rep = build_report(cfg, result, liberty, lib_name)

@@ -13,7 +13,7 @@ from amaranth import __version__ as amaranth_version
 import lutcore
 from lutcore.base.yosys import yosys_version
 from lutcore.hw.config import TileConfig, tile_config
-from lutcore.hw.emit import part_name, part_verilog, parts, tile_verilog, top_name, write_tile
+from lutcore.hw.emit import part_name, part_verilog, tile_verilog, top_name, write_tile
 from lutcore.hw.presets import DEFAULT, PRESETS
 from lutcore.sim.lint import lint
 
@@ -150,7 +150,7 @@ def test_fp_configuration_emits_and_lints_its_converters(name, tmp_path):
     cfg = FP_PATHS[name]
     write_tile(cfg, tmp_path)
     names = {p.stem for p in tmp_path.glob("*.v")}
-    assert names == {part_name(cfg, part) for part in parts(cfg)}
+    assert names == {part_name(cfg, part) for part in cfg.parts}
     want = {
         "bcq3_bf16": {
             "actconv_l16_bf16b16rne_a8_w3b_fp16",
@@ -159,7 +159,7 @@ def test_fp_configuration_emits_and_lints_its_converters(name, tmp_path):
         "fplut": {"dequant_fp32in_l2_kmax64_fp16b16rne_a16_w2u_fp32"},
     }[name]
     assert want <= names and len(names) == len(want) + 1, names
-    for part in parts(cfg):
+    for part in cfg.parts:
         text = (tmp_path / f"{part_name(cfg, part)}.v").read_text()
         assert f"module {part_name(cfg, part)}(" in text and "act_format = " in text
         findings = lint(tmp_path / f"{part_name(cfg, part)}.v", part_name(cfg, part))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from amaranth.lib import wiring
 
-from ..config import PARAMETERS, TileConfig
+from ..config import TileConfig
 from .fplut import ARCH as FPLUT
 from .fpmac import ARCH as FPMAC
 from .lut import ARCH as LUT
@@ -41,12 +41,3 @@ def make_tile(cfg: TileConfig, *, macros: bool = False) -> wiring.Component:
     if macros and arch.macro_tile is not None:
         return arch.macro_tile(cfg)
     return arch.tile(cfg)
-
-
-def _check_registry() -> None:
-    for name, arch in REGISTRY.items():
-        assert arch.config.arch == name, name
-        assert set(arch.config.parameters()) <= set(PARAMETERS), name
-
-
-_check_registry()
