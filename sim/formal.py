@@ -10,7 +10,6 @@ input; a deliberately wrong reference must yield a counterexample (the proof is 
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from lutcore.base import procs
 from lutcore.base.yosys import run_script, yosys_abc
 from lutcore.hw.config import TileConfig, tile_config
 from lutcore.hw.lut_array import plane_partial
@@ -128,9 +128,7 @@ def prove_lut_dot(cfg: TileConfig, *, broken: bool = False) -> None:
 
 def _abc(aig: Path, commands: str) -> str:
     """Run ABC on ``aig``; returns its SAT verdict line."""
-    proc = subprocess.run(
-        [str(yosys_abc()), "-c", f"read_aiger {aig}; {commands}"], capture_output=True, text=True
-    )
+    proc = procs.run([yosys_abc(), "-c", f"read_aiger {aig}; {commands}"])
     lines = [ln.strip() for ln in proc.stdout.splitlines()]
     verdict = [ln for ln in lines if "SATISFIABLE" in ln or "UNDECIDED" in ln]
     if proc.returncode or len(verdict) != 1:

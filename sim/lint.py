@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from lutcore.base import procs
 from lutcore.base.tools import require, sim_env
 
 __all__ = ["WAIVERS", "lint"]
@@ -17,10 +17,8 @@ def lint(verilog: Path, top: str) -> list[str]:
     """Lint ``verilog``; returns the warning/error lines (empty when clean)."""
     exe = require("verilator")
     verilog = verilog.resolve()
-    proc = subprocess.run(
-        [exe, "--lint-only", "-Wall", str(WAIVERS), str(verilog), "--top-module", top],
-        capture_output=True,
-        text=True,
+    proc = procs.run(
+        [exe, "--lint-only", "-Wall", WAIVERS, verilog, "--top-module", top],
         env=sim_env(),
         cwd=verilog.parent,
     )

@@ -16,10 +16,10 @@ there, or gives a counterexample. A deliberately broken netlist must be refuted
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-from lutcore.base.yosys import run_script, yosys_abc
+from lutcore.base import procs
+from lutcore.base.yosys import quote, run_script, yosys_abc
 from lutcore.hw.config import TileConfig
 from lutcore.hw.presets import PRESETS
 
@@ -47,7 +47,7 @@ def prove_equivalent(rtl: Path, netlist: Path, liberty: Path, top: str, work: Pa
     flatten = ["flatten", "setattr -unset init w:*", "memory_map", "opt_clean", "dffunmap"]
     run_script(
         [
-            f"read_verilog {rtl}",
+            f"read_verilog {quote(rtl)}",
             f"hierarchy -top {top}",
             "proc",
             *flatten,
@@ -62,8 +62,8 @@ def prove_equivalent(rtl: Path, netlist: Path, liberty: Path, top: str, work: Pa
             "splitnets -ports",
             f"rename {top} gold",
             "design -stash gold",
-            f"read_liberty {liberty}",
-            f"read_verilog {netlist}",
+            f"read_liberty {quote(liberty)}",
+            f"read_verilog {quote(netlist)}",
             f"hierarchy -top {top}",
             *flatten,
             f"rename {top} gate",
@@ -78,16 +78,14 @@ def prove_equivalent(rtl: Path, netlist: Path, liberty: Path, top: str, work: Pa
             "setundef -zero -init",  # every flip-flop starts at 0; RTL don't-cares: 0
             "aigmap",
             "opt_clean",
-            f"tee -q -o {work / 'stat.json'} stat -json",
-            f"write_aiger -zinit {aig}",
+            f"tee -q -o {quote(work / 'stat.json')} stat -json",
+            f"write_aiger -zinit {quote(aig)}",
         ],
         work / "miter.log",
         label="equiv",
     )
-    proc = subprocess.run(
-        [str(yosys_abc()), "-c", f"read_aiger {aig}; print_stats; dprove"],
-        capture_output=True,
-        text=True,
+    proc = procs.run(
+        [yosys_abc(), "-c", f"read_aiger {aig}; print_stats; dprove"],
         cwd=work,  # an undecided `dprove` writes its reduced miter to the current folder
     )
     (work / "abc.log").write_text(proc.stdout + proc.stderr)

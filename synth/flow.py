@@ -27,13 +27,13 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lutcore.base.yosys import YosysError, run_script
+from lutcore.base import procs
+from lutcore.base.yosys import YosysError, quote, run_script
 from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import part_name, part_verilog
@@ -135,8 +135,10 @@ def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dic
     tcl.write_text(
         "\n".join(
             [
-                f"read_liberty {lib}",
-                f"read_verilog {netlist}",
+                # names relative to `work` (OpenSTA globs the path of read_liberty: a folder
+                # name with brackets would not be found)
+                f"read_liberty {lib.name}",
+                f"read_verilog {netlist.name}",
                 f"link_design {top}",
                 f"create_clock -name clk -period {clock_ns} [get_ports clk]",
                 "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]",
@@ -150,9 +152,7 @@ def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dic
         )
         + "\n"
     )
-    proc = subprocess.run(
-        ["sta", "-no_init", "-no_splash", "-exit", str(tcl)], capture_output=True, text=True
-    )
+    proc = procs.run(["sta", "-no_init", "-no_splash", "-exit", tcl.name], cwd=work)
     text = proc.stdout
     (work / "sta.log").write_text(text + proc.stderr)
     setup, _, hold = text.partition("== hold")
@@ -258,29 +258,31 @@ def synthesize_verilog(
     lib.write_text(read_liberty_text(liberty))
     design = work / "design.v"
     design.write_text(verilog)
-    abc = work / "abc.script"
-    abc.write_text(_abc_script(int(clock_ns * 1000)))
+    # inline (`+cmd;cmd`, commas for blanks): Yosys hands a script file's path to ABC
+    # unquoted, which breaks on a folder name with spaces
+    abc = "+" + ";".join(_abc_script(int(clock_ns * 1000)).splitlines()).replace(" ", ",")
+    (work / "abc.script").write_text(_abc_script(int(clock_ns * 1000)))  # for the reader
     avoid = " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
     progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"
     log = work / "yosys.log"
     run_script(
         [
-            f"read_verilog {design}",
+            f"read_verilog {quote(design)}",
             f"hierarchy -top {top}",
             # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
             # over mutually exclusive operators runs for hours on the FP datapaths
             f"synth -top {top} -booth -noshare",
-            f"tee -q -o {work / 'stat_cmos.json'} stat -json -tech cmos",
-            f"write_json {work / 'generic.json'}",  # for the reset check
-            f"dfflibmap -liberty {lib} {avoid}",
-            f"abc -liberty {lib} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
+            f"tee -q -o {quote(work / 'stat_cmos.json')} stat -json -tech cmos",
+            f"write_json {quote(work / 'generic.json')}",  # for the reset check
+            f"dfflibmap -liberty {quote(lib)} {avoid}",
+            f"abc -liberty {quote(lib)} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
             "opt_clean -purge",
             "setundef -zero",
             "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
             "opt_clean -purge",
-            f"tee -q -o {work / 'stat.json'} stat -json -liberty {lib}",
-            f"write_verilog -noattr -noexpr -nohex -nodec {netlist}",
+            f"tee -q -o {quote(work / 'stat.json')} stat -json -liberty {quote(lib)}",
+            f"write_verilog -noattr -noexpr -nohex -nodec {quote(netlist)}",
         ],
         log=log,
         label="synth",

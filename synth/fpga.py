@@ -16,8 +16,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lutcore.base import procs
 from lutcore.base.tools import require
-from lutcore.base.yosys import run_script, watch
+from lutcore.base.yosys import quote, run_script, watch
 from lutcore.hw.config import TileConfig
 from lutcore.hw.emit import tile_verilog, top_name
 
@@ -62,7 +63,7 @@ def _pnr(netlist: Path, device: str, seed: int, freq_mhz: float, work: Path, pro
     ]
     report, log = work / report, work / log
     with (work / f"pnr_seed{seed}.stderr").open("w+") as err:
-        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err)
+        proc = procs.spawn(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err)
         watch(proc, log, f"nextpnr seed {seed}", progress, r"^Info: (.*)")
         err.seek(0)
         stderr = err.read()
@@ -104,9 +105,9 @@ def fpga_estimate(
     progress(f"[fpga] {cfg.slug}: synth_ecp5 ...")
     run_script(
         [
-            f"read_verilog {design}",
-            f"synth_ecp5 -top {top} -json {netlist}",
-            f"tee -q -o {work / 'ecp5_stat.json'} stat -json",
+            f"read_verilog {quote(design)}",
+            f"synth_ecp5 -top {top} -json {quote(netlist)}",
+            f"tee -q -o {quote(work / 'ecp5_stat.json')} stat -json",
         ],
         log=work / "yosys_ecp5.log",
         label="synth_ecp5",

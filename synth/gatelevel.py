@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lutcore.base.files import write_atomic
-from lutcore.base.yosys import run_script
+from lutcore.base.files import atomic_path, write_atomic
+from lutcore.base.yosys import quote, run_script
 from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
 
@@ -31,9 +31,11 @@ _PORT = re.compile(r"^  (input|output|inout) (\\\S+ |\w+);$", flags=re.M)
 def cell_models(liberty: Path, out: Path) -> Path:
     """Write Verilog models of every cell of ``liberty`` to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    run_script([f"read_liberty {liberty}", f"write_verilog -noattr {tmp}"], out.with_suffix(".log"))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        run_script(
+            [f"read_liberty {quote(liberty)}", f"write_verilog -noattr {quote(tmp)}"],
+            out.with_suffix(".log"),
+        )
     return out
 
 

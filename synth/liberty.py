@@ -11,9 +11,13 @@ Regenerate with ``python -m lutcore.synth.liberty path/to/sky130hd_tt.lib.gz``.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import sys
+import zlib
 from pathlib import Path
+
+from lutcore.base.files import decode_text, read_bounded
 
 __all__ = [
     "COMPACT_CELLS",
@@ -107,16 +111,23 @@ class LibertyError(ValueError):
     """A liberty file is unreadable or lacks a cell function the flow needs."""
 
 
+#: larger than any real liberty (sky130's full typical corner is 13 MB of text)
+MAX_LIBERTY_BYTES = 1 << 30
+
+
 def read_liberty_text(path: Path) -> str:
-    """Text of a plain or gzip-compressed liberty file."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise LibertyError(f"liberty {path}: cannot read ({exc.strerror})") from None
-    try:
-        return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LibertyError(f"liberty {path}: not a liberty text file ({exc})") from None
+    """Text of a plain or gzip-compressed liberty file (a regular file of at most
+    :data:`MAX_LIBERTY_BYTES`, compressed or not)."""
+    raw = read_bounded(path, "liberty", LibertyError, MAX_LIBERTY_BYTES)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+                raw = f.read(MAX_LIBERTY_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupted archive
+            raise LibertyError(f"liberty {path}: damaged gzip file ({exc})") from None
+        if len(raw) > MAX_LIBERTY_BYTES:
+            raise LibertyError(f"liberty {path}: more than {MAX_LIBERTY_BYTES:,} bytes unpacked")
+    return decode_text(raw, path, "liberty", LibertyError)
 
 
 def _group_end(text: str, start: int) -> int:

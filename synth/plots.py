@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from lutcore.base.files import atomic_path
+
 from .analysis import best_by_width, ok_rows, shape_families
 
 __all__ = ["write_plots"]
@@ -32,11 +34,13 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
     def save(fig, stem: str) -> None:
         for ext in ("png", "svg"):
             path = folder / f"{stem}.{ext}"
-            tmp = folder / f".{stem}.tmp.{ext}"
-            fig.savefig(
-                tmp, dpi=130, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None
-            )
-            tmp.replace(path)
+            with atomic_path(path) as tmp:  # a name of its own: sweeps may share the folder
+                fig.savefig(
+                    tmp,
+                    dpi=130,
+                    bbox_inches="tight",
+                    metadata={"Date": None} if ext == "svg" else None,
+                )
             written.append(path)
         plt.close(fig)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from amaranth import __version__ as amaranth_version
 
 from lutcore import __version__
+from lutcore.base import procs
 from lutcore.base.files import write_atomic
 from lutcore.base.yosys import yosys_version
 from lutcore.hw.arch import arch_of
@@ -26,7 +26,7 @@ __all__ = ["build_report", "run_synth"]
 def sta_version() -> str | None:
     if not shutil.which("sta"):
         return None
-    proc = subprocess.run(["sta", "-version"], capture_output=True, text=True)
+    proc = procs.run(["sta", "-version"])
     return proc.stdout.strip() or None
 
 
@@ -242,6 +242,16 @@ def run_synth(
                 write_atomic(out_dir / f"netlist_{part}.v", res.netlist.read_text())
         write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(out_dir / "report.md", report_markdown(rep))
+    except Exception as exc:  # keep the logs the message points at (an interrupt drops them)
+        kept = out_root / f"{cfg.slug}.failed"
+        shutil.rmtree(kept, ignore_errors=True)
+        work.replace(kept)
+        message = str(exc).replace(str(work), str(kept))
+        try:
+            moved = type(exc)(message)
+        except Exception:  # an exception type with another constructor
+            moved = RuntimeError(message)
+        raise moved from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     progress(f"[synth] wrote {out_dir / 'report.md'}")
