@@ -49,6 +49,19 @@ ROUNDINGS = ("rne", "trunc")
 OUT_FORMATS = ("fp32", "fp16")
 PIPELINE_ALLOWED = (0, 1, 2)
 MAX_DIM = 4096
+#: ``max_k`` by default: the largest multiple of ``K`` not above this
+DEFAULT_MAX_K = 4096
+
+#: the parameters that take one of a few values, and those values
+CHOICES: dict[str, tuple] = {
+    "weight_format": WEIGHT_FORMATS,
+    "a_bits": ACT_BITS_ALLOWED,
+    "act_format": ACT_FORMATS,
+    "act_block": ACT_BLOCKS,
+    "act_rounding": ROUNDINGS,
+    "out_format": OUT_FORMATS,
+    "pipeline": PIPELINE_ALLOWED,
+}
 
 #: every configuration key, in the order headers, JSON and tables list them
 PARAMETERS = (
@@ -129,9 +142,23 @@ def bits_for_range(lo: int, hi: int) -> int:
     return width
 
 
+def show(value: Any) -> str:
+    """``value`` as a TOML file spells it (``true``, ``"int"``, ``8``), cut to 80 characters
+    so that an error never echoes a huge value."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value)
+    elif isinstance(value, int | float):
+        text = str(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def _allowed(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name}={value!r}: allowed {', '.join(map(str, allowed))}")
+        raise ConfigError(f"{name}={show(value)}: allowed {', '.join(map(show, allowed))}")
 
 
 # ---- the parameter groups ---------------------------------------------------------------
@@ -147,7 +174,8 @@ class TileShape:
     N : weight columns (columns of the output tile), 1..4096.
     K : reduction depth consumed per K-slice.
     max_k : largest runtime reduction length (activations per output) the tile accepts; fixes
-        the accumulator width so that no overflow is possible. A multiple of ``K``.
+        the accumulator width so that no overflow is possible. A multiple of ``K``; by
+        default the largest multiple of ``K`` not above :data:`DEFAULT_MAX_K`.
     pipeline : register stages in the array datapath: 0 none, 1 registered weight/control
         broadcast into the array, 2 also a register after the per-cell adder tree.
     """
@@ -155,7 +183,7 @@ class TileShape:
     M: int = 2
     N: int = 64
     K: int = 4
-    max_k: int = 4096
+    max_k: int | None = None  # None: follows K (see the docstring)
     pipeline: int = 1
 
     def _check(self) -> None:
@@ -215,7 +243,7 @@ class Weights:
             )
         if self.weight_format == "bcq" and self.planes_per_cycle != 1:
             raise ConfigError(
-                f"planes_per_cycle={self.planes_per_cycle} with weight_format='bcq': the tile "
+                f'planes_per_cycle={self.planes_per_cycle} with weight_format="bcq": the tile '
                 "takes one binary plane per column (each BCQ plane has its own column); allowed 1"
             )
 
@@ -368,12 +396,12 @@ class ActConversion:
         _allowed("act_rounding", self.act_rounding, ROUNDINGS)
         if self.act_block == "chunk" and not self.uses_tables:
             raise ConfigError(
-                f"act_block='chunk' with arch={self.arch!r}: a chunk is the g activations of "
-                "one table; allowed 'group'"
+                f'act_block="chunk" with arch={show(self.arch)}: a chunk is the g activations '
+                'of one table; allowed "group"'
             )
         if self.act_format != "int" and self.a_bits < 8:
             raise ConfigError(
-                f"a_bits={self.a_bits} with act_format={self.act_format!r}: block floating "
+                f"a_bits={self.a_bits} with act_format={show(self.act_format)}: block floating "
                 "point needs a mantissa of 8 or 16 bits"
             )
 
@@ -483,16 +511,19 @@ class TileConfig(TileShape, Weights):
     def __post_init__(self) -> None:
         if not self.arch:
             raise ConfigError("TileConfig is abstract: build an arch's config (tile_config)")
+        if self.max_k is None and isinstance(self.K, int) and 1 <= self.K <= MAX_DIM:
+            object.__setattr__(self, "max_k", DEFAULT_MAX_K // self.K * self.K)
         for f in fields(self):
             value = getattr(self, f.name)
-            want = bool if f.type in ("bool", bool) else int if f.type in ("int", int) else str
+            kind = str(f.type).split(" |")[0]
+            want = bool if kind == "bool" else int if kind == "int" else str
             # bool is a subclass of int: refuse True where a number is meant, and vice versa
             if want is int and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"{f.name}={value!r}: must be an integer")
+                raise ConfigError(f"{f.name}={show(value)}: must be an integer")
             if want is bool and not isinstance(value, bool):
-                raise ConfigError(f"{f.name}={value!r}: must be true or false")
+                raise ConfigError(f"{f.name}={show(value)}: must be true or false")
             if want is str and not isinstance(value, str):
-                raise ConfigError(f"{f.name}={value!r}: must be a string")
+                raise ConfigError(f"{f.name}={show(value)}: must be a string")
         # each parameter group's own checks, then the arch's combination
         for group in _CHECK_ORDER:
             if isinstance(self, group):
@@ -507,8 +538,8 @@ class TileConfig(TileShape, Weights):
         for name, value in need.items():
             if getattr(self, name) != value:
                 raise ConfigError(
-                    f"{name}={getattr(self, name)!r} with arch={self.arch!r}: {why}; "
-                    f"allowed {value!r}"
+                    f"{name}={show(getattr(self, name))} with arch={show(self.arch)}: {why}; "
+                    f"allowed {show(value)}"
                 )
 
     # ---- derived quantities of every arch ---------------------------------------------
@@ -550,6 +581,17 @@ class TileConfig(TileShape, Weights):
         """Weight-bit multiply-accumulates per cycle at full rate (``M*N*K*planes_per_cycle``;
         the PIM tile overrides it with its data-independent lookup rate)."""
         return self.M * self.N * self.K * self.planes_per_cycle
+
+    #: mapped cells per output and per weight-bit MAC/cycle, fitted to measured tiles of the
+    #: arch (compact sky130 library): the size estimate before elaboration
+    cell_model: ClassVar[tuple[float, float]] = (150.0, 60.0)
+
+    @property
+    def estimated_cells(self) -> int:
+        """Rough mapped cell count (within about 2x): what elaboration and synthesis of the
+        tile will cost, known before either runs."""
+        per_output, per_mac = self.cell_model
+        return int(per_output * self.M * self.N + per_mac * self.weight_bit_macs_per_cycle)
 
     @property
     def macs_per_cycle(self) -> float:
@@ -645,20 +687,20 @@ def config_from_dict(data: dict[str, Any], *, source: str = "configuration") -> 
     unknown = sorted(set(data) - set(PARAMETERS))
     if unknown:
         raise ConfigError(
-            f"{where}unknown parameter(s) {', '.join(unknown)}; "
+            f"{where}unknown parameter(s) {', '.join(show(u) for u in unknown)}; "
             f"allowed: {', '.join(sorted(PARAMETERS))}"
         )
     arch = data.get("arch", "lut")
     if arch not in REGISTRY:
-        raise ConfigError(f"{where}arch={arch!r}: allowed {', '.join(REGISTRY)}")
+        raise ConfigError(f"{where}arch={show(arch)}: allowed {', '.join(REGISTRY)}")
     cls = REGISTRY[arch].config
     own = set(cls.parameters())
     for key in data:
         if key not in own:
             archs = applies_to(key)
             raise ConfigError(
-                f"{where}{key} applies to arch {', '.join(archs)} only (not {arch!r}); "
-                f"the parameters of arch {arch!r}: {', '.join(sorted(own))}"
+                f"{where}{key} applies to arch {', '.join(archs)} only (not {show(arch)}); "
+                f"the parameters of arch {show(arch)}: {', '.join(sorted(own))}"
             )
     try:
         return cls(**{k: v for k, v in data.items() if k != "arch"})

@@ -1,22 +1,35 @@
 """The ``lutcore`` command: ``lutcore <subcommand> [config options]``.
 
 Every subcommand that works on a tile takes ``--config FILE`` (TOML or JSON) and per-parameter
-flags (``--M 4 --w-bits 3 --no-symmetric``...); flags override the file. The configuration
-is validated before anything is written.
+flags (``--M 4 --w-bits 3 --no-symmetric``...); flags override the file. The configuration,
+the output location and the tools a command needs are checked before any work. Exit status:
+0 done, 1 a failure (a tool, a point of a sweep), 2 bad input, 128 + the signal number when
+interrupted (130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import signal
 import sys
 import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from lutcore.hw.config import PARAMETERS, ConfigError, TileConfig
+from lutcore import __version__
+from lutcore.base.files import check_output_dir, check_output_file
+from lutcore.base.tools import heartbeat
+from lutcore.hw.config import CHOICES, DEFAULT_MAX_K, PARAMETERS, ConfigError, TileConfig, show
 
 BUILD = Path("build")
+#: above this estimate a tile takes minutes to emit and synthesize: say so before starting
+LARGE_CELLS = 300_000
+#: measured peak memory of emission and synthesis per mapped cell (bytes)
+BYTES_PER_CELL = 8_000
+#: and their time per mapped cell (seconds)
+SECONDS_PER_CELL = 1e-3
 
 
 def _flag(name: str) -> str:
@@ -33,7 +46,7 @@ def _parameter_types() -> dict[str, tuple[type, object, tuple[str, ...]]]:
         archs = applies_to(name)
         owner = REGISTRY["lut" if "lut" in archs else archs[0]].config
         field = {f.name: f for f in fields(owner)}[name]
-        kind = {"bool": bool, "int": int, "str": str}[str(field.type)]
+        kind = {"bool": bool, "int": int, "str": str}[str(field.type).split(" |")[0]]
         out[name] = (kind, field.default, archs)
     return out
 
@@ -51,13 +64,22 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--arch", choices=list(REGISTRY), help="architecture (default lut)")
     for name, (kind, default, archs) in _parameter_types().items():
         every = len(archs) == len(REGISTRY)
-        help_text = f"default {default}" + ("" if every else f"; arch {', '.join(archs)}")
+        if default is None and name == "max_k":
+            default = f"the largest multiple of K up to {DEFAULT_MAX_K}"
+        help_text = f"default {show(default)}" + ("" if every else f"; arch {', '.join(archs)}")
         if kind is bool:
             group.add_argument(
                 _flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
             )
         else:
-            group.add_argument(_flag(name), dest=name, type=kind, help=help_text)
+            group.add_argument(
+                _flag(name), dest=name, type=kind, choices=CHOICES.get(name), help=help_text
+            )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="elaborate a design larger than this machine's memory is estimated to hold",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TileConfig:
@@ -81,14 +103,49 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
         )
     if flags and args.config:
         source += " with the flags given"
-    return config_from_dict(data | flags, source=source)
+    try:
+        cfg = config_from_dict(data | flags, source=source)
+    except ConfigError as exc:
+        raise ConfigError(_flag_names(str(exc))) from None
+    _check_size(cfg, args.force)
+    return cfg
+
+
+def _check_size(cfg: TileConfig, force: bool) -> None:
+    """Say what a large design will cost before elaborating it; refuse one that is not
+    expected to fit in this machine's memory unless ``force``."""
+    cells = cfg.estimated_cells
+    if cells < LARGE_CELLS:
+        return
+    need = cells * BYTES_PER_CELL
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cost = (
+        f"{cfg.slug}: about {cells:,} cells; emitting and synthesizing it takes about "
+        f"{cells * SECONDS_PER_CELL / 60:.0f} min and {need / 2**30:.1f} GiB"
+    )
+    if need > 0.8 * have and not force:
+        raise ConfigError(
+            f"{cost}, more than this machine's {have / 2**30:.0f} GiB allow; give --force to "
+            "try anyway, or a smaller M, N, K"
+        )
+    print(f"[lutcore] large design: {cost}", flush=True)
+
+
+def _flag_names(message: str) -> str:
+    """``message`` with each parameter it names also spelled as its flag
+    (``w_bits (--w-bits)=9``)."""
+    for name in PARAMETERS:
+        message = re.sub(rf"\b{name}=", f"{name} ({_flag(name)})=", message, count=1)
+    return message
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:
     from lutcore.hw.emit import part_name, write_tile
 
     cfg = config_from_args(args)
-    path = write_tile(cfg, args.out_dir)
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
+    with heartbeat(f"[verilog] elaborating {cfg.slug}"):
+        path = write_tile(cfg, args.out_dir)
     print(f"wrote {path}, {path.with_suffix('.json')} and {path.with_suffix('.core')} (FuseSoC)")
     for part in cfg.parts[1:]:
         print(f"wrote {args.out_dir / part_name(cfg, part)}.v ({part.replace('_', ' ')})")
@@ -100,7 +157,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from lutcore.sim.lint import lint
 
     cfg = config_from_args(args)
-    write_tile(cfg, args.out_dir)
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
+    with heartbeat(f"[lint] elaborating {cfg.slug}"):
+        write_tile(cfg, args.out_dir)
     failed = 0
     for part in cfg.parts:
         path = args.out_dir / f"{part_name(cfg, part)}.v"
@@ -116,6 +175,8 @@ def cmd_ports(args: argparse.Namespace) -> int:
     from lutcore.docs import interface_markdown
 
     cfg = config_from_args(args)
+    if args.output:
+        check_output_file(args.output, "output file (-o)", ConfigError)
     text = interface_markdown(cfg)
     if args.output:
         from lutcore.base.files import write_atomic
@@ -133,6 +194,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from lutcore.docs import INTERFACE_DOCS
     from lutcore.hw.presets import PRESETS
 
+    check_output_file(args.output, "output file (-o)", ConfigError)
     write_atomic(args.output, blocks_svg([PRESETS[p] for p in INTERFACE_DOCS.values()]))
     print(f"wrote {args.output}")
     return 0
@@ -158,7 +220,9 @@ def cmd_formal(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from lutcore.experiments.bench import run_bench
 
-    run_bench(config_from_args(args), BUILD / "bench", simulators=args.simulators)
+    cfg = config_from_args(args)
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
+    run_bench(cfg, args.out_dir, simulators=args.simulators)
     return 0
 
 
@@ -169,6 +233,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
     if args.rtl_tokens < 0 or args.rtl_columns < 1:
         print("--rtl-tokens must be >= 0 and --rtl-columns >= 1", file=sys.stderr)
         return 2
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         run_layers(args.out_dir, rtl_tokens=args.rtl_tokens, rtl_columns=args.rtl_columns)
     except ModelMissing as exc:
@@ -182,6 +247,7 @@ def cmd_pim(args: argparse.Namespace) -> int:
     from lutcore.experiments.pim import run_pim_bench
     from lutcore.sim.model import ModelMissing
 
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         run_pim_bench(args.out_dir, synth=not args.no_synth)
     except ModelMissing as exc:
@@ -196,6 +262,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from lutcore.synth.report import run_synth
 
     cfg = config_from_args(args)
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         run_synth(
             cfg,
@@ -213,6 +280,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_qor(args: argparse.Namespace) -> int:
     from lutcore.synth.qor import run_qor
 
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         problems = run_qor(args.out_dir, update=args.update)
     except ValueError as exc:
@@ -245,6 +313,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             args.out_dir,
             jobs=args.jobs,
             scheduler=args.scheduler,
+            connect_timeout=args.connect_timeout,
             retry_failed=args.retry_failed,
         )
     except (SweepError, LibertyError) as exc:
@@ -257,21 +326,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"[sweep] {len(rows) - failed} ok, {failed} failed; wrote {folder}/results.csv, "
         f"results.json, {summary.name} and {len(plots)} plot files"
     )
-    return 0
+    if failed:
+        print(
+            f"[sweep] the errors are in results.csv and {summary.name}; failed points are "
+            "cached as failed: add --retry-failed to run them again",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lutcore", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lutcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("verilog", help="emit <slug>.v and <slug>.json for a tile")
     add_config_options(p)
-    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog", help="output folder")
     p.set_defaults(func=cmd_verilog)
 
     p = sub.add_parser("lint", help="emit and run verilator --lint-only -Wall")
     add_config_options(p)
-    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "verilog", help="output folder")
     p.set_defaults(func=cmd_lint)
 
     p = sub.add_parser("ports", help="the tile's interface documentation (Markdown)")
@@ -280,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ports)
 
     p = sub.add_parser("diagram", help="the block diagram of every architecture (SVG)")
-    p.add_argument("-o", "--output", type=Path, default=Path("docs/blocks.svg"))
+    p.add_argument("-o", "--output", type=Path, default=Path("docs/blocks.svg"), help="output file")
     p.set_defaults(func=cmd_diagram)
 
     p = sub.add_parser("synth", help="Yosys area per block, OpenSTA timing, report")
@@ -297,12 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fpga-seeds", type=int, nargs="+", default=[1, 2, 3], help="nextpnr seeds (median)"
     )
-    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("qor", help="synthesize the QoR designs, compare with the baseline")
     p.add_argument("--update", action="store_true", help="rewrite synth/qor_baseline.json")
-    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
     p.set_defaults(func=cmd_qor)
 
     p = sub.add_parser("sweep", help="LUT/MAC design-space sweep: results, plots, summary")
@@ -313,11 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=V1,V2",
         help="one grid from flags instead of a spec, e.g. --grid arch=lut,mac --grid w_bits=1,2",
     )
-    p.add_argument("--name", default="cli", help="sweep name with --grid (output folder)")
+    p.add_argument(
+        "--name",
+        default="cli",
+        help="sweep name with --grid (its output folder): a letter or digit, then letters, "
+        "digits, - and _, up to 64",
+    )
     p.add_argument("-j", "--jobs", type=int, default=1, help="local worker processes")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) instead")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the Dask scheduler (default 10)",
+    )
     p.add_argument("--retry-failed", action="store_true", help="rerun points that failed")
-    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "sweep")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "sweep", help="output folder")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
@@ -328,13 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_formal)
 
     p = sub.add_parser("layers", help="real MiniLM layers through the FP path: error table")
-    p.add_argument("--out-dir", type=Path, default=BUILD / "layers")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "layers", help="output folder")
     p.add_argument("--rtl-tokens", type=int, default=0, help="also run N tokens on the RTL")
     p.add_argument("--rtl-columns", type=int, default=16, help="output columns on the RTL")
     p.set_defaults(func=cmd_layers)
 
     p = sub.add_parser("pim", help="PIM tile: pattern-aware saving, batched GEMV cycles")
-    p.add_argument("--out-dir", type=Path, default=BUILD / "pim")
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "pim", help="output folder")
     p.add_argument(
         "--no-synth", action="store_true", help="skip the converters' synthesis (minutes)"
     )
@@ -345,30 +432,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--simulators", nargs="+", default=["verilator", "icarus"], choices=["verilator", "icarus"]
     )
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "bench", help="output folder")
     p.set_defaults(func=cmd_bench)
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from lutcore.base import procs
+
     # progress lines of long runs must show up when the output goes to a file or a pipe
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
-    # `kill` (SIGTERM) stops like Ctrl-C: running tools are killed, partial outputs dropped
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C and `kill` (SIGTERM) stop alike: running tools are ended, partial outputs
+    # dropped, finished sweep points kept; the exit status says which signal
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return args.func(args)
     except ConfigError as exc:
         parser.exit(2, f"lutcore: error: {exc}\n")
     except RuntimeError as exc:  # missing tools, tool failures: say what and where
         parser.exit(1, f"lutcore: error: {exc}\n")
+    except OSError as exc:  # the environment: a full disk, a file system refusing a write
+        where = f"{exc.filename}: " if exc.filename else ""
+        parser.exit(1, f"lutcore: error: {where}{exc.strerror or exc}\n")
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        procs.end_all()
+        parser.exit(128 + signum, f"lutcore: interrupted ({signal.Signals(signum).name})\n")
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -60,12 +60,23 @@ class Build:
         return self.toplevel or part_name(self.cfg, self.part)
 
 
+#: the programs each simulator needs
+SIMULATOR_TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
+
+
+def require_simulators(simulators: list[str]) -> None:
+    """:class:`~lutcore.base.tools.ToolMissing` for the first program any of ``simulators``
+    lacks, before anything is built."""
+    for simulator in simulators:
+        for tool in SIMULATOR_TOOLS[simulator]:
+            require(tool)
+
+
 def _prepare_env(simulator: str) -> None:
     env = sim_env()
     os.environ["PATH"] = env["PATH"]
     os.environ["MAKEFLAGS"] = env["MAKEFLAGS"]
-    for tool in ("verilator",) if simulator == "verilator" else ("iverilog", "vvp"):
-        require(tool)
+    require_simulators([simulator])
 
 
 def build(

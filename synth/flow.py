@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lutcore.base import procs
+from lutcore.base.tools import heartbeat
 from lutcore.base.yosys import YosysError, quote, run_script
 from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
@@ -216,8 +217,10 @@ def synthesize(
     top = part_name(cfg, part)
     progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
     blocks = arch_of(cfg).blocks if part == "tile" else ()
+    with heartbeat(f"[synth] {top}: emitting Verilog", progress):
+        verilog = part_verilog(cfg, part, macros=True)  # SRAM banks: an estimate
     return synthesize_verilog(
-        part_verilog(cfg, part, macros=True),  # SRAM banks: an estimate
+        verilog,
         top,
         work,
         blocks=blocks,

@@ -26,12 +26,20 @@ cluster (``scheduler`` address); results go to ``results.csv`` and ``results.jso
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import io
 import itertools
 import json
+import multiprocessing
+import os
+import re
+import signal
+import threading
 import time
+import urllib.parse
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,20 +47,25 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lutcore import __version__
-from lutcore.base.files import read_table_file, write_atomic
+from lutcore.base import procs
+from lutcore.base.files import check_output_dir, read_table_file, write_atomic
+from lutcore.base.tools import ToolMissing
+from lutcore.base.yosys import YosysError
 from lutcore.hw.arch import REGISTRY, applies_to
-from lutcore.hw.config import PARAMETERS, ConfigError, TileConfig
+from lutcore.hw.config import PARAMETERS, ConfigError, TileConfig, show
 
 from .flow import liberty_digest
-from .liberty import DEFAULT_LIBERTY, check_liberty
+from .liberty import DEFAULT_LIBERTY, LibertyError, check_liberty
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_SPEC",
     "SweepError",
     "SweepSpec",
+    "check_scheduler",
     "grid_spec",
     "load_spec",
+    "row_problem",
     "run_point",
     "run_sweep",
 ]
@@ -131,9 +144,9 @@ def _grid_points(grid: dict, where: str) -> list[TileConfig]:
     mnk = grid.get("mnk")
     for key in _EXTRA - {"mnk"}:
         if key in grid and (mnk is None or not isinstance(grid[key], int) or grid[key] < 1):
-            raise SweepError(f"{where}: {key}={grid[key]!r}: a positive integer, with mnk")
+            raise SweepError(f"{where}: {key}={show(grid[key])}: a positive integer, with mnk")
     if mnk is not None and (not isinstance(mnk, int) or mnk < 1 or mnk & (mnk - 1)):
-        raise SweepError(f"{where}: mnk={mnk!r}: must be a power of two")
+        raise SweepError(f"{where}: mnk={show(mnk)}: must be a power of two")
     # A grid over several archs: a key applies to the points of the archs that take it (a
     # MAC point has no g); a key no arch of the grid takes is refused by name.
     archs = [a for a in axes.get("arch", ["lut"]) if a in REGISTRY]
@@ -162,12 +175,14 @@ def _grid_points(grid: dict, where: str) -> list[TileConfig]:
             g = params.get("g", arch.config.g) if tables else None
             shapes = [dict(M=m, N=n, K=k) for m, n, k in _shapes(mnk, g, grid)]
             if not shapes:
-                raise SweepError(f"{where}: no shape with M*N*K={mnk} for {params}")
+                point = ", ".join(f"{k}={show(v)}" for k, v in params.items())
+                raise SweepError(f"{where}: no shape with M*N*K={mnk} for {point}")
         for shape in shapes:
             try:
                 point = TileConfig.from_dict(params | shape)
             except ConfigError as exc:
-                raise SweepError(f"{where}: impossible point {params | shape}: {exc}") from None
+                point = ", ".join(f"{k}={show(v)}" for k, v in (params | shape).items())
+                raise SweepError(f"{where}: impossible point {point}: {exc}") from None
             if point not in points:  # an axis that does not apply repeats a point
                 points.append(point)
     return points
@@ -180,14 +195,17 @@ def spec_from_dict(data: dict, source: str) -> SweepSpec:
     if unknown:
         raise SweepError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
     name = data.get("name", "sweep")
-    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
-        raise SweepError(f"{source}: name={name!r}: letters, digits, - and _ only")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        raise SweepError(
+            f"{source}: name={show(name)}: a letter or digit, then letters, digits, - and _ "
+            "(up to 64 characters: it names the output folder)"
+        )
     grids = data.get("grid")
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
         raise SweepError(f"{source}: needs one or more [[grid]] tables")
     clock_ns = data.get("clock_ns", 5.0)
     if not isinstance(clock_ns, int | float) or not 0.1 <= clock_ns <= 1000:
-        raise SweepError(f"{source}: clock_ns={clock_ns!r}: allowed 0.1..1000")
+        raise SweepError(f"{source}: clock_ns={show(clock_ns)}: allowed 0.1..1000")
     liberty = Path(data["liberty"]) if "liberty" in data else DEFAULT_LIBERTY
     check_liberty(liberty)
     points, seen = [], set()
@@ -205,7 +223,9 @@ def grid_spec(flags: list[str], name: str = "cli") -> SweepSpec:
     for flag in flags:
         key, sep, values = flag.partition("=")
         if not sep or not key or not values:
-            raise SweepError(f"--grid {flag!r}: expected KEY=VALUE[,VALUE...]")
+            raise SweepError(f"--grid {show(flag)}: expected KEY=VALUE[,VALUE...]")
+        if key.strip() in grid:
+            raise SweepError(f"--grid {key.strip()} given twice: give one --grid KEY=V1,V2,...")
         grid[key.strip()] = [_scalar(v.strip()) for v in values.split(",")]
     return spec_from_dict({"name": name, "grid": [grid]}, "--grid flags")
 
@@ -257,18 +277,31 @@ def point_key(cfg: TileConfig, clock_ns: float, liberty_sha: str, tools: dict) -
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+#: design failures a point records (and the sweep goes on); anything else (a full disk, a
+#: missing tool, a file system that refuses writes) stops the sweep instead of being cached
+#: as the point's failure
+_POINT_FAILURES = (ConfigError, YosysError, LibertyError, RuntimeError, ValueError, MemoryError)
+_ENVIRONMENT = (OSError, ToolMissing)
+
+
 def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float) -> dict:
-    """Synthesize one point and return its result row; a failure is a row with its error."""
+    """Synthesize one point and return its result row; a design failure is a row with its
+    error (paths in it relative to the sweep folder)."""
     from .report import run_synth
 
     row = {"slug": cfg.slug, **cfg.to_dict()}
     started = time.perf_counter()
     try:
         rep = run_synth(cfg, reports, liberty=liberty, clock_ns=clock_ns, progress=lambda _: None)
-    except Exception as exc:  # recorded, not raised: one bad point must not stop the sweep
+    except _ENVIRONMENT:
+        raise
+    except _POINT_FAILURES as exc:  # recorded, not raised: one bad point must not stop the sweep
+        error = f"{type(exc).__name__}: {exc}"
+        for folder in {str(reports.parent.resolve()), str(reports.parent)}:
+            error = error.replace(folder + "/", "")
         return row | {
             "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "error": error[:2000],
             "seconds": round(time.perf_counter() - started, 1),
         }
     thr = rep["throughput"]
@@ -292,6 +325,108 @@ def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float) ->
     }
 
 
+#: the figures an ``ok`` row must carry, as positive numbers
+_OK_FIGURES = ("area_um2", "critical_path_ns", "fmax_mhz", "macs_per_cycle", "tops")
+
+
+def row_problem(row: object, cfg: TileConfig) -> str | None:
+    """Why the cached ``row`` is not a result of ``cfg`` (None when it is one): wrong type,
+    another configuration, an unknown status or missing figures."""
+    if not isinstance(row, dict):
+        return f"a {type(row).__name__}, not a result table"
+    if row.get("slug") != cfg.slug:
+        return f"slug {str(row.get('slug'))[:80]!r}, not this point's {cfg.slug}"
+    wrong = [k for k, v in cfg.to_dict().items() if row.get(k, object()) != v]
+    if wrong:
+        return f"configuration differs in {', '.join(wrong)}"
+    status = row.get("status")
+    if status == "failed":
+        return None if isinstance(row.get("error"), str) and row["error"] else "no error text"
+    if status != "ok":
+        return f"status {str(status)[:40]!r}: allowed ok, failed"
+    bad = [
+        k
+        for k in _OK_FIGURES
+        if not isinstance(row.get(k), int | float) or isinstance(row.get(k), bool) or row[k] <= 0
+    ]
+    if bad or not isinstance(row.get("area_by_block"), dict):
+        return f"missing or non-positive {', '.join(bad or ['area_by_block'])}"
+    return None
+
+
+def _cached(path: Path, cfg: TileConfig, say) -> dict | None:
+    """The valid cached row at ``path``, or None (a damaged one is reported and recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        row = read_table_file(path, "cached point", SweepError)
+    except SweepError as exc:
+        say(f"[sweep] {exc}; recomputing it")
+        return None
+    problem = row_problem(row, cfg)
+    if problem:
+        say(f"[sweep] cached point {path}: {problem}; recomputing it")
+        return None
+    return row
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path):
+    """Hold the sweep folder for this process; a second sweep of the same folder is refused
+    with the holder's PID (the lock goes with the process, however it ends)."""
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise SweepError(
+                f"sweep folder {folder} is in use by another sweep (PID {holder}); wait for "
+                "it to finish or give another --name / -o"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a Dask scheduler address that is not ``SCHEME://HOST:PORT`` (scheme tcp, tls,
+    ws or wss), before anything is created."""
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in _SCHEMES or not parts.hostname or port is None or port == 0:
+        raise SweepError(
+            f"--scheduler {show(address)}: expected SCHEME://HOST:PORT with scheme "
+            f"{', '.join(_SCHEMES)}, e.g. tcp://127.0.0.1:8786"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SweepError(f"--scheduler {show(address)}: nothing may follow HOST:PORT")
+
+
+def _worker_init(parent: int, stop) -> None:
+    """A local worker: Ctrl-C is the parent's to handle, SIGTERM ends the worker (its tools
+    follow), and the worker ends with its tools when the parent stops it or dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
+
+
+def _watch_parent(parent: int, stop) -> None:
+    while not stop.wait(0.2):
+        if os.getppid() != parent:
+            break
+    procs.end_all()
+    os._exit(1)
+
+
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -307,26 +442,38 @@ def run_sweep(
     *,
     jobs: int = 1,
     scheduler: str | None = None,
+    connect_timeout: float = 10.0,
     retry_failed: bool = False,
     progress: bool = True,
 ) -> list[dict]:
     """Run ``spec`` into ``out_root/<name>/`` (see the module docstring); returns the rows in
-    spec order."""
+    spec order. Interrupted (Ctrl-C, SIGTERM), it stops the running points and their tools,
+    keeps every finished point in the cache and re-raises; the results files are only
+    written for the whole set."""
     if jobs < 1:
         raise SweepError(f"jobs={jobs}: at least 1")
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    if not 0 < connect_timeout <= 3600:
+        raise SweepError(f"connect_timeout={connect_timeout}: allowed 0 < seconds <= 3600")
     folder = out_root / spec.name
+    check_output_dir(folder, "sweep folder", SweepError)
+    with folder_lock(folder):
+        return _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress)
+
+
+def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress):
     cache = folder / "points"
-    cache.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(exist_ok=True)
     tools = _tools()
     lib_sha = liberty_digest(spec.liberty)
     keys = [point_key(cfg, spec.clock_ns, lib_sha, tools) for cfg in spec.points]
+    say = tqdm.write if progress else (lambda _: None)
     rows: dict[str, dict] = {}
-    for key in keys:
-        path = cache / f"{key}.json"
-        if path.exists():
-            row = json.loads(path.read_text())
-            if row["status"] == "ok" or not retry_failed:
-                rows[key] = row
+    for key, cfg in zip(keys, spec.points, strict=True):
+        row = _cached(cache / f"{key}.json", cfg, say)
+        if row is not None and (row["status"] == "ok" or not retry_failed):
+            rows[key] = row
     todo = [(k, cfg) for k, cfg in zip(keys, spec.points, strict=True) if k not in rows]
     bar = tqdm(
         total=len(keys),
@@ -336,36 +483,75 @@ def run_sweep(
         disable=not progress,
         dynamic_ncols=True,
     )
-    reports = folder / "reports"
-    args = (reports, spec.liberty, spec.clock_ns)
+    args = (folder / "reports", spec.liberty, spec.clock_ns)
 
     def finished(key: str, row: dict) -> None:
+        if key in rows:
+            return
         write_atomic(cache / f"{key}.json", json.dumps(row, indent=1) + "\n")
         rows[key] = row
         bar.update()
         failed = sum(r["status"] != "ok" for r in rows.values())
         bar.set_postfix_str(f"{row['slug']} {row['status']}, {failed} failed")
 
-    if todo and scheduler:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = {client.submit(run_point, cfg, *args, pure=False): k for k, cfg in todo}
-            for future in dask_completed(futures):
-                finished(futures[future], future.result())
-    elif todo:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
-        try:
-            futures = {pool.submit(run_point, cfg, *args): k for k, cfg in todo}
-            for future in as_completed(futures):
-                finished(futures[future], future.result())
-        finally:
-            # on Ctrl-C, points not yet handed to a worker are dropped (finished ones are
-            # cached); a plain `with` would run the whole queue first
-            pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        if todo and scheduler:
+            _run_dask(todo, args, scheduler, connect_timeout, finished)
+        elif todo:
+            _run_local(todo, args, jobs, finished)
+    except BaseException:
+        bar.close()
+        say(
+            f"[sweep] stopped: {len(rows)} of {len(keys)} points are in {cache}; "
+            "run the same command again to resume"
+        )
+        raise
     bar.close()
     ordered = [rows[k] for k in keys]
     write_atomic(folder / "results.json", json.dumps(ordered, indent=1) + "\n")
     write_atomic(folder / "results.csv", _csv(ordered))
     return ordered
+
+
+def _run_local(todo, args, jobs, finished) -> None:
+    ctx = multiprocessing.get_context()
+    stop = ctx.Event()
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)),
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(os.getpid(), stop),
+    )
+    futures = {pool.submit(run_point, cfg, *args): k for k, cfg in todo}
+    try:
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+    except BaseException:
+        stop.set()  # the workers end their tools and exit now; a point in progress is lost
+        for future, key in futures.items():  # a result that arrived before the stop is kept
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished(key, future.result())
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(todo, args, scheduler, connect_timeout, finished) -> None:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(scheduler, timeout=connect_timeout)
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise SweepError(
+            f"Dask scheduler {scheduler}: no connection within {connect_timeout:g} s ({reason})"
+        ) from None
+    with client:
+        futures = {client.submit(run_point, cfg, *args, pure=False): k for k, cfg in todo}
+        try:
+            for future in dask_completed(futures):
+                finished(futures[future], future.result())
+        except BaseException:
+            client.cancel(list(futures))
+            raise

@@ -45,7 +45,7 @@ def _same(rows_a: list[dict], rows_b: list[dict]) -> None:
         ({"grid": [{"mnk": 512, "M": 2}]}, "either mnk or M/N/K"),
         ({"grid": [{"w_bits": []}]}, "w_bits is an empty list"),
         ({"grid": [{}], "clock_ns": 0}, "clock_ns=0"),
-        ({"grid": [{}], "name": "a b"}, "name='a b'"),
+        ({"grid": [{}], "name": "a b"}, 'name="a b"'),
     ],
 )
 def test_bad_specs_are_refused_by_name(spec, message):

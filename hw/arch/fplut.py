@@ -27,6 +27,7 @@ class FpLutConfig(TileConfig, Tables, Dequant):
     fp_words: ClassVar[bool] = True
     #: table entries are FP16 words and results FP32 words (the dequant converter's input)
     fp_tables: ClassVar[bool] = True
+    cell_model: ClassVar[tuple[float, float]] = (2500.0, 50.0)
 
     a_bits: int = 16
     act_format: str = "fp16"
@@ -38,7 +39,7 @@ class FpLutConfig(TileConfig, Tables, Dequant):
         )
         if self.weight_format == "bcq":
             raise ConfigError(
-                "weight_format='bcq' with arch='fplut': allowed unsigned, signed "
+                'weight_format="bcq" with arch="fplut": allowed "unsigned", "signed" '
                 "(the FP-table tile applies uniform zero points itself)"
             )
 

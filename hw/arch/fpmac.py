@@ -26,6 +26,7 @@ class FpMacConfig(TileConfig):
     fp_words: ClassVar[bool] = True
     #: the command carries per-column FP16 scales, broadcast with each weight beat
     scale_in_command: ClassVar[bool] = True
+    cell_model: ClassVar[tuple[float, float]] = (5000.0, 250.0)
 
     a_bits: int = 16
     planes_per_cycle: int = 2  # the default w_bits: whole weights per beat
@@ -38,7 +39,7 @@ class FpMacConfig(TileConfig):
         )
         if self.weight_format == "bcq":
             raise ConfigError(
-                "weight_format='bcq' with arch='fpmac': allowed unsigned, signed "
+                'weight_format="bcq" with arch="fpmac": allowed "unsigned", "signed" '
                 "(the FP16 baseline dequantizes uniform weights)"
             )
 

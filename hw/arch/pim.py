@@ -42,19 +42,19 @@ class PimConfig(TileConfig, Tables, SramBanks):
             "plane per step",
         )
         if self.weight_format == "bcq":
-            raise ConfigError("weight_format='bcq' with arch='pim': allowed unsigned, signed")
+            raise ConfigError('weight_format="bcq" with arch="pim": allowed "unsigned", "signed"')
         if self.M > 16:
             raise ConfigError(
-                f"M={self.M} with arch='pim': the batch B = M shares one SRAM word; allowed 1..16"
+                f'M={self.M} with arch="pim": the batch B = M shares one SRAM word; allowed 1..16'
             )
         if self.K // self.g > 16:
             raise ConfigError(
-                f"K={self.K} with arch='pim': K/g is the number of SRAM banks; allowed up to "
+                f'K={self.K} with arch="pim": K/g is the number of SRAM banks; allowed up to '
                 f"16 banks (K <= {16 * self.g})"
             )
         if self.N > 16:
             raise ConfigError(
-                f"N={self.N} with arch='pim': N columns look up per step; allowed 1..16"
+                f'N={self.N} with arch="pim": N columns look up per step; allowed 1..16'
             )
 
     @property

