@@ -599,6 +599,19 @@ class TileConfig(TileShape, Weights):
         return self.weight_bit_macs_per_cycle / self.w_bits
 
     @property
+    def slices_ahead(self) -> int:
+        """Activation beats (K-slices) the tile takes before any weight: the slice buffer's
+        two slots (the slice in use and the next)."""
+        return 2
+
+    @property
+    def latency_cycles(self) -> int:
+        """Cycles from the transfer of an output tile's last weight beat to the transfer of
+        its ``y`` beat, with ``y`` ready: ``1 + pipeline`` (stream tiles; the PIM tile's
+        compute is paced by its lookups instead)."""
+        return 1 + self.pipeline
+
+    @property
     def turnaround_cycles(self) -> int:
         """Cycles a tile boundary adds, unthrottled, when the next output tile's first beat
         waits for the previous result to be read (the accumulators are the result

@@ -56,10 +56,15 @@ class TileControl(wiring.Component):
         issued = Signal(beat_layout(cfg))
         m.d.comb += [
             t_last.eq(t == beats - 1),
-            # n_slices = 0 behaves as 1: the counter never runs past the first slice. With a
-            # fixed runtime K (max_slices = 1) every slice ends a tile.
+            # n_slices = 0 behaves as 1: the counter never runs past the first slice; above
+            # max_slices (the field can carry up to 2*max_slices - 1) it behaves as max_slices,
+            # which the accumulators are sized for (and the counter reaches). With a fixed
+            # runtime K (max_slices = 1) every slice ends a tile.
             tile_last.eq(
-                t_last if cfg.max_slices == 1 else t_last & (s + 1 >= self.cmd.payload.n_slices)
+                t_last
+                if cfg.max_slices == 1
+                else t_last
+                & ((s + 1 >= self.cmd.payload.n_slices) | (s == cfg.max_slices - 1))
             ),
             first.eq(~s.any() & ~t.any()),
         ]

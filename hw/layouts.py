@@ -46,7 +46,8 @@ def weight_layout(cfg: TileConfig) -> ArrayLayout:
 
 
 def cmd_layout(cfg: TileConfig) -> StructLayout:
-    """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1) and,
+    """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1, a
+    value above ``max_slices`` as ``max_slices``) and,
     for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``); for the
     FP16 baseline the per-column FP16 scale ``scale[n]``; for the PIM tile ``load`` (1: write
     the tables of ``n_slices`` activation beats into the SRAM; 0: compute one output tile

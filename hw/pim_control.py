@@ -198,7 +198,14 @@ class PimControl(wiring.Component):
             with m.If(c.load):
                 m.d.sync += [totals.eq(0), taken.eq(0), written.eq(0), table_full.eq(0)]
                 m.d.sync += wr_row.eq(0)
-                m.d.sync += n_slices.eq(Mux(c.n_slices == 0, 1, c.n_slices))
+                # 0 acts as 1 and more than the SRAM holds as max_slices (port table)
+                m.d.sync += n_slices.eq(
+                    Mux(
+                        c.n_slices == 0,
+                        1,
+                        Mux(c.n_slices > cfg.max_slices, cfg.max_slices, c.n_slices),
+                    )
+                )
                 m.next = "load"
             with m.Else():
                 m.next = "compute"

@@ -186,7 +186,7 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "",
         "Per output tile (M rows x N columns of Y over a runtime K of `n_slices * K`):",
         "",
-        "1. `cmd`: one beat with `n_slices` (1..max_slices; 0 behaves as 1) and, for unsigned "
+        f"1. `cmd`: one beat with `n_slices` (1..{cfg.max_slices}) and, for unsigned "
         "weights, the zero point of each column. The tile holds it for the whole output tile "
         "and accepts it with the tile's last weight beat.",
         "2. `a`: `n_slices` beats, slice `s` holds `A[m, s*K + k]`.",
@@ -203,6 +203,29 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "one weight beat per cycle; the only bubbles are at a tile boundary while the "
         "previous result waits to be read (the accumulators are the result register).",
         "",
+        "## Timing",
+        "",
+        f"- Output latency: `y` is valid {cfg.latency_cycles} cycle(s) after the transfer of "
+        "the tile's last weight beat.",
+        f"- With `y` always ready and every input valid, each tile boundary costs "
+        f"{cfg.latency_cycles - 1} idle cycle(s) on `w` (the next tile's first beat waits "
+        "for the result to leave the accumulators); a slower `y` adds its stall cycles.",
+        "",
+        "## Inputs outside the contract",
+        "",
+        "The tile has a defined response to everything its ports can carry:",
+        "",
+        "- `n_slices = 0` behaves as 1.",
+        f"- `n_slices` above max_slices = {cfg.max_slices} (the field is "
+        f"{cfg.slice_count_bits} bits wide) behaves as {cfg.max_slices}: the output tile ends "
+        f"after {cfg.max_slices} slices, which the accumulators are sized for, and the "
+        "activation and weight beats sent beyond them count toward the next output tile.",
+        "- A `w` beat with no `cmd` is not taken (`w.ready` stays low) until a command "
+        f"arrives; {cfg.slices_ahead} `a` beats (slices) are taken ahead, then `a.ready` "
+        "drops.",
+        "- `y.ready` low holds the result (and, at the next tile boundary, the array) "
+        "without losing anything.",
+        "",
         "## Waveform of one short GEMV",
         "",
         "From Amaranth's simulator of this configuration (paste into wavedrom.com, or run a "
@@ -214,17 +237,24 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "",
         "## Driving it",
         "",
+        "Drive `cmd`, `a`, `w` and `y` concurrently (four processes, threads or cocotb "
+        "coroutines), each walking the same list of output tiles:",
+        "",
         "```",
-        "for each output tile (m0, n0) and each K range of up to max_k:",
-        "    send cmd {n_slices, zero[0..N-1]}",
-        "    for s in slices:  send a = A[m0:m0+M, s*K:(s+1)*K]",
-        f"    for s in slices:  for t in 0..{cfg.beats_per_slice - 1}:  "
-        "send w = bit planes of Wq[s*K:(s+1)*K, n0:n0+N]",
-        "    receive y; add into Y[m0:m0+M, n0:n0+N] (sum the K ranges)",
+        "tiles = for each output tile (m0, n0) and each K range of up to max_k",
+        "cmd sender: for each tile: send {n_slices, zero[0..N-1]}",
+        "a sender:   for each tile: for s in slices: send A[m0:m0+M, s*K:(s+1)*K]",
+        f"w sender:   for each tile: for s in slices: for t in 0..{cfg.beats_per_slice - 1}: "
+        "send bit planes of Wq[s*K:(s+1)*K, n0:n0+N]",
+        "y receiver: for each tile: receive y; add into Y[m0:m0+M, n0:n0+N]",
         "```",
         "",
-        "The three senders can be independent processes; `lutcore.sim.streams.gemm_jobs` "
-        "produces exactly these beats from NumPy matrices.",
+        "Sequential code deadlocks: a `cmd` send does not complete until the tile's last "
+        f"weight beat is taken, and the tile takes {cfg.slices_ahead} activation beats ahead "
+        "of the weights, so sending every activation of a tile before its weights stalls "
+        f"when `n_slices > {cfg.slices_ahead}`. "
+        "`lutcore.sim.streams.gemm_jobs` produces exactly these beats from NumPy matrices; "
+        "`lutcore.sim.harness` drives them concurrently.",
         "",
     ]
 
@@ -259,6 +289,15 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
         "4. Memory mode: `mem` requests (bank, row, write, wdata) reach the same banks while "
         "the tile is idle (they stall during a load or a compute); each read answers one "
         "`mem_rsp` beat, in order.",
+        "",
+        "## Inputs outside the contract",
+        "",
+        f"- A load with `n_slices = 0` loads one slice; one above max_slices = "
+        f"{cfg.max_slices} (the field is {cfg.slice_count_bits} bits wide) loads "
+        f"{cfg.max_slices}, all the SRAM holds, and returns to idle.",
+        "- `a` beats outside a load and `w` beats outside a compute are not taken (`ready` "
+        "stays low) until the command that needs them.",
+        "- A compute's `n_slices` is not used: it runs over the slices of the last load.",
         "",
         "`lutcore.sim.pim_model` is the cycle model the RTL is held to; "
         "`lutcore.sim.pim_driver` drives these streams from NumPy matrices.",

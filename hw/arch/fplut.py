@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..config import FP16, ConfigError, Dequant, FpFormat, Tables, TileConfig
+from ..fp_precompute import FpTablePrecompute
 from ..tile import FpLutTile
 from .record import Arch
 
@@ -46,6 +47,11 @@ class FpLutConfig(TileConfig, Tables, Dequant):
     @property
     def parts(self) -> tuple[str, ...]:
         return ("tile", "dequant")  # FP16 words go straight into its tables
+
+    @property
+    def slices_ahead(self) -> int:
+        # and one in each stage of the pipelined FP precompute
+        return 2 + (FpTablePrecompute.DEPTH if self.pipeline else 0)
 
     @property
     def act_fmt(self) -> FpFormat:

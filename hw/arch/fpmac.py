@@ -47,6 +47,12 @@ class FpMacConfig(TileConfig):
     def parts(self) -> tuple[str, ...]:
         return ("tile",)
 
+    @property
+    def latency_cycles(self) -> int:
+        # pipeline 2 adds the cell's two FP stages (after the weight dequantization and the
+        # product's rounding) ahead of the accumulator
+        return 1 + self.pipeline + (2 if self.pipeline >= 2 else 0)
+
     def derived_summary(self) -> str:
         return f"FP16 activations, FP32 results, beats/slice = {self.beats_per_slice}"
 
