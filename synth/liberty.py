@@ -219,6 +219,7 @@ def check_liberty(path: Path) -> str:
         funcs = [f for d, f in pins.values() if d == "output" and f]
         if len(funcs) == 1:
             norm = funcs[0].replace(" ", "").replace("*", "&").replace("+", "|")
+            norm = re.sub(r"\((!?\w+)\)", r"\1", norm)  # "(!A)|(!B)" is "!A|!B"
             while norm.startswith("(") and norm.endswith(")"):
                 norm = norm[1:-1]
             gates.add((ins, norm))

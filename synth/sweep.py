@@ -475,6 +475,7 @@ def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, pr
         if row is not None and (row["status"] == "ok" or not retry_failed):
             rows[key] = row
     todo = [(k, cfg) for k, cfg in zip(keys, spec.points, strict=True) if k not in rows]
+    client = _connect(scheduler, connect_timeout) if todo and scheduler else None
     bar = tqdm(
         total=len(keys),
         initial=len(keys) - len(todo),
@@ -495,8 +496,8 @@ def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, pr
         bar.set_postfix_str(f"{row['slug']} {row['status']}, {failed} failed")
 
     try:
-        if todo and scheduler:
-            _run_dask(todo, args, scheduler, connect_timeout, finished)
+        if client is not None:
+            _run_dask(client, todo, args, finished)
         elif todo:
             _run_local(todo, args, jobs, finished)
     except BaseException:
@@ -536,17 +537,22 @@ def _run_local(todo, args, jobs, finished) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(todo, args, scheduler, connect_timeout, finished) -> None:
+def _connect(scheduler: str, timeout: float):
+    """A Dask client of ``scheduler``, or one line saying why there is none."""
     from distributed import Client
-    from distributed import as_completed as dask_completed
 
     try:
-        client = Client(scheduler, timeout=connect_timeout)
+        return Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise SweepError(
-            f"Dask scheduler {scheduler}: no connection within {connect_timeout:g} s ({reason})"
+            f"Dask scheduler {scheduler}: no connection within {timeout:g} s ({reason})"
         ) from None
+
+
+def _run_dask(client, todo, args, finished) -> None:
+    from distributed import as_completed as dask_completed
+
     with client:
         futures = {client.submit(run_point, cfg, *args, pure=False): k for k, cfg in todo}
         try:

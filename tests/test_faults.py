@@ -20,7 +20,7 @@ from amaranth.sim import Simulator
 from lutcore.base import files
 from lutcore.cli import main
 from lutcore.hw.arch import make_tile
-from lutcore.hw.config import ConfigError, tile_config
+from lutcore.hw.config import tile_config
 from lutcore.hw.pim_tile import PimTile
 from lutcore.sim import pim_driver
 from lutcore.sim.amaranth_driver import simulate_jobs
@@ -166,3 +166,342 @@ def test_pim_load_beyond_the_sram_is_clamped():
     assert out["idle"] and out["extra_taken"] == 0
     want = pim_driver.expected_result(cfg, a, pim_driver.Compute(codes, zero))
     assert first_mismatch(decode_result(cfg, out["y"]), want) is None
+
+
+# ---- files that are not what they claim -----------------------------------------------------
+
+
+def _cli_error(capsys, argv: list[str], code: int = 2) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == code, err
+    assert "Traceback" not in err and err.startswith("lutcore: error: "), err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_bad_config_files_are_named_errors(tmp_path, capsys):
+    binary = tmp_path / "g.toml"
+    binary.write_bytes(b"M = 2\n\xff")
+    err = _cli_error(capsys, ["verilog", "--config", str(binary), "-o", str(tmp_path / "v")])
+    assert str(binary) in err and "byte 0xff at offset 6" in err
+    err = _cli_error(capsys, ["verilog", "--config", "/dev/zero"])
+    assert "/dev/zero: not a regular file" in err
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (files.MAX_TABLE_BYTES + 1))
+    assert "larger than" in _cli_error(capsys, ["verilog", "--config", str(big)])
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    err = _cli_error(capsys, ["verilog", "--config", str(deep)])
+    assert str(deep) in err and "nested too deeply" in err
+    twice = tmp_path / "twice.JSON"  # the suffix in any case is JSON
+    twice.write_text('{"M": 2, "M": 4}')
+    assert "duplicate key 'M'" in _cli_error(capsys, ["verilog", "--config", str(twice)])
+    bom = tmp_path / "bom.toml"  # a byte-order mark is accepted
+    bom.write_bytes(b"\xef\xbb\xbfM = 1\nN = 4\nK = 4\nmax_k = 64\n")
+    assert main(["verilog", "--config", str(bom), "-o", str(tmp_path / "v")]) == 0
+    assert (tmp_path / "v" / f"{tile_config(M=1, N=4, K=4, max_k=64).slug}.v").exists()
+
+
+def test_damaged_or_special_liberty_files_are_named_errors(tmp_path):
+    raw = gzip.compress(DEFAULT_LIBERTY.read_bytes())
+    cut = tmp_path / "cut.lib.gz"
+    cut.write_bytes(raw[: len(raw) // 3])
+    flipped = tmp_path / "flipped.lib.gz"
+    flipped.write_bytes(raw[:200] + bytes(b ^ 0x5A for b in raw[200:400]) + raw[400:])
+    for path in (cut, flipped):
+        with pytest.raises(LibertyError, match=re.escape(f"liberty {path}: damaged gzip")):
+            read_liberty_text(path)
+    with pytest.raises(LibertyError, match="/dev/zero: not a regular file"):
+        read_liberty_text(Path("/dev/zero"))
+
+
+def test_a_failing_abc_keeps_its_logs_and_leaves_no_scratch_folders(tmp_path):
+    """A library with just INV, NAND2 and DFF passes the pre-check, then the mapping fails:
+    the error names a log that exists, and ABC's scratch folders are gone."""
+    require_tool("sta")
+    text = DEFAULT_LIBERTY.read_text()
+    groups = cell_groups(text)
+    keep = ["sky130_fd_sc_hd__inv_1", "sky130_fd_sc_hd__nand2_1", "sky130_fd_sc_hd__dfxtp_1"]
+    header = text[: min(start for start, _ in groups.values())]
+    lib = tmp_path / "three.lib"
+    lib.write_text(header + "\n".join(text[slice(*groups[c])] for c in keep) + "\n}\n")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    proc = _run_cli(
+        ["synth", "--preset", "small", "--liberty", str(lib), "-o", str(out)], TMPDIR=scratch
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    logs = re.findall(r"log (\S+\.log)", proc.stderr)
+    assert logs and all(Path(log).exists() for log in logs), proc.stderr
+    assert not list(scratch.iterdir()) and not list(out.glob(".work-*"))
+
+
+# ---- output locations and addresses, checked before any work --------------------------------
+
+
+def test_output_locations_are_checked_first(tmp_path, capsys):
+    afile = tmp_path / "README.md"
+    afile.write_text("x")
+    assert "exists and is not a folder" in _cli_error(capsys, ["verilog", "-o", str(afile)])
+    for bad in ("/dev/null/x", "/proc/x"):
+        assert "cannot create it" in _cli_error(capsys, ["synth", "-o", bad])
+    assert "is a folder" in _cli_error(capsys, ["ports", "-o", str(tmp_path)])
+    err = _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--name", "n" * 300])
+    assert "up to 64 characters" in err and "n" * 61 not in err  # the value is cut
+    assert "a letter or digit" in _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--name=-rf"])
+    err = _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--grid", "w_bits=2"])
+    assert "--grid w_bits given twice" in err
+    err = _cli_error(capsys, ["verilog", "--M", "4096", "--N", "4096", "--K", "4096"])
+    assert "cells" in err and "--force" in err
+    assert tile_config(K=12).max_k == 4092  # the default follows K
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("lutcore ")
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("not a url", "expected SCHEME://HOST:PORT"),
+        ("http://127.0.0.1:8786", "expected SCHEME://HOST:PORT"),
+        ("tcp://127.0.0.1", "expected SCHEME://HOST:PORT"),
+        ("tcp://127.0.0.1:1", "no connection within 1 s"),
+    ],
+)
+def test_dask_addresses_are_checked_before_anything_is_created(tmp_path, capsys, address, says):
+    out = tmp_path / "out"
+    argv = ["sweep", "--grid", "arch=mac", "--grid", "w_bits=1", "--scheduler", address]
+    err = _cli_error(capsys, [*argv, "--connect-timeout", "1", "-o", str(out)])
+    assert says in err
+    if "no connection" not in err:
+        assert not out.exists()
+
+
+def test_a_second_sweep_of_a_folder_is_refused_with_the_holders_pid(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    spec = sweep.grid_spec(["arch=mac", "w_bits=1"], "s")
+    with sweep.folder_lock(folder):
+        probe = subprocess.run(
+            [sys.executable, "-c", _LOCK_PROBE, str(folder)], capture_output=True, text=True
+        )
+    assert f"in use by another sweep (PID {os.getpid()})" in probe.stdout, probe.stderr
+    assert spec.points  # the spec itself is fine
+
+
+_LOCK_PROBE = """
+import sys
+from pathlib import Path
+from lutcore.synth.sweep import SweepError, folder_lock
+try:
+    with folder_lock(Path(sys.argv[1])):
+        print("taken")
+except SweepError as exc:
+    print(exc)
+"""
+
+
+# ---- the cache ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", '{"slug": ', "[]", '{"slug": "x"}', '{"status": "ok"}', "\xff"],
+    ids=["empty", "truncated", "list", "other slug", "status only", "not text"],
+)
+def test_damaged_cache_entries_are_reported_and_recomputed(tmp_path, text):
+    cfg = tile_config("mac", M=1, N=1, K=2, w_bits=1, max_k=4)
+    path = tmp_path / "points" / "key.json"
+    path.parent.mkdir()
+    if text == '{"status": "ok"}':
+        text = json.dumps({"slug": cfg.slug, **cfg.to_dict(), "status": "ok"})
+    path.write_bytes(text.encode("utf-8", "surrogateescape") if text != "\xff" else b"\xff")
+    said: list[str] = []
+    assert sweep._cached(path, cfg, said.append) is None
+    assert len(said) == 1 and str(path) in said[0] and "recomputing" in said[0]
+
+
+def test_atomic_outputs_get_the_mode_of_a_plain_open(tmp_path):
+    old = os.umask(0o022)
+    try:
+        files.write_atomic(tmp_path / "x.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_missing_simulator_is_found_before_anything_is_built(monkeypatch):
+    from lutcore.base import tools
+    from lutcore.experiments import bench
+
+    real = tools.shutil.which
+    monkeypatch.setattr(
+        tools.shutil,
+        "which",
+        lambda tool, path=None: None if tool == "iverilog" else real(tool, path=path),
+    )
+    monkeypatch.setattr(bench, "build", lambda *a, **k: pytest.fail("built before the check"))
+    with pytest.raises(tools.ToolMissing, match="iverilog"):
+        bench.run_bench(
+            tile_config(M=1, N=4, K=4, max_k=64), Path("unused"), ["verilator", "icarus"]
+        )
+
+
+# ---- signals, children, exit status -------------------------------------------------------
+
+#: four MAC points of a few seconds each
+GRID = [
+    *("--grid", "arch=mac", "--grid", "M=1", "--grid", "N=1,2,3,4", "--grid", "K=2"),
+    *("--grid", "w_bits=1", "--grid", "max_k=4", "--name", "faults"),
+]
+
+
+def _run_cli(argv: list[str], **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lutcore.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **{k: str(v) for k, v in env.items()}),
+        timeout=300,
+    )
+
+
+def _start(argv: list[str], tmp_path: Path) -> subprocess.Popen:
+    """``lutcore`` in its own process group (as a shell job is), with its temporary folder
+    (ABC's scratch) under ``tmp_path``, so that every tool it runs names ``tmp_path``."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lutcore.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ, TMPDIR=str(scratch)),
+    )
+
+
+def _tools(folder: Path) -> set[int]:
+    """The tools working in ``folder``: processes whose command line names it and that are
+    not lutcore itself (its sweep workers are forks with its command line)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                line = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in line and "lutcore.cli" not in line:
+                found.add(int(proc.name))
+    return found
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().split()[3]) == pid:
+                found.add(int(proc.name))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _wait_for(condition, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {condition}")
+
+
+def _points(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "faults" / "points").glob("*.json"))]
+
+
+@pytest.mark.parametrize(("sig", "jobs"), [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_path, sig, jobs):
+    require_tool("sta")
+    out = tmp_path / "out dir [1] $x"  # also: paths go into Yosys and Tcl quoted
+    proc = _start(["sweep", *GRID, "-j", str(jobs), "-o", str(out)], tmp_path)
+    _wait_for(lambda: (out / "faults" / "points").is_dir() and len(_points(out)) >= 1)
+    tools = _wait_for(lambda: _tools(tmp_path))  # the next point is being synthesized
+    workers = _children(proc.pid)
+    started = time.monotonic()
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
+    else:
+        os.kill(proc.pid, sig)  # `kill PID`
+    _, err = proc.communicate(timeout=60)
+    stop_s = time.monotonic() - started
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and f"interrupted ({signal.Signals(sig).name})" in err, err
+    assert not _alive(tools | workers) and not _tools(tmp_path)
+    rows = _points(out)
+    assert 1 <= len(rows) < 4 and all(r["status"] == "ok" for r in rows)
+    # the stop came before a point in progress could finish
+    assert stop_s < min(r["seconds"] for r in rows), (stop_s, [r["seconds"] for r in rows])
+    assert not (out / "faults" / "results.json").exists()  # only a complete set is written
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "faults" / "points").iterdir()}
+    resumed = _run_cli(["sweep", *GRID, "-o", str(out)])
+    assert resumed.returncode == 0, resumed.stderr
+    results = json.loads((out / "faults" / "results.json").read_text())
+    assert [r["status"] for r in results] == ["ok"] * 4
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not recomputed
+
+
+def test_workers_and_tools_end_when_the_sweep_is_killed(tmp_path):
+    require_tool("sta")
+    out = tmp_path / "out"
+    proc = _start(["sweep", *GRID, "-j", "2", "-o", str(out)], tmp_path)
+    tools = _wait_for(lambda: _tools(tmp_path))
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _wait_for(lambda: not _alive(tools | workers | _tools(tmp_path)), timeout=10)
+    before = len(list((out / "faults" / "points").glob("*.json")))
+    time.sleep(1.0)
+    assert len(list((out / "faults" / "points").glob("*.json"))) == before
+
+
+def test_a_synthesis_stopped_by_sigterm_ends_its_tools(tmp_path):
+    out = tmp_path / "out"
+    proc = _start(["synth", "--preset", "small", "-o", str(out)], tmp_path)
+    tools = _wait_for(lambda: _tools(tmp_path))
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert not _alive(tools) and not _tools(tmp_path)
+    assert not list(out.glob("*/report.json")) and not list(out.glob(".work-*"))
+
+
+def test_failed_points_exit_nonzero_without_absolute_paths(tmp_path, monkeypatch, capsys):
+    from lutcore.synth import report
+
+    def broken(cfg, out_root, **kwargs):
+        raise RuntimeError(f"no luck in {out_root.resolve()}/{cfg.slug}.failed/yosys.log")
+
+    monkeypatch.setattr(report, "run_synth", broken)  # forked workers inherit it
+    code = main(["sweep", "--grid", "arch=mac", "--grid", "w_bits=1,2", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "--retry-failed" in err
+    rows = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert all(str(tmp_path) not in r["error"] and "reports/" in r["error"] for r in rows)
