@@ -63,8 +63,7 @@ class TileControl(wiring.Component):
             tile_last.eq(
                 t_last
                 if cfg.max_slices == 1
-                else t_last
-                & ((s + 1 >= self.cmd.payload.n_slices) | (s == cfg.max_slices - 1))
+                else t_last & ((s + 1 >= self.cmd.payload.n_slices) | (s == cfg.max_slices - 1))
             ),
             first.eq(~s.any() & ~t.any()),
         ]

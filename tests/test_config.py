@@ -22,20 +22,20 @@ BAD = [
     ({"weight_format": "ternary"}, 'weight_format="ternary": allowed "unsigned", "signed", "bcq"'),
     (
         {"weight_format": "bcq", "planes_per_cycle": 2},
-        "planes_per_cycle=2 with weight_format=\"bcq\"",
+        'planes_per_cycle=2 with weight_format="bcq"',
     ),
-    ({"act_format": "fp8"}, "act_format=\"fp8\": allowed \"int\", \"fp16\", \"bf16\""),
-    ({"act_block": "row"}, "act_block=\"row\": allowed \"group\", \"chunk\""),
-    ({"act_rounding": "up"}, "act_rounding=\"up\": allowed \"rne\", \"trunc\""),
-    ({"out_format": "bf16"}, "out_format=\"bf16\": allowed \"fp32\", \"fp16\""),
+    ({"act_format": "fp8"}, 'act_format="fp8": allowed "int", "fp16", "bf16"'),
+    ({"act_block": "row"}, 'act_block="row": allowed "group", "chunk"'),
+    ({"act_rounding": "up"}, 'act_rounding="up": allowed "rne", "trunc"'),
+    ({"out_format": "bf16"}, 'out_format="bf16": allowed "fp32", "fp16"'),
     ({"act_format": "fp16", "group": 6}, "group=6: must be a multiple of K=4 that divides"),
     ({"act_format": "fp16", "group": 3072}, "group=3072: must be a multiple of K=4"),
-    ({"act_format": "bf16", "a_bits": 4}, "a_bits=4 with act_format=\"bf16\""),
-    ({"arch": "fpmac", "act_format": "int"}, "act_format=\"int\" with arch=\"fpmac\""),
-    ({"arch": "fpmac", "w_bits": 4}, "planes_per_cycle=2 with arch=\"fpmac\""),
+    ({"act_format": "bf16", "a_bits": 4}, 'a_bits=4 with act_format="bf16"'),
+    ({"arch": "fpmac", "act_format": "int"}, 'act_format="int" with arch="fpmac"'),
+    ({"arch": "fpmac", "w_bits": 4}, 'planes_per_cycle=2 with arch="fpmac"'),
     (
         {"arch": "fpmac", "planes_per_cycle": 1},
-        "planes_per_cycle=1 with arch=\"fpmac\": the FP16 baseline takes FP16 activation words",
+        'planes_per_cycle=1 with arch="fpmac": the FP16 baseline takes FP16 activation words',
     ),
     (
         {
@@ -46,19 +46,19 @@ BAD = [
             "w_bits": 1,
             "planes_per_cycle": 1,
         },
-        "weight_format=\"bcq\" with arch=\"fpmac\"",
+        'weight_format="bcq" with arch="fpmac"',
     ),
     (
         {"arch": "fplut", "act_format": "int"},
-        "act_format=\"int\" with arch=\"fplut\": the FP-table tile builds",
+        'act_format="int" with arch="fplut": the FP-table tile builds',
     ),
     (
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "symmetric": False},
-        "symmetric=false with arch=\"fplut\"",
+        'symmetric=false with arch="fplut"',
     ),
     (
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "weight_format": "bcq"},
-        "weight_format=\"bcq\" with arch=\"fplut\": allowed \"unsigned\", \"signed\"",
+        'weight_format="bcq" with arch="fplut": allowed "unsigned", "signed"',
     ),
     (
         {"arch": "fplut", "act_format": "fp16", "a_bits": 16, "K": 6, "max_k": 6},
@@ -66,30 +66,30 @@ BAD = [
     ),
     (
         {"arch": "pim", "symmetric": True},
-        "symmetric=true with arch=\"pim\": the PIM tile reads unsigned (0/1)",
+        'symmetric=true with arch="pim": the PIM tile reads unsigned (0/1)',
     ),
     (
         {"arch": "pim", "symmetric": False, "planes_per_cycle": 2},
-        "planes_per_cycle=2 with arch=\"pim\"",
+        'planes_per_cycle=2 with arch="pim"',
     ),
     (
         {"arch": "pim", "symmetric": False, "read_ports": 3},
         "read_ports=3: allowed 1, 2 (one 1rw1r SRAM macro per bank)",
     ),
-    ({"arch": "pim", "symmetric": False, "M": 32}, "M=32 with arch=\"pim\""),
-    ({"arch": "pim", "symmetric": False, "N": 32}, "N=32 with arch=\"pim\""),
-    ({"arch": "pim", "symmetric": False, "K": 68, "max_k": 68}, "K=68 with arch=\"pim\""),
+    ({"arch": "pim", "symmetric": False, "M": 32}, 'M=32 with arch="pim"'),
+    ({"arch": "pim", "symmetric": False, "N": 32}, 'N=32 with arch="pim"'),
+    ({"arch": "pim", "symmetric": False, "K": 68, "max_k": 68}, 'K=68 with arch="pim"'),
     # a parameter that does not apply to the arch is refused by name
-    ({"read_ports": 2}, "read_ports applies to arch pim only (not \"lut\")"),
+    ({"read_ports": 2}, 'read_ports applies to arch pim only (not "lut")'),
     ({"pattern_aware": False}, "pattern_aware applies to arch pim only"),
-    ({"arch": "mac", "g": 2}, "g applies to arch lut, fplut, pim only (not \"mac\")"),
+    ({"arch": "mac", "g": 2}, 'g applies to arch lut, fplut, pim only (not "mac")'),
     ({"arch": "mac", "symmetric": True}, "symmetric applies to arch lut, fplut, pim only"),
     ({"arch": "fpmac", "group": 64}, "group applies to arch lut, mac, fplut only"),
     ({"arch": "fplut", "act_block": "group"}, "act_block applies to arch lut, mac only"),
     ({"arch": "pim", "act_format": "int"}, "act_format applies to arch lut, mac, fpmac, fplut"),
     (
         {"arch": "mac", "act_format": "fp16", "act_block": "chunk"},
-        "act_block=\"chunk\" with arch=\"mac\"",
+        'act_block="chunk" with arch="mac"',
     ),
     ({"a_bits": 12}, "a_bits=12: allowed 4, 8, 16"),
     (
@@ -102,7 +102,7 @@ BAD = [
     ({"M": True}, "M=true: must be an integer"),
     ({"M": 2.5}, "M=2.5: must be an integer"),
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
-    ({"arch": "dsp"}, "arch=\"dsp\": allowed lut, mac, fpmac, fplut, pim"),
+    ({"arch": "dsp"}, 'arch="dsp": allowed lut, mac, fpmac, fplut, pim'),
     ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
 ]
 
@@ -169,9 +169,9 @@ def test_toml_and_json_files(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[tile]\nM = 2\nfoo = 3\n", "unknown parameter(s) \"foo\""),
+        ("[tile]\nM = 2\nfoo = 3\n", 'unknown parameter(s) "foo"'),
         ("[tile\nM = 2\n", "malformed"),
-        ("M = 'two'\n", "M=\"two\": must be an integer"),
+        ("M = 'two'\n", 'M="two": must be an integer'),
         ("[tile]\nM = 2\n[other]\nx = 1\n", "[tile] must be the only table"),
     ],
 )
