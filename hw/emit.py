@@ -20,6 +20,7 @@ __all__ = [
     "amaranth_to_verilog",
     "core_file",
     "part_name",
+    "part_rtlil",
     "part_verilog",
     "tile_verilog",
     "top_name",
@@ -84,13 +85,23 @@ def _part_component(cfg: TileConfig, part: str, macros: bool = False):
     return make_tile(cfg), arch.description
 
 
+def _rtlil(component, name: str) -> str:
+    text = rtlil.convert(component, name=name, emit_src=False)
+    return text.replace(f"\\{name}.", f"\\{name}__")
+
+
+def part_rtlil(cfg: TileConfig, part: str) -> str:
+    """The RTLIL that :func:`part_verilog` translates (Amaranth's own output, no Yosys run):
+    a quick fingerprint of the part's design."""
+    return _rtlil(_part_component(cfg, part)[0], part_name(cfg, part))
+
+
 def amaranth_to_verilog(component, name: str) -> str:
     """Verilog of an Amaranth component as Amaranth's own backend writes it (same Yosys
     script), with two changes for people reading it: no ``src`` attributes (they hold
     absolute paths) and submodules named ``<top>__<block>`` instead of the escaped
     identifier ``\\<top>.<block>``."""
-    text = rtlil.convert(component, name=name, emit_src=False)
-    text = text.replace(f"\\{name}.", f"\\{name}__")
+    text = _rtlil(component, name)
     with tempfile.TemporaryDirectory(prefix="lutcore-emit-") as tmp:
         il, out = Path(tmp) / "design.il", Path(tmp) / "design.v"
         il.write_text(text)

@@ -458,6 +458,7 @@ def run_sweep(
         raise SweepError(f"connect_timeout={connect_timeout}: allowed 0 < seconds <= 3600")
     folder = out_root / spec.name
     check_output_dir(folder, "sweep folder", SweepError)
+    folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
         return _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress)
 

@@ -22,6 +22,7 @@ from lutcore.cli import main
 from lutcore.hw.arch import make_tile
 from lutcore.hw.config import tile_config
 from lutcore.hw.pim_tile import PimTile
+from lutcore.hw.presets import PRESETS
 from lutcore.sim import pim_driver
 from lutcore.sim.amaranth_driver import simulate_jobs
 from lutcore.sim.scenario import random_scenario
@@ -201,7 +202,7 @@ def test_bad_config_files_are_named_errors(tmp_path, capsys):
     bom = tmp_path / "bom.toml"  # a byte-order mark is accepted
     bom.write_bytes(b"\xef\xbb\xbfM = 1\nN = 4\nK = 4\nmax_k = 64\n")
     assert main(["verilog", "--config", str(bom), "-o", str(tmp_path / "v")]) == 0
-    assert (tmp_path / "v" / f"{tile_config(M=1, N=4, K=4, max_k=64).slug}.v").exists()
+    assert (tmp_path / "v" / f"{PRESETS['small'].slug}.v").exists()
 
 
 def test_damaged_or_special_liberty_files_are_named_errors(tmp_path):
@@ -246,8 +247,12 @@ def test_output_locations_are_checked_first(tmp_path, capsys):
     afile = tmp_path / "README.md"
     afile.write_text("x")
     assert "exists and is not a folder" in _cli_error(capsys, ["verilog", "-o", str(afile)])
-    for bad in ("/dev/null/x", "/proc/x"):
-        assert "cannot create it" in _cli_error(capsys, ["synth", "-o", bad])
+    err = _cli_error(capsys, ["synth", "-o", "/dev/null/x"])
+    assert "has the file /dev/null in its path" in err
+    assert "cannot write in /proc" in _cli_error(capsys, ["synth", "-o", "/proc/x"])
+    assert not (tmp_path / "new").exists()
+    _cli_error(capsys, ["verilog", "--w-bits", "9", "-o", str(tmp_path / "new")])
+    assert not (tmp_path / "new").exists()  # nothing created for a refused command
     assert "is a folder" in _cli_error(capsys, ["ports", "-o", str(tmp_path)])
     err = _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--name", "n" * 300])
     assert "up to 64 characters" in err and "n" * 61 not in err  # the value is cut
@@ -345,9 +350,7 @@ def test_a_missing_simulator_is_found_before_anything_is_built(monkeypatch):
     )
     monkeypatch.setattr(bench, "build", lambda *a, **k: pytest.fail("built before the check"))
     with pytest.raises(tools.ToolMissing, match="iverilog"):
-        bench.run_bench(
-            tile_config(M=1, N=4, K=4, max_k=64), Path("unused"), ["verilator", "icarus"]
-        )
+        bench.run_bench(PRESETS["small"], Path("unused"), ["verilator", "icarus"])
 
 
 # ---- signals, children, exit status -------------------------------------------------------

@@ -115,23 +115,22 @@ def read_table_file(path: Path, what: str, error: type[Exception]) -> Any:
 
 
 def check_output_dir(path: Path, what: str, error: type[Exception]) -> None:
-    """Refuse, before any work, an output folder that cannot be created or written: a file in
-    its place, a parent that is not a folder, a read-only or virtual file system."""
+    """Refuse, before any work and without creating anything, an output folder that cannot
+    be created or written: a file in its place or in its path, a read-only or virtual
+    file system."""
     path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise error(f"{what} {path}: exists and is not a folder") from None
-    except OSError as exc:
-        raise error(f"{what} {path}: cannot create it ({exc.strerror})") from None
-    if not path.is_dir():
-        raise error(f"{what} {path}: exists and is not a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "exists" if existing == path else f"has the file {existing} in its path"
+        raise error(f"{what} {path}: {where} and is not a folder")
     try:  # os.access does not see read-only mounts or /proc; a real file does
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".lutcore-probe-")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".lutcore-probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise error(f"{what} {path}: cannot write in it ({exc.strerror})") from None
+        raise error(f"{what} {path}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def check_output_file(path: Path, what: str, error: type[Exception]) -> None:
