@@ -90,7 +90,7 @@ def test_emitted_verilog_is_unchanged(name):
         first = next(i for i, ln in enumerate(lines) if not ln.startswith("//"))
         body = "".join(lines[first:])  # after the header comment
         assert hashlib.sha256(body.encode()).hexdigest() == recorded["body"], design
-        assert hashlib.sha256(text.encode()).hexdigest() in recorded["file_after"], design
+        assert hashlib.sha256(text.encode()).hexdigest() in recorded["file"], design
 
 
 def test_slug_distinguishes_every_parameter():
