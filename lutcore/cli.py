@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lutcore import __version__
 from lutcore.base.files import check_output_dir, check_output_file
-from lutcore.base.tools import heartbeat
+from lutcore.base.tools import heartbeat, require
 from lutcore.hw.config import CHOICES, DEFAULT_MAX_K, PARAMETERS, ConfigError, TileConfig, show
 
 BUILD = Path("build")
@@ -34,6 +34,28 @@ SECONDS_PER_CELL = 1e-3
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _one_of(allowed, kind=str):
+    """An argparse ``type`` taking one of ``allowed`` (argparse's own ``choices`` would
+    echo a huge wrong value in full); use with ``metavar=_metavar(allowed)``."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = text
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"{show(value)}: allowed {', '.join(map(str, allowed))}"
+            )
+        return value
+
+    return convert
+
+
+def _metavar(allowed) -> str:
+    return "{" + ",".join(map(str, allowed)) + "}"
 
 
 def _parameter_types() -> dict[str, tuple[type, object, tuple[str, ...]]]:
@@ -60,20 +82,36 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         "not apply to the arch is refused)"
     )
     group.add_argument("--config", type=Path, help="TOML or JSON file of tile parameters")
-    group.add_argument("--preset", choices=list(PRESETS), help="start from a named configuration")
-    group.add_argument("--arch", choices=list(REGISTRY), help="architecture (default lut)")
+    group.add_argument(
+        "--preset",
+        type=_one_of(list(PRESETS)),
+        metavar="NAME",
+        help=f"start from a named configuration: {', '.join(PRESETS)}",
+    )
+    group.add_argument(
+        "--arch",
+        type=_one_of(list(REGISTRY)),
+        metavar=_metavar(REGISTRY),
+        help="architecture (default lut)",
+    )
     for name, (kind, default, archs) in _parameter_types().items():
         every = len(archs) == len(REGISTRY)
+        shown = show(default)
         if default is None and name == "max_k":
-            default = f"the largest multiple of K up to {DEFAULT_MAX_K}"
-        help_text = f"default {show(default)}" + ("" if every else f"; arch {', '.join(archs)}")
+            shown = f"the largest multiple of K up to {DEFAULT_MAX_K}"
+        help_text = f"default {shown}" + ("" if every else f"; arch {', '.join(archs)}")
         if kind is bool:
             group.add_argument(
                 _flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
             )
         else:
+            allowed = CHOICES.get(name)
             group.add_argument(
-                _flag(name), dest=name, type=kind, choices=CHOICES.get(name), help=help_text
+                _flag(name),
+                dest=name,
+                type=kind if allowed is None else _one_of(allowed, kind),
+                metavar=None if allowed is None else _metavar(allowed),
+                help=help_text,
             )
     group.add_argument(
         "--force",
@@ -158,6 +196,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
+    require("verilator")  # before the elaboration, not after it
     with heartbeat(f"[lint] elaborating {cfg.slug}"):
         write_tile(cfg, args.out_dir)
     failed = 0
@@ -231,8 +270,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     from lutcore.sim.model import ModelMissing
 
     if args.rtl_tokens < 0 or args.rtl_columns < 1:
-        print("--rtl-tokens must be >= 0 and --rtl-columns >= 1", file=sys.stderr)
-        return 2
+        raise ConfigError(
+            f"--rtl-tokens {args.rtl_tokens} --rtl-columns {args.rtl_columns}: allowed "
+            "tokens >= 0 and columns >= 1"
+        )
     check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         run_layers(args.out_dir, rtl_tokens=args.rtl_tokens, rtl_columns=args.rtl_columns)
@@ -262,6 +303,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from lutcore.synth.report import run_synth
 
     cfg = config_from_args(args)
+    if args.fpga is None and args.fpga_seeds != [1, 2, 3]:
+        raise ConfigError("--fpga-seeds is for the ECP5 estimate: give --fpga too")
     check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
     try:
         run_synth(
@@ -430,7 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="simulation throughput and array utilization")
     add_config_options(p)
     p.add_argument(
-        "--simulators", nargs="+", default=["verilator", "icarus"], choices=["verilator", "icarus"]
+        "--simulators",
+        nargs="+",
+        default=["verilator", "icarus"],
+        type=_one_of(("verilator", "icarus")),
+        metavar="{verilator,icarus}",
     )
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "bench", help="output folder")
     p.set_defaults(func=cmd_bench)

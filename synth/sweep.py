@@ -20,8 +20,13 @@ Each finished point is cached as ``points/<key>.json`` under the sweep's folder,
 hashing the configuration, clock, liberty contents, tool versions and the generator and
 flow sources: an interrupted sweep
 resumes without recomputing them, and a failed point is recorded with its error (it is
-retried only with ``retry_failed``). Points run in local processes (``jobs``) or on a Dask
-cluster (``scheduler`` address); results go to ``results.csv`` and ``results.json``.
+retried only with ``retry_failed``). A cached row is checked against its configuration
+and the result schema when read (:func:`row_problem`); a damaged one is reported and
+recomputed. Points run in local processes (``jobs``) or on a Dask cluster (``scheduler``
+address); results go to ``results.csv`` and ``results.json``, written only for the whole
+set. A sweep holds a lock on its folder (:func:`folder_lock`). Interrupted, a local sweep
+ends its workers and their tools at once and keeps every point finished before the stop;
+a worker also ends when its parent dies.
 """
 
 from __future__ import annotations
@@ -335,7 +340,7 @@ def row_problem(row: object, cfg: TileConfig) -> str | None:
     if not isinstance(row, dict):
         return f"a {type(row).__name__}, not a result table"
     if row.get("slug") != cfg.slug:
-        return f"slug {str(row.get('slug'))[:80]!r}, not this point's {cfg.slug}"
+        return f"slug {show(row.get('slug'))}, not this point's {cfg.slug}"
     wrong = [k for k, v in cfg.to_dict().items() if row.get(k, object()) != v]
     if wrong:
         return f"configuration differs in {', '.join(wrong)}"
@@ -343,7 +348,7 @@ def row_problem(row: object, cfg: TileConfig) -> str | None:
     if status == "failed":
         return None if isinstance(row.get("error"), str) and row["error"] else "no error text"
     if status != "ok":
-        return f"status {str(status)[:40]!r}: allowed ok, failed"
+        return f'status {show(status)}: allowed "ok", "failed"'
     bad = [
         k
         for k in _OK_FIGURES
