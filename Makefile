@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim test test-quick ruff clean
+.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim faults test test-quick ruff clean
 
 venv: $(STAMP)
 
@@ -67,6 +67,9 @@ layers: $(STAMP)  ## real MiniLM layers through the FP path: build/layers/errors
 
 pim: $(STAMP)  ## PIM tile: pattern-aware saving and GEMV cycles on real weights (build/pim/)
 	"$(LUTCORE)" pim $(ARGS)
+
+faults: $(STAMP)  ## bad inputs and signals through the CLI: build/faults/faults.{md,json}
+	"$(BIN)/python" -m lutcore.faults build/faults
 
 test: $(STAMP)  ## the whole test suite
 	"$(BIN)/python" -m pytest

@@ -19,6 +19,15 @@ from amaranth.sim import Simulator
 
 from lutcore.base import files
 from lutcore.cli import main
+from lutcore.faults import (
+    SWEEP_GRID,
+    bad_inputs,
+    cached_points,
+    classify,
+    start_cli,
+    tool_pids,
+    wait_for,
+)
 from lutcore.hw.arch import make_tile
 from lutcore.hw.config import tile_config
 from lutcore.hw.pim_tile import PimTile
@@ -240,6 +249,16 @@ def test_a_failing_abc_keeps_its_logs_and_leaves_no_scratch_folders(tmp_path):
     assert not list(scratch.iterdir()) and not list(out.glob(".work-*"))
 
 
+def test_every_bad_input_of_the_fault_table_is_a_clear_error(tmp_path):
+    """The inputs `make faults` counts (files, output paths, names, grids, Dask addresses,
+    parameters): each exits non-zero with one error line and no traceback, before work."""
+    inputs = bad_inputs(tmp_path)
+    assert len(inputs) >= 50
+    for category, argv in inputs:
+        clear, what = classify(argv)
+        assert clear, f"{category}: lutcore {' '.join(argv)[:200]} -> {what}"
+
+
 # ---- output locations and addresses, checked before any work --------------------------------
 
 
@@ -355,12 +374,6 @@ def test_a_missing_simulator_is_found_before_anything_is_built(monkeypatch):
 
 # ---- signals, children, exit status -------------------------------------------------------
 
-#: four MAC points of a few seconds each
-GRID = [
-    *("--grid", "arch=mac", "--grid", "M=1", "--grid", "N=1,2,3,4", "--grid", "K=2"),
-    *("--grid", "w_bits=1", "--grid", "max_k=4", "--name", "faults"),
-]
-
 
 def _run_cli(argv: list[str], **env) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -370,36 +383,6 @@ def _run_cli(argv: list[str], **env) -> subprocess.CompletedProcess:
         env=dict(os.environ, **{k: str(v) for k, v in env.items()}),
         timeout=300,
     )
-
-
-def _start(argv: list[str], tmp_path: Path) -> subprocess.Popen:
-    """``lutcore`` in its own process group (as a shell job is), with its temporary folder
-    (ABC's scratch) under ``tmp_path``, so that every tool it runs names ``tmp_path``."""
-    scratch = tmp_path / "scratch"
-    scratch.mkdir(exist_ok=True)
-    return subprocess.Popen(
-        [sys.executable, "-m", "lutcore.cli", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=dict(os.environ, TMPDIR=str(scratch)),
-    )
-
-
-def _tools(folder: Path) -> set[int]:
-    """The tools working in ``folder``: processes whose command line names it and that are
-    not lutcore itself (its sweep workers are forks with its command line)."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                line = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if str(folder) in line and "lutcore.cli" not in line:
-                found.add(int(proc.name))
-    return found
 
 
 def _children(pid: int) -> set[int]:
@@ -425,27 +408,13 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
-def _wait_for(condition, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {condition}")
-
-
-def _points(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "faults" / "points").glob("*.json"))]
-
-
 @pytest.mark.parametrize(("sig", "jobs"), [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
 def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_path, sig, jobs):
     require_tool("sta")
     out = tmp_path / "out dir [1] $x"  # also: paths go into Yosys and Tcl quoted
-    proc = _start(["sweep", *GRID, "-j", str(jobs), "-o", str(out)], tmp_path)
-    _wait_for(lambda: (out / "faults" / "points").is_dir() and len(_points(out)) >= 1)
-    tools = _wait_for(lambda: _tools(tmp_path))  # the next point is being synthesized
+    proc = start_cli(["sweep", *SWEEP_GRID, "-j", str(jobs), "-o", str(out)], tmp_path)
+    wait_for(lambda: (out / "faults" / "points").is_dir() and len(cached_points(out)) >= 1)
+    tools = wait_for(lambda: tool_pids(tmp_path))  # the next point is being synthesized
     workers = _children(proc.pid)
     started = time.monotonic()
     if sig == signal.SIGINT:
@@ -456,14 +425,14 @@ def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_
     stop_s = time.monotonic() - started
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and f"interrupted ({signal.Signals(sig).name})" in err, err
-    assert not _alive(tools | workers) and not _tools(tmp_path)
-    rows = _points(out)
+    assert not _alive(tools | workers) and not tool_pids(tmp_path)
+    rows = cached_points(out)
     assert 1 <= len(rows) < 4 and all(r["status"] == "ok" for r in rows)
     # the stop came before a point in progress could finish
     assert stop_s < min(r["seconds"] for r in rows), (stop_s, [r["seconds"] for r in rows])
     assert not (out / "faults" / "results.json").exists()  # only a complete set is written
     stamps = {p: p.stat().st_mtime_ns for p in (out / "faults" / "points").iterdir()}
-    resumed = _run_cli(["sweep", *GRID, "-o", str(out)])
+    resumed = _run_cli(["sweep", *SWEEP_GRID, "-o", str(out)])
     assert resumed.returncode == 0, resumed.stderr
     results = json.loads((out / "faults" / "results.json").read_text())
     assert [r["status"] for r in results] == ["ok"] * 4
@@ -473,25 +442,25 @@ def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_
 def test_workers_and_tools_end_when_the_sweep_is_killed(tmp_path):
     require_tool("sta")
     out = tmp_path / "out"
-    proc = _start(["sweep", *GRID, "-j", "2", "-o", str(out)], tmp_path)
-    tools = _wait_for(lambda: _tools(tmp_path))
+    proc = start_cli(["sweep", *SWEEP_GRID, "-j", "2", "-o", str(out)], tmp_path)
+    tools = wait_for(lambda: tool_pids(tmp_path))
     workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    assert _wait_for(lambda: not _alive(tools | workers | _tools(tmp_path)), timeout=10)
+    assert wait_for(lambda: not _alive(tools | workers | tool_pids(tmp_path)), timeout=10)
     before = len(list((out / "faults" / "points").glob("*.json")))
     time.sleep(1.0)
     assert len(list((out / "faults" / "points").glob("*.json"))) == before
 
 
-def test_a_synthesis_stopped_by_sigterm_ends_its_tools(tmp_path):
+def test_a_synthesis_stopped_by_sigterm_ends_itstool_pids(tmp_path):
     out = tmp_path / "out"
-    proc = _start(["synth", "--preset", "small", "-o", str(out)], tmp_path)
-    tools = _wait_for(lambda: _tools(tmp_path))
+    proc = start_cli(["synth", "--preset", "small", "-o", str(out)], tmp_path)
+    tools = wait_for(lambda: tool_pids(tmp_path))
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in err, err
-    assert not _alive(tools) and not _tools(tmp_path)
+    assert not _alive(tools) and not tool_pids(tmp_path)
     assert not list(out.glob("*/report.json")) and not list(out.glob(".work-*"))
 
 
