@@ -112,6 +112,7 @@ def bad_inputs(tmp: Path) -> list[tuple[str, list[str]]]:
         ("output path", ["pim", "-o", "/proc/x"]),
         ("output path", ["bench", "-o", "/proc/x"]),
         ("output path", ["qor", "-o", "/proc/x"]),
+        ("output path", ["synth", "-o", str(tmp / 'with "quotes"')]),
         ("sweep name/grid", [*grid, "--name", "n" * 300]),
         ("sweep name/grid", [*grid, "--name=-rf"]),
         ("sweep name/grid", [*grid, "--grid", "w_bits=2"]),

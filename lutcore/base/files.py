@@ -119,6 +119,11 @@ def check_output_dir(path: Path, what: str, error: type[Exception]) -> None:
     be created or written: a file in its place or in its path, a read-only or virtual
     file system."""
     path = Path(path)
+    if any(c in str(path) for c in '"\n\r'):
+        raise error(
+            f"{what} {str(path)!r}: a double quote or line break, which the tools' scripts "
+            "cannot carry"
+        )
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
