@@ -1,6 +1,7 @@
 """Child processes of external tools, ended with whoever started them.
 
-Every tool (Yosys and the ABC it starts, OpenSTA, nextpnr, Verilator, Icarus) runs under a
+Every tool lutcore starts itself (Yosys and the ABC it starts, OpenSTA, nextpnr, Verilator's
+lint; the simulators of the benches are cocotb's runner's to start) runs under a
 small supervisor that leads its own process group: Ctrl-C at a terminal does not reach the
 tool directly (lutcore decides what to stop), :func:`end` kills the whole group (ABC
 included, which Yosys starts as its own child), and the supervisor kills the group itself
