@@ -27,8 +27,10 @@ from lutcore.base.files import MAX_TABLE_BYTES, write_atomic
 
 __all__ = [
     "SWEEP_GRID",
+    "alive",
     "bad_inputs",
     "cached_points",
+    "children",
     "classify",
     "run_faults",
     "start_cli",
@@ -166,21 +168,41 @@ def classify(argv: list[str]) -> tuple[bool, str]:
     return clear, f"{how} {code}: {message}"
 
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent PID, ...);
+    empty when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (not gone, not zombies)."""
+    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    return {child for child in _pids() if _stat(child)[1:2] == [str(pid)]}
+
+
 def tool_pids(folder: Path) -> set[int]:
     """Running processes whose command line names ``folder`` and that are not lutcore itself
     (its sweep workers are forks with its command line): the tools working there."""
     found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in _pids():
         try:
-            line = (proc / "cmdline").read_bytes().decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            line = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
             continue
-        if str(folder) in line and "lutcore.cli" not in line and state != "Z":
-            found.add(int(proc.name))
-    return found
+        if str(folder) in line and "lutcore.cli" not in line:
+            found.add(pid)
+    return alive(found)
 
 
 def start_cli(argv: list[str], tmp: Path) -> subprocess.Popen:

@@ -53,28 +53,26 @@ MAX_FANOUT = 16
 DONT_USE = ("*lpflow*", "*probe*", "*clkbuf*", "*clkinv*", "*clkdly*", "*dlygate*", "*dlymetal*")
 
 
-def _abc_script(delay_ps: int) -> str:
+def _abc_commands(delay_ps: int) -> list[str]:
     # Map for delay, then size cells before timing (without sizing a broadcast net is
     # timed through one inverter).
-    return "\n".join(
-        [
-            "strash",
-            "&get -n",
-            "&fraig -x",
-            "&put",
-            "dc2",
-            "strash",
-            "&get -n",
-            "&dch -f",
-            f"&nf -D {delay_ps}",
-            "&put",
-            # no ABC `buffer`: it chains buffers on nets it believes non-critical (36 in a
-            # row measured on a block's input broadcast); fanout repair builds trees instead
-            f"upsize -D {delay_ps}",
-            f"dnsize -D {delay_ps}",
-            "stime -p",
-        ]
-    )
+    return [
+        "strash",
+        "&get -n",
+        "&fraig -x",
+        "&put",
+        "dc2",
+        "strash",
+        "&get -n",
+        "&dch -f",
+        f"&nf -D {delay_ps}",
+        "&put",
+        # no ABC `buffer`: it chains buffers on nets it believes non-critical (36 in a
+        # row measured on a block's input broadcast); fanout repair builds trees instead
+        f"upsize -D {delay_ps}",
+        f"dnsize -D {delay_ps}",
+        "stime -p",
+    ]
 
 
 @dataclass
@@ -263,8 +261,9 @@ def synthesize_verilog(
     design.write_text(verilog)
     # inline (`+cmd;cmd`, commas for blanks): Yosys hands a script file's path to ABC
     # unquoted, which breaks on a folder name with spaces
-    abc = "+" + ";".join(_abc_script(int(clock_ns * 1000)).splitlines()).replace(" ", ",")
-    (work / "abc.script").write_text(_abc_script(int(clock_ns * 1000)))  # for the reader
+    commands = _abc_commands(int(clock_ns * 1000))
+    abc = "+" + ";".join(commands).replace(" ", ",")
+    (work / "abc.script").write_text("\n".join(commands) + "\n")  # for the reader
     avoid = " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
     progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"

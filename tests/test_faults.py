@@ -21,8 +21,10 @@ from lutcore.base import files
 from lutcore.cli import main
 from lutcore.faults import (
     SWEEP_GRID,
+    alive,
     bad_inputs,
     cached_points,
+    children,
     classify,
     start_cli,
     tool_pids,
@@ -385,29 +387,6 @@ def _run_cli(argv: list[str], **env) -> subprocess.CompletedProcess:
     )
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and int((proc / "stat").read_text().split()[3]) == pid:
-                found.add(int(proc.name))
-        except (OSError, IndexError):
-            pass
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
-
-
 @pytest.mark.parametrize(("sig", "jobs"), [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
 def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_path, sig, jobs):
     require_tool("sta")
@@ -415,7 +394,7 @@ def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_
     proc = start_cli(["sweep", *SWEEP_GRID, "-j", str(jobs), "-o", str(out)], tmp_path)
     wait_for(lambda: (out / "faults" / "points").is_dir() and len(cached_points(out)) >= 1)
     tools = wait_for(lambda: tool_pids(tmp_path))  # the next point is being synthesized
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     started = time.monotonic()
     if sig == signal.SIGINT:
         os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
@@ -425,7 +404,7 @@ def test_a_signal_stops_the_sweep_keeps_finished_points_and_ends_every_tool(tmp_
     stop_s = time.monotonic() - started
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and f"interrupted ({signal.Signals(sig).name})" in err, err
-    assert not _alive(tools | workers) and not tool_pids(tmp_path)
+    assert not alive(tools | workers) and not tool_pids(tmp_path)
     rows = cached_points(out)
     assert 1 <= len(rows) < 4 and all(r["status"] == "ok" for r in rows)
     # the stop came before a point in progress could finish
@@ -444,10 +423,10 @@ def test_workers_and_tools_end_when_the_sweep_is_killed(tmp_path):
     out = tmp_path / "out"
     proc = start_cli(["sweep", *SWEEP_GRID, "-j", "2", "-o", str(out)], tmp_path)
     tools = wait_for(lambda: tool_pids(tmp_path))
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    assert wait_for(lambda: not _alive(tools | workers | tool_pids(tmp_path)), timeout=10)
+    assert wait_for(lambda: not alive(tools | workers | tool_pids(tmp_path)), timeout=10)
     before = len(list((out / "faults" / "points").glob("*.json")))
     time.sleep(1.0)
     assert len(list((out / "faults" / "points").glob("*.json"))) == before
@@ -460,7 +439,7 @@ def test_a_synthesis_stopped_by_sigterm_ends_itstool_pids(tmp_path):
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in err, err
-    assert not _alive(tools) and not tool_pids(tmp_path)
+    assert not alive(tools) and not tool_pids(tmp_path)
     assert not list(out.glob("*/report.json")) and not list(out.glob(".work-*"))
 
 
