@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth qor qor-update sweep sweep-fp16 sweep-pim sweep-full bench layers pim faults test test-quick ruff clean
+.PHONY: venv verilog lint ports formal synth power qor qor-update sweep sweep-fp16 sweep-pim sweep-energy sweep-full bench layers pim faults test test-quick ruff clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,9 @@ formal: $(STAMP)  ## prove LUT dot products equal multiply references
 synth: $(STAMP)  ## Yosys/OpenSTA report: build/reports/<slug>/report.{json,md}
 	"$(LUTCORE)" synth $(ARGS)
 
+power: $(STAMP)  ## power per block, pJ/MAC, TOPS/W from gate-level activity: build/reports/<slug>/power.{json,md}
+	"$(LUTCORE)" power $(ARGS)
+
 qor: $(STAMP)  ## synthesize the three QoR designs and compare with synth/qor_baseline.json
 	"$(LUTCORE)" qor
 
@@ -55,6 +58,9 @@ sweep-fp16: $(STAMP)  ## FP16 activations: LUT and pre-aligned MAC (+ converters
 
 sweep-pim: $(STAMP)  ## the PIM tile at B = 1, 4, 8 and 1-2 read ports (logic + SRAM estimate)
 	"$(LUTCORE)" sweep --spec synth/sweeps/pim.toml -j 2 $(ARGS)
+
+sweep-energy: $(STAMP)  ## LUT vs MAC energy (TOPS/W, pJ/MAC) on a real layer: build/sweep/energy/
+	"$(LUTCORE)" sweep --spec synth/sweeps/energy.toml --power layer -j 2 $(ARGS)
 
 sweep-full: $(STAMP)  ## the full grid (hours; resumable; ARGS="-j 8" or "--scheduler tcp://...")
 	"$(LUTCORE)" sweep --spec synth/sweeps/full.toml -j 2 $(ARGS)

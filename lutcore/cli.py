@@ -320,6 +320,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_power(args: argparse.Namespace) -> int:
+    from lutcore.experiments.power import run_power
+    from lutcore.sim.model import ModelMissing
+    from lutcore.synth.liberty import DEFAULT_LIBERTY, LibertyError
+
+    cfg = config_from_args(args)
+    check_output_dir(args.out_dir, "output folder (-o)", ConfigError)
+    try:
+        run_power(
+            cfg,
+            args.out_dir,
+            workload=args.workload,
+            activity=args.activity,
+            clock_ns=args.clock_ns,
+            liberty=args.liberty or DEFAULT_LIBERTY,
+        )
+    except (LibertyError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    except ModelMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_qor(args: argparse.Namespace) -> int:
     from lutcore.synth.qor import run_qor
 
@@ -339,8 +363,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from lutcore.synth.liberty import LibertyError
     from lutcore.synth.plots import write_plots
     from lutcore.synth.summary import write_summary
-    from lutcore.synth.sweep import DEFAULT_SPEC, SweepError, grid_spec, load_spec, run_sweep
+    from lutcore.synth.sweep import (
+        DEFAULT_SPEC,
+        PowerHook,
+        SweepError,
+        grid_spec,
+        load_spec,
+        run_sweep,
+    )
 
+    power = None
+    if args.power is not None:
+        import functools
+
+        from lutcore.experiments.power import power_columns
+        from lutcore.sim.runner import require_simulators
+
+        require("sta")
+        require_simulators(["verilator"])
+        power = PowerHook(args.power, functools.partial(power_columns, workload=args.power))
     try:
         if args.grid and args.spec:
             raise SweepError("give --spec FILE or --grid KEY=VALUES flags, not both")
@@ -358,6 +399,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             connect_timeout=args.connect_timeout,
             retry_failed=args.retry_failed,
+            power=power,
         )
     except (SweepError, LibertyError) as exc:
         raise ConfigError(str(exc)) from None
@@ -379,6 +421,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lutcore.sim.scenario import WORKLOADS
+    from lutcore.synth.power import ACTIVITIES
+
     parser = argparse.ArgumentParser(prog="lutcore", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"lutcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -419,6 +464,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
     p.set_defaults(func=cmd_synth)
 
+    p = sub.add_parser(
+        "power", help="power per block, pJ/MAC and TOPS/W from the netlist's simulated activity"
+    )
+    add_config_options(p)
+    p.add_argument(
+        "--workload",
+        default="layer",
+        type=_one_of(WORKLOADS),
+        metavar=_metavar(WORKLOADS),
+        help="data the netlist runs: a real MiniLM layer (default), uniform random, all zeros",
+    )
+    p.add_argument(
+        "--activity",
+        default="simulated",
+        type=_one_of(ACTIVITIES),
+        metavar=_metavar(ACTIVITIES),
+        help="simulated (gate-level Verilator, default) or vectorless (OpenSTA's propagation)",
+    )
+    p.add_argument("--liberty", type=Path, default=None, help="liberty with power data")
+    p.add_argument(
+        "--clock-ns", type=float, default=None, help="also report at this clock period (ns)"
+    )
+    p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
+    p.set_defaults(func=cmd_power)
+
     p = sub.add_parser("qor", help="synthesize the QoR designs, compare with the baseline")
     p.add_argument("--update", action="store_true", help="rewrite synth/qor_baseline.json")
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
@@ -447,6 +517,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the Dask scheduler (default 10)",
     )
     p.add_argument("--retry-failed", action="store_true", help="rerun points that failed")
+    p.add_argument(
+        "--power",
+        metavar=_metavar(WORKLOADS),
+        type=_one_of(WORKLOADS),
+        help="also simulate every point's netlist on this workload: power, pJ/MAC, TOPS/W "
+        "(minutes per point)",
+    )
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "sweep", help="output folder")
     p.set_defaults(func=cmd_sweep)
 

@@ -12,11 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from lutcore.hw.config import FP16, TileConfig
+from lutcore.hw.config import FP16, TileConfig, show
 
 from . import fpgolden
 
-__all__ = ["Scenario", "code_range", "corner_scenario", "random_scenario"]
+__all__ = [
+    "WORKLOADS",
+    "Scenario",
+    "code_range",
+    "corner_scenario",
+    "layer_scenario",
+    "random_scenario",
+    "workload_scenario",
+    "zeros_scenario",
+]
 
 
 @dataclass
@@ -168,3 +177,76 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
         largest = fpgolden.to_bits(65504.0 / (1 << cfg.w_bits), FP16)
         kw.setdefault("scale", np.full(len(codes), largest))
     return Scenario(cfg, a, codes_arr, zero_arr, seed=seed, k_per_tile=depth, **kw)
+
+
+#: named workloads for activity (power) runs: a real layer, uniform random data, all zeros
+WORKLOADS = ("layer", "random", "zeros")
+
+
+def zeros_scenario(cfg: TileConfig, rows: int, depth: int, cols: int, **kw) -> Scenario:
+    """Zero activations, zero codes and zero points (FP tiles: +0.0 words; the FP16 baseline:
+    scales of 1.0): the least data switching a GEMM can have."""
+    if cfg.scale_in_command:
+        kw.setdefault("scale", np.full(cols, fpgolden.to_bits(1.0, FP16)))
+    zero = np.zeros(cols, np.int64) if cfg.has_zero_point else None
+    return Scenario(
+        cfg, np.zeros((rows, depth), np.int64), np.zeros((depth, cols), np.int64), zero, **kw
+    )
+
+
+def layer_scenario(
+    cfg: TileConfig, rows: int, depth: int, cols: int, *, layer: str = "ffn_up", **kw
+) -> Scenario:
+    """The first ``rows`` tokens, ``depth`` input features and ``cols`` output columns of a
+    real all-MiniLM-L6-v2 linear layer (block 0, :data:`~lutcore.sim.model.LAYERS`),
+    quantized as the tile takes them: integer activations per token to ``a_bits`` by
+    absmax (symmetric), FP activations as FP16 words; weights per column over the whole
+    ``depth`` by round-to-nearest (unsigned codes with a zero point, or symmetric signed
+    codes), BCQ as its binary planes (tile column ``j * w_bits + i`` is plane ``i`` of
+    output column ``j``); the FP16 baseline's scales are the quantizer's FP16 scales."""
+    from . import model, quant
+
+    x = model.layer_inputs(0)[layer]
+    w = model.layer_weight(layer)
+    if rows > x.shape[0] or depth > x.shape[1] or cols > w.shape[1] * max(1, cfg.w_bits):
+        raise ValueError(
+            f"layer {show(layer)} is {x.shape[0]} tokens x {x.shape[1]} -> {w.shape[1]}: "
+            f"rows={rows}, depth={depth}, cols={cols} do not fit"
+        )
+    x, w = x[:rows, :depth], w[:depth]
+    if cfg.fp_words:
+        a = fpgolden.to_bits(x, FP16)
+    else:
+        lo, hi = cfg.a_range
+        peak = np.abs(x).max(axis=1, keepdims=True)
+        a = np.clip(np.rint(x / np.where(peak > 0, peak, 1.0) * hi), lo, hi).astype(np.int64)
+    zero = None
+    if cfg.weight_format == "bcq":
+        planes = quant.quantize_bcq(w[:, : -(-cols // cfg.w_bits)], cfg.w_bits, depth).planes
+        codes = np.moveaxis(planes, 0, -1).reshape(depth, -1)[:, :cols]
+    elif cfg.weight_format == "signed":
+        top = (1 << (cfg.w_bits - 1)) - 1 or 1
+        w = w[:, :cols]
+        peak = np.abs(w).max(axis=0, keepdims=True)
+        codes = np.rint(w / np.where(peak > 0, peak, 1.0) * top)
+        codes = np.clip(codes, *code_range(cfg)).astype(np.int64)
+    else:
+        qw = quant.quantize_rtn(w[:, :cols], cfg.w_bits, depth)
+        codes = qw.codes.astype(np.int64)
+        if cfg.has_zero_point:
+            zero = qw.zero[0].astype(np.int64)
+        if cfg.scale_in_command:
+            kw.setdefault("scale", qw.scale[0])
+    return Scenario(cfg, a, codes, zero, **kw)
+
+
+def workload_scenario(
+    cfg: TileConfig, workload: str, rows: int, depth: int, cols: int, *, seed: int = 0
+) -> Scenario:
+    """The scenario of a named workload (:data:`WORKLOADS`), streams unthrottled, one output
+    tile reducing ``depth``."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload={show(workload)}: allowed {', '.join(WORKLOADS)}")
+    make = {"layer": layer_scenario, "random": random_scenario, "zeros": zeros_scenario}
+    extra = {"seed": seed} if workload == "random" else {}
+    return make[workload](cfg, rows, depth, cols, k_per_tile=depth, **extra)

@@ -23,6 +23,7 @@ ABC's own delay estimate and says so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -43,7 +44,7 @@ from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .netlist import check_resets, modules
 
-__all__ = ["SynthResult", "combine", "synthesize", "synthesize_verilog"]
+__all__ = ["SynthResult", "combine", "kept_on_failure", "synthesize", "synthesize_verilog"]
 
 MAX_FANOUT = 16
 #: Cells synthesis must not pick (glob patterns, as in physical flows' dont-use lists):
@@ -381,6 +382,26 @@ def combine(results: dict[str, SynthResult]) -> SynthResult:
 
 def liberty_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def kept_on_failure(work: Path, kept: Path):
+    """Remove the work folder ``work`` after the block, except when the block fails (an
+    interrupt is not a failure): then ``work`` becomes ``kept``, so the logs the error
+    names exist, and the error's message points there (its type kept where it can be)."""
+    try:
+        yield
+    except Exception as exc:
+        shutil.rmtree(kept, ignore_errors=True)
+        work.replace(kept)
+        message = str(exc).replace(str(work), str(kept))
+        try:
+            moved = type(exc)(message)
+        except Exception:  # an exception type with another constructor
+            moved = RuntimeError(message)
+        raise moved from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def temp_work(parent: Path) -> Path:

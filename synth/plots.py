@@ -110,6 +110,31 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         save(fig, "pareto")
 
+    powered = [r for r in ok if isinstance(r.get("tops_per_w"), int | float)]
+    if powered:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for arch in sorted({r["arch"] for r in powered}):
+            pts = [r for r in powered if r["arch"] == arch]
+            ax.scatter(
+                [r["tops_per_mm2"] for r in pts],
+                [r["tops_per_w"] for r in pts],
+                color=colors[arch],
+                label=arch.upper(),
+                s=14,
+            )
+            for r in pts:
+                ax.annotate(f"w{r['w_bits']}", (r["tops_per_mm2"], r["tops_per_w"]), fontsize=6)
+        ax.set(
+            xlabel="TOPS/mm$^2$",
+            ylabel="TOPS/W",
+            xscale="log",
+            yscale="log",
+            title=f"Energy efficiency vs density ({powered[0]['power_workload']} workload)",
+        )
+        ax.legend()
+        ax.grid(alpha=0.3)
+        save(fig, "energy_vs_density")
+
     groups = shape_families(ok)
     if groups:
         fig, ax = plt.subplots(figsize=(6, 4))

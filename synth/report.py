@@ -15,7 +15,7 @@ from lutcore.base.yosys import yosys_version
 from lutcore.hw.arch import arch_of
 from lutcore.hw.config import TileConfig
 
-from .flow import SynthResult, combine, liberty_digest, synthesize, temp_work
+from .flow import SynthResult, combine, kept_on_failure, liberty_digest, synthesize, temp_work
 from .fpga import check_fpga_args, fpga_estimate
 from .liberty import DEFAULT_LIBERTY, check_liberty
 from .sram import sram_estimate
@@ -223,7 +223,7 @@ def run_synth(
         check_fpga_args(fpga_device, fpga_seeds)
     out_dir = out_root / cfg.slug
     work = temp_work(out_root)
-    try:
+    with kept_on_failure(work, out_root / f"{cfg.slug}.failed"):
         results = {
             part: synthesize(
                 cfg, work / part, liberty=liberty, clock_ns=clock_ns, progress=progress, part=part
@@ -242,17 +242,5 @@ def run_synth(
                 write_atomic(out_dir / f"netlist_{part}.v", res.netlist.read_text())
         write_atomic(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(out_dir / "report.md", report_markdown(rep))
-    except Exception as exc:  # keep the logs the message points at (an interrupt drops them)
-        kept = out_root / f"{cfg.slug}.failed"
-        shutil.rmtree(kept, ignore_errors=True)
-        work.replace(kept)
-        message = str(exc).replace(str(work), str(kept))
-        try:
-            moved = type(exc)(message)
-        except Exception:  # an exception type with another constructor
-            moved = RuntimeError(message)
-        raise moved from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     progress(f"[synth] wrote {out_dir / 'report.md'}")
     return rep

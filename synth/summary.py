@@ -11,7 +11,14 @@ from lutcore.base.files import write_atomic
 from .analysis import best_by_width, crossover, lut_mac_ratios, ok_rows, shape_families, shape_name
 from .papers import PAPERS
 
-__all__ = ["CLAIMS", "fp16_section", "pim_section", "summarize", "write_summary"]
+__all__ = [
+    "CLAIMS",
+    "energy_section",
+    "fp16_section",
+    "pim_section",
+    "summarize",
+    "write_summary",
+]
 
 #: the papers' figures the integer sweep's summary lists
 CLAIMS = ("lut_crossover_w_bits", "lut_tc_w2a8_density", "naive_pair_ratios")
@@ -73,6 +80,7 @@ def summarize(rows: list[dict], name: str) -> str:
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
     lines += fp16_section(rows)
+    lines += energy_section(rows)
     lines += pim_section(rows)
     lines += ["", "## Against the papers' claims", ""]
     lines += [f"- Claim: {PAPERS[c].sentence()}." for c in CLAIMS]
@@ -138,6 +146,68 @@ def fp16_section(rows: list[dict]) -> list[str]:
         f"{PAPERS['figna_fp16_int4_gain'].sentence()} ({PAPERS['figna_fp16_int4_gain'].value}x).",
     ]
     return lines
+
+
+#: the LUT designs and their multiply-based baseline per activation format
+_ENERGY_PAIRS = {"int": (("lut",), ("mac",)), "fp16": (("lut", "fplut"), ("fpmac",))}
+
+
+def energy_section(rows: list[dict]) -> list[str]:
+    """Markdown lines for a sweep with power (``--power``): per activation format and weight
+    width, the most energy-efficient LUT point (TOPS/W) against the most efficient
+    multiply-based one (the MAC tile for integer activations, the FP16 MAC for FP16)."""
+    pts = [r for r in ok_rows(rows) if isinstance(r.get("tops_per_w"), int | float)]
+    if not pts:
+        return []
+    lines = [
+        "",
+        "## Energy (gate-level activity)",
+        "",
+        f"Workload `{pts[0]['power_workload']}`: each point's netlist ran it on Verilator "
+        "(outputs checked word for word), power from its toggles with the liberty's tables at "
+        "the point's Fmax (`lutcore power`). 1 MAC = 2 ops. In parentheses: with the FP "
+        "path's separately synthesized converters, whose power is OpenSTA's vectorless "
+        "estimate (no bench drives them in a power run).",
+        "",
+        "| activations | w_bits | best LUT TOPS/W | pJ/MAC | its point | best MAC TOPS/W | "
+        "pJ/MAC | its point | LUT/MAC |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for act, (luts, macs) in _ENERGY_PAIRS.items():
+        here = [r for r in pts if r.get("act_format", "int") == act]
+        for w in sorted({r["w_bits"] for r in here}):
+            side = [
+                max(
+                    (r for r in here if r["w_bits"] == w and r["arch"] in archs),
+                    key=lambda r: r["tops_per_w"],
+                    default=None,
+                )
+                for archs in (luts, macs)
+            ]
+            cells = [
+                f"{r['tops_per_w']:.3f}{_with_converters(r)} | {r['pj_per_mac']:.4f} | "
+                f"`{r['slug']}`"
+                if r
+                else "- | - | -"
+                for r in side
+            ]
+            ratio = (
+                f"**{side[0]['tops_per_w'] / side[1]['tops_per_w']:.2f}x**" if all(side) else "-"
+            )
+            lines.append(f"| {act} | {w} | {cells[0]} | {cells[1]} | {ratio} |")
+    figlut = PAPERS["figlut_energy_gain"].value
+    lines += [
+        "",
+        f"Papers: {PAPERS['lut_tc_int8_energy_gain'].sentence()}; "
+        f"{PAPERS['lut_tc_fp16_energy_gain'].sentence()}; "
+        f"{PAPERS['figlut_energy_gain'].sentence()} ({figlut[0]}-{figlut[1]}x).",
+    ]
+    return lines
+
+
+def _with_converters(row: dict) -> str:
+    with_conv = row.get("tops_per_w_with_converters", row["tops_per_w"])
+    return f" ({with_conv:.3f})" if with_conv != row["tops_per_w"] else ""
 
 
 def pim_section(rows: list[dict]) -> list[str]:

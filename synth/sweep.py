@@ -27,6 +27,10 @@ address); results go to ``results.csv`` and ``results.json``, written only for t
 set. A sweep holds a lock on its folder (:func:`folder_lock`). Interrupted, a local sweep
 ends its workers and their tools at once and keeps every point finished before the stop;
 a worker also ends when its parent dies.
+
+With a :class:`PowerHook` (``lutcore sweep --power WORKLOAD``) every point also runs its
+netlist on the workload and its row gains power columns (``power_mw``, ``pj_per_mac``,
+``tops_per_w``...); the workload is part of the point's key.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from .liberty import DEFAULT_LIBERTY, LibertyError, check_liberty
 __all__ = [
     "COLUMNS",
     "DEFAULT_SPEC",
+    "PowerHook",
     "SweepError",
     "SweepSpec",
     "check_scheduler",
@@ -104,6 +109,16 @@ COLUMNS = [
 
 class SweepError(ValueError):
     """A malformed sweep spec or an impossible grid point (names the file, grid and why)."""
+
+
+@dataclass(frozen=True)
+class PowerHook:
+    """What a sweep adds per point for power: ``name`` (the workload; part of each point's
+    key) and ``measure(cfg, reports, liberty, report) -> columns`` (a picklable function
+    of the layer above, which simulates the point's netlist)."""
+
+    name: str
+    measure: object
 
 
 @dataclass
@@ -253,7 +268,7 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 #: sources whose change changes a point's result: the generator and the synthesis flow
-_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "report.py")
+_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "report.py", "power.py")
 
 
 def _tools() -> dict:
@@ -277,8 +292,11 @@ def _tools() -> dict:
     }
 
 
-def point_key(cfg: TileConfig, clock_ns: float, liberty_sha: str, tools: dict) -> str:
-    blob = json.dumps([cfg.to_dict(), clock_ns, liberty_sha, tools], sort_keys=True)
+def point_key(
+    cfg: TileConfig, clock_ns: float, liberty_sha: str, tools: dict, power: str | None = None
+) -> str:
+    extra = [power] if power else []  # keys of sweeps without power stay as they were
+    blob = json.dumps([cfg.to_dict(), clock_ns, liberty_sha, tools, *extra], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -289,15 +307,18 @@ _POINT_FAILURES = (ConfigError, YosysError, LibertyError, RuntimeError, ValueErr
 _ENVIRONMENT = (OSError, ToolMissing)
 
 
-def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float) -> dict:
+def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float, power=None) -> dict:
     """Synthesize one point and return its result row; a design failure is a row with its
-    error (paths in it relative to the sweep folder)."""
+    error (paths in it relative to the sweep folder). ``power``: a function
+    ``(cfg, reports, liberty, report) -> columns`` that measures the synthesized point's
+    power (the CLI's ``--power``; it lives above this layer)."""
     from .report import run_synth
 
     row = {"slug": cfg.slug, **cfg.to_dict()}
     started = time.perf_counter()
     try:
         rep = run_synth(cfg, reports, liberty=liberty, clock_ns=clock_ns, progress=lambda _: None)
+        extra = power(cfg, reports, liberty, rep) if power is not None else {}
     except _ENVIRONMENT:
         raise
     except _POINT_FAILURES as exc:  # recorded, not raised: one bad point must not stop the sweep
@@ -325,6 +346,7 @@ def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float) ->
         # includes it); the logic-only density is what a PIM cache adds to its SRAM
         "sram_area_um2": rep.get("sram", {}).get("area_um2", 0.0),
         "tops_per_mm2_logic": round(thr["tops"] / (rep["area_um2"]["total"] * 1e-6), 4),
+        **extra,
         "seconds": round(time.perf_counter() - started, 1),
         "error": "",
     }
@@ -450,6 +472,7 @@ def run_sweep(
     connect_timeout: float = 10.0,
     retry_failed: bool = False,
     progress: bool = True,
+    power: PowerHook | None = None,
 ) -> list[dict]:
     """Run ``spec`` into ``out_root/<name>/`` (see the module docstring); returns the rows in
     spec order. Interrupted (Ctrl-C, SIGTERM), it stops the running points and their tools,
@@ -465,15 +488,18 @@ def run_sweep(
     check_output_dir(folder, "sweep folder", SweepError)
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
-        return _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress)
+        return _run_locked(
+            spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress, power
+        )
 
 
-def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress):
+def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, progress, power):
     cache = folder / "points"
     cache.mkdir(exist_ok=True)
     tools = _tools()
     lib_sha = liberty_digest(spec.liberty)
-    keys = [point_key(cfg, spec.clock_ns, lib_sha, tools) for cfg in spec.points]
+    workload = power.name if power else None
+    keys = [point_key(cfg, spec.clock_ns, lib_sha, tools, workload) for cfg in spec.points]
     say = tqdm.write if progress else (lambda _: None)
     rows: dict[str, dict] = {}
     for key, cfg in zip(keys, spec.points, strict=True):
@@ -490,7 +516,7 @@ def _run_locked(spec, folder, jobs, scheduler, connect_timeout, retry_failed, pr
         disable=not progress,
         dynamic_ncols=True,
     )
-    args = (folder / "reports", spec.liberty, spec.clock_ns)
+    args = (folder / "reports", spec.liberty, spec.clock_ns, power.measure if power else None)
 
     def finished(key: str, row: dict) -> None:
         if key in rows:
