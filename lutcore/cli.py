@@ -468,20 +468,23 @@ def build_parser() -> argparse.ArgumentParser:
         "power", help="power per block, pJ/MAC and TOPS/W from the netlist's simulated activity"
     )
     add_config_options(p)
-    p.add_argument(
-        "--workload",
-        default="layer",
-        type=_one_of(WORKLOADS),
-        metavar=_metavar(WORKLOADS),
-        help="data the netlist runs: a real MiniLM layer (default), uniform random, all zeros",
-    )
-    p.add_argument(
-        "--activity",
-        default="simulated",
-        type=_one_of(ACTIVITIES),
-        metavar=_metavar(ACTIVITIES),
-        help="simulated (gate-level Verilator, default) or vectorless (OpenSTA's propagation)",
-    )
+    for flag, allowed, default, text in (
+        (
+            "--workload",
+            WORKLOADS,
+            "layer",
+            "data the netlist runs: a real MiniLM layer (default), uniform random, all zeros",
+        ),
+        (
+            "--activity",
+            ACTIVITIES,
+            "simulated",
+            "simulated (gate-level Verilator, default) or vectorless (OpenSTA's propagation)",
+        ),
+    ):
+        p.add_argument(
+            flag, default=default, type=_one_of(allowed), metavar=_metavar(allowed), help=text
+        )
     p.add_argument("--liberty", type=Path, default=None, help="liberty with power data")
     p.add_argument(
         "--clock-ns", type=float, default=None, help="also report at this clock period (ns)"
