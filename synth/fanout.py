@@ -18,7 +18,10 @@ from .netlist import INSTANCE as _INSTANCE
 from .netlist import MODULE as _MODULE
 from .netlist import PIN as _PIN
 
-__all__ = ["find_buffer", "output_pins", "repair_fanout"]
+__all__ = ["BUFFER_PREFIX", "find_buffer", "output_pins", "repair_fanout"]
+
+#: the instance names of the buffers fanout repair inserts begin with this
+BUFFER_PREFIX = "_fobuf_"
 
 
 def output_pins(liberty_text: str) -> dict[str, set[str]]:
@@ -122,7 +125,7 @@ def _repair_module(
                         new_cells.append(sink.replace("@IN@", wire))
                 count += 1
                 buffered.append(
-                    f"  {cell} _fobuf_{count}_ (\n    .{pin_in}(@IN@),\n"
+                    f"  {cell} {BUFFER_PREFIX}{count}_ (\n    .{pin_in}(@IN@),\n"
                     f"    .{pin_out}({wire})\n  );\n"
                 )
             drivers = buffered

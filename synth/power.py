@@ -36,6 +36,7 @@ from pathlib import Path
 
 from lutcore.base import procs
 
+from .fanout import BUFFER_PREFIX
 from .liberty import LibertyError, cell_groups, read_liberty_text
 
 __all__ = [
@@ -45,7 +46,9 @@ __all__ = [
     "PowerModel",
     "Power",
     "SaifError",
+    "KINDS",
     "by_block",
+    "by_kind",
     "netlist_power",
     "pin_activity",
     "read_saif",
@@ -186,6 +189,7 @@ class CellPower:
     leakage_states: list[tuple[str | None, float]] = field(default_factory=list)
     leakage: float = 0.0  # cell_leakage_power
     clocks: set[str] = field(default_factory=set)  # pins with `clock : true`
+    sequential: bool = False  # a flip-flop or latch (`ff`/`latch` group)
 
 
 def _attr(body: str, name: str) -> str | None:
@@ -291,6 +295,7 @@ def _cell_power(name: str, body: str, templates) -> CellPower:
     cell = CellPower(name)
     inner = body[body.index("{") + 1 :]
     cell.leakage = float(_attr(inner, "cell_leakage_power") or 0.0)
+    cell.sequential = bool(re.search(r"(?<![\w])(ff|latch)\s*\(", inner))
     for _, group in _groups(inner, "leakage_power"):
         cell.leakage_states.append((_attr(group, "when"), float(_attr(group, "value") or 0.0)))
     for pin, group in _groups(inner, "pin"):
@@ -638,14 +643,18 @@ def sta_power(
     return out
 
 
+def _block_of(instance: str, blocks, glue: str) -> str:
+    head, sep, _ = instance.partition("/")
+    return head if sep and head in blocks else glue
+
+
 def by_block(power: dict[str, Power], blocks: tuple[str, ...], glue: str) -> dict[str, Power]:
     """Sum per-cell power into the tile's blocks (the first level of the hierarchy: a
     cell ``lut_array/_12_`` is in ``lut_array``); cells of the top module are ``glue``."""
     sums: dict[str, Power] = {b: Power() for b in blocks}
     sums[glue] = Power()
     for inst, p in power.items():
-        head, sep, _ = inst.partition("/")
-        sums[head if sep and head in blocks else glue].add(p)
+        sums[_block_of(inst, blocks, glue)].add(p)
     return {b: p for b, p in sums.items() if p.total > 0.0 or b != glue}
 
 
@@ -673,6 +682,30 @@ def pin_activity(
             if found is None:
                 raise SaifError(f"no activity recorded for net {load.net} (pin {inst}/{pin})")
             own[pin] = found
+    return out
+
+
+#: what :func:`by_kind` splits a block's power into
+KINDS = ("flip_flops", "fanout_buffers", "logic")
+
+
+def by_kind(
+    power: dict[str, Power], cells: dict[str, str], model: PowerModel, blocks, glue: str
+) -> dict[str, dict[str, Power]]:
+    """``{block: {kind: Power}}``: each block's cells split into flip-flops (registers: the
+    accumulators, the table buffer), the buffer trees of fanout repair (the broadcast of
+    tables, weights and control into the array) and the rest of the logic."""
+    out: dict[str, dict[str, Power]] = {}
+    for inst, p in power.items():
+        block = _block_of(inst, blocks, glue)
+        leaf = inst.rsplit("/", 1)[-1]
+        if model.cells[cells[inst]].sequential:
+            kind = "flip_flops"
+        elif leaf.startswith(BUFFER_PREFIX):
+            kind = "fanout_buffers"
+        else:
+            kind = "logic"
+        out.setdefault(block, {k: Power() for k in KINDS})[kind].add(p)
     return out
 
 

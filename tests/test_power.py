@@ -257,6 +257,10 @@ def test_tile_power_run(small_power):
     assert slower["clock_ns"] == 10.0
     dyn = lambda d: d["power_w"]["total"]["internal"] + d["power_w"]["total"]["switching"]  # noqa: E731
     assert dyn(slower) == pytest.approx(dyn(at) * (100.0 / r["fmax_mhz"]), rel=1e-9)
+    for block, split in r["power_by_kind_w"].items():  # the kinds add up to the block
+        assert sum(split.values()) == pytest.approx(blocks[block]["total"]), block
+    assert r["power_by_kind_w"]["lut_array"]["flip_flops"] > 0
+    assert r["power_by_kind_w"]["lut_array"]["fanout_buffers"] > 0
     saved = json.loads((out / cfg.slug / "power.json").read_text())
     assert saved["at_fmax"]["pj_per_mac"] == at["pj_per_mac"]
     assert "TOPS/W" in (out / cfg.slug / "power.md").read_text()

@@ -35,6 +35,7 @@ from lutcore.synth.power import (
     Power,
     PowerModel,
     by_block,
+    by_kind,
     netlist_power,
     pin_activity,
     read_saif,
@@ -152,7 +153,13 @@ def run_power(
             progress(f"[power] {cfg.slug}: {cycles} cycles simulated; slews and loads (OpenSTA)")
             cells, loads = sta_loads(liberty, netlist, cfg.slug, work / "sta")
             pins = pin_activity(loads, nets)
+            names = cells
             cells = netlist_power(liberty, cells, loads, pins, cycles / (fmax_mhz * 1e6))
+            model = PowerModel.read(liberty, set(names.values()))
+            kinds = by_kind(cells, names, model, blocks, GLUE)
+            result["power_by_kind_w"] = {
+                b: {k: p.total for k, p in split.items()} for b, split in kinds.items()
+            }
             result["workload"] |= {
                 "cycles": cycles,
                 "utilization": bench["utilization"],
@@ -292,6 +299,21 @@ def power_markdown(r: dict) -> str:
     ]
     if "note" in at:
         lines.append(f"- {at['note']}")
+    if "power_by_kind_w" in r:
+        lines += [
+            "",
+            "By kind of cell (mW): flip-flops (accumulators, buffers, registers), the buffer "
+            "trees of fanout repair (the broadcast into the array), the rest of the logic:",
+            "",
+            "| block | flip-flops | fanout buffers | logic |",
+            "|---|---|---|---|",
+        ]
+        for block, split in r["power_by_kind_w"].items():
+            lines.append(
+                f"| {block} | {split['flip_flops'] * 1e3:.4f} | "
+                f"{split['fanout_buffers'] * 1e3:.4f} | {split['logic'] * 1e3:.4f} |"
+            )
+        lines.append("")
     if "at_clock_ns" in r:
         c = r["at_clock_ns"]
         lines.append(
