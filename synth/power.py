@@ -23,12 +23,13 @@ probabilities) plus each input pin's own energy (the flip-flops' clock pins) tim
 toggle rate; *leakage* = the ``when`` states' values weighted by their probability (inputs
 independent, static probabilities from the simulation). Nets driven by primary inputs
 (the clock included: no clock tree here) add no switching power, as in OpenSTA.
-:func:`check_against_opensta` (a test) holds this arithmetic to OpenSTA's own
-``report_power`` on uniform activity.
+``tests/test_power.py`` holds this arithmetic to OpenSTA's own ``report_power`` on uniform
+activity (``convention="opensta-2.0.17"``).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from pathlib import Path
 from lutcore.base import procs
 
 from .fanout import BUFFER_PREFIX
-from .liberty import LibertyError, cell_groups, read_liberty_text
+from .liberty import LibertyError, _group_end, cell_groups, read_liberty_text
 
 __all__ = [
     "ACTIVITIES",
@@ -93,6 +94,7 @@ def read_saif(path: Path, scope: str) -> tuple[int, dict[str, dict[str, Activity
     flip-flops start at 0, so only nets set by logic at time 0 are affected)."""
     duration = None
     stack: list[str | None] = []  # instance names; None for a NET group
+    inst: str | None = None  # the current NET group's instance below ``scope``
     found: dict[str, dict[str, Activity]] = {}
     target = scope.split("/")
     with open(path, encoding="ascii", errors="replace") as f:
@@ -104,6 +106,8 @@ def read_saif(path: Path, scope: str) -> tuple[int, dict[str, dict[str, Activity
                 stack.append(s.split(maxsplit=1)[1].replace("\\", ""))
             elif s == "(NET":
                 stack.append(None)
+                inside = [n for n in stack[:-1] if n is not None]
+                inst = "/".join(inside[len(target) :]) if inside[: len(target)] == target else None
             elif s == ")":
                 if not stack:
                     continue  # the file's own closing parenthesis
@@ -112,14 +116,12 @@ def read_saif(path: Path, scope: str) -> tuple[int, dict[str, dict[str, Activity
                 m = _SAIF_NET.match(line)
                 if m is None:
                     raise SaifError(f"{path}:{number}: unreadable net {s[:80]!r}")
-                inside = [n for n in stack[:-1] if n is not None]
-                if inside[: len(target)] != target:
+                if inst is None:  # outside ``scope``
                     continue
                 t0, t1, tc = int(m.group(2)), int(m.group(3)), int(m.group(4))
                 if t0 == 0 and tc == 1:
                     tc = 0  # Verilator counts a net's first value 1 as a toggle from 0
                 known = t0 + t1
-                inst = "/".join(inside[len(target) :])
                 found.setdefault(inst, {})[m.group(1).replace("\\", "")] = Activity(
                     tc, t1 / known if known else 0.0
                 )
@@ -201,13 +203,7 @@ def _groups(body: str, name: str) -> list[tuple[str, str]]:
     """``[(argument, text inside the braces)]`` of the direct ``name (...) {...}`` groups."""
     out = []
     for m in re.finditer(rf"(?<![\w]){name}\s*\(\s*\"?([^\")]*)\"?\s*\)\s*\{{", body):
-        depth, i = 1, m.end()
-        while depth:
-            c = body[i]
-            depth += c == "{"
-            depth -= c == "}"
-            i += 1
-        out.append((m.group(1), body[m.end() : i - 1]))
+        out.append((m.group(1), body[m.end() : _group_end(body, m.start()) - 1]))
     return out
 
 
@@ -215,12 +211,12 @@ def _numbers(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in re.findall(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text))
 
 
-def _table(body: str, templates: dict[str, tuple[tuple, tuple, int]], template: str) -> Table:
-    index_1, index_2, dims = templates.get(template, ((), (), 2))
+def _table(body: str, dims: int) -> Table:
+    """A table group's body; ``dims``: its template's number of variables."""
     m1 = re.search(r"index_1\s*\(\s*\"([^\"]*)\"", body)
     m2 = re.search(r"index_2\s*\(\s*\"([^\"]*)\"", body)
-    index_1 = _numbers(m1.group(1)) if m1 else index_1
-    index_2 = _numbers(m2.group(1)) if m2 else index_2
+    index_1 = _numbers(m1.group(1)) if m1 else ()
+    index_2 = _numbers(m2.group(1)) if m2 else ()
     vals = re.search(r"values\s*\((.*?)\)\s*;", body, flags=re.S)
     rows = [_numbers(r) for r in re.findall(r"\"([^\"]*)\"", vals.group(1))] if vals else []
     if dims == 1 or not index_2:
@@ -239,7 +235,6 @@ class PowerModel:
     energy_unit: float
     leakage_unit: float
     cap_unit: float
-    time_unit: float
 
     @classmethod
     def read(cls, liberty: Path, cells: set[str] | None = None) -> PowerModel:
@@ -265,17 +260,16 @@ class PowerModel:
         cap_unit = float(cap.group(1)) * {"ff": 1e-15, "pf": 1e-12}[cap.group(2).lower()]
         volt = re.search(r"voltage_map\s*\(\s*\"?VPWR\"?\s*,\s*([\d.]+)", header)
         volt = volt or re.search(r"nom_voltage\s*:\s*([\d.]+)", header)
-        templates = {}
-        for name, body in _groups(header, "power_lut_template"):
-            dims = 2 if "variable_2" in body else 1
-            templates[name] = ((), (), dims)
+        templates = {  # template name -> number of variables
+            name: 2 if "variable_2" in body else 1
+            for name, body in _groups(header, "power_lut_template")
+        }
         model = cls(
             {},
             float(volt.group(1)) * units["voltage"] if volt else 1.8,
             units["current"] * units["voltage"] * units["time"],
             units["leakage"],
             cap_unit,
-            units["time"],
         )
         for name in cells if cells is not None else groups:
             if name not in groups:
@@ -310,7 +304,7 @@ def _cell_power(name: str, body: str, templates) -> CellPower:
             tables = {}
             for kind in ("rise_power", "fall_power"):
                 found = _groups(pw, kind)
-                tables[kind] = _table(found[0][1], templates, found[0][0]) if found else None
+                tables[kind] = _table(found[0][1], templates.get(found[0][0], 2)) if found else None
             arcs.append(
                 Arc(
                     _attr(pw, "related_pin"),
@@ -327,6 +321,7 @@ def _cell_power(name: str, body: str, templates) -> CellPower:
 # boolean functions of the liberty (for `when` states and sensitization)
 
 
+@functools.cache  # a few dozen distinct expressions, evaluated for every cell instance
 def _parse_bool(expr: str):
     """A liberty boolean expression as a function of ``{pin: bool}``: ``!``/``'`` not,
     ``&``/``*``/juxtaposition and, ``|``/``+`` or, ``^`` xor, constants 0 and 1."""
@@ -425,6 +420,14 @@ class Power:
     def dynamic(self) -> float:
         return self.internal + self.switching
 
+    @classmethod
+    def sum(cls, powers) -> Power:
+        """The sum of an iterable of :class:`Power`."""
+        total = cls()
+        for p in powers:
+            total.add(p)
+        return total
+
     def add(self, other: Power) -> None:
         self.internal += other.internal
         self.switching += other.switching
@@ -512,6 +515,7 @@ def sta_loads(
     return cells, pins
 
 
+@functools.cache
 def _unate(function: str, pin: str) -> int:
     """+1 if ``function`` is positive unate in ``pin`` (or non-unate), -1 if negative."""
     f, names = _parse_bool(function)
@@ -717,11 +721,12 @@ def netlist_power(
     seconds: float,
     *,
     convention: str = "liberty",
+    model: PowerModel | None = None,
 ) -> dict[str, Power]:
     """Power (W) of every leaf cell (``cells``: instance -> cell, ``loads`` from
     :func:`sta_loads`) whose pins had ``activity`` (:func:`pin_activity`) over
-    ``seconds``."""
-    model = PowerModel.read(liberty, set(cells.values()))
+    ``seconds``; ``model``: the liberty's, already read for those cells."""
+    model = model or PowerModel.read(liberty, set(cells.values()))
     return {
         inst: cell_power(
             model, model.cells[cell], loads[inst], activity[inst], seconds, convention=convention

@@ -78,10 +78,7 @@ def chain(tmp_path_factory):
 
 
 def _total(power: dict[str, Power]) -> Power:
-    total = Power()
-    for p in power.values():
-        total.add(p)
-    return total
+    return Power.sum(power.values())
 
 
 def test_simulated_toggles_equal_the_testbench_counts(chain):

@@ -27,7 +27,7 @@ from lutcore.hw.config import TileConfig, show
 from lutcore.hw.emit import part_name
 from lutcore.sim.runner import build_gatelevel, require_simulators, run_scenario
 from lutcore.sim.scenario import WORKLOADS, workload_scenario
-from lutcore.synth.flow import kept_on_failure, liberty_digest, temp_work
+from lutcore.synth.flow import kept_on_failure, temp_work
 from lutcore.synth.gatelevel import gate_sources
 from lutcore.synth.liberty import DEFAULT_LIBERTY
 from lutcore.synth.power import (
@@ -60,9 +60,7 @@ def workload_shape(cfg: TileConfig) -> tuple[int, int, int]:
 
 
 def _energy(power: dict[str, Power], seconds: float, macs: int, w_bits: int) -> dict:
-    total = Power()
-    for p in power.values():
-        total.add(p)
+    total = Power.sum(power.values())
     joules = total.total * seconds
     return {
         "energy_pj": joules * 1e12,
@@ -125,12 +123,12 @@ def run_power(
             "workload": {"name": workload, "gemm": f"{rows}x{depth}x{cols}", "macs": macs},
             "fmax_mhz": fmax_mhz,
             "tools": rep["tools"],
-            "liberty": rep["liberty"] | {"sha256": liberty_digest(liberty)},
+            "liberty": rep["liberty"],
             "parts": [p for p in cfg.parts if p != "tile"],
         }
         if activity == "vectorless":
             progress(f"[power] {cfg.slug}: OpenSTA vectorless, input activity {INPUT_ACTIVITY}")
-            cells = sta_power(
+            power = sta_power(
                 liberty,
                 netlist,
                 cfg.slug,
@@ -153,12 +151,12 @@ def run_power(
             progress(f"[power] {cfg.slug}: {cycles} cycles simulated; slews and loads (OpenSTA)")
             cells, loads = sta_loads(liberty, netlist, cfg.slug, work / "sta")
             pins = pin_activity(loads, nets)
-            names = cells
-            cells = netlist_power(liberty, cells, loads, pins, cycles / (fmax_mhz * 1e6))
-            model = PowerModel.read(liberty, set(names.values()))
-            kinds = by_kind(cells, names, model, blocks, GLUE)
+            model = PowerModel.read(liberty, set(cells.values()))
+            seconds = cycles / (fmax_mhz * 1e6)
+            power = netlist_power(liberty, cells, loads, pins, seconds, model=model)
             result["power_by_kind_w"] = {
-                b: {k: p.total for k, p in split.items()} for b, split in kinds.items()
+                b: {k: p.total for k, p in split.items()}
+                for b, split in by_kind(power, cells, model, blocks, GLUE).items()
             }
             result["workload"] |= {
                 "cycles": cycles,
@@ -166,7 +164,7 @@ def run_power(
                 "output_words_checked": int(rows * cols),
                 "bit_exact": True,  # run_scenario raised otherwise
             }
-        blocks_power = by_block(cells, blocks, GLUE)
+        blocks_power = by_block(power, blocks, GLUE)
         seconds = (cycles or 0) / (fmax_mhz * 1e6)
         if activity == "simulated":
             result["at_fmax"] = _energy(blocks_power, seconds, macs, cfg.w_bits)
@@ -218,10 +216,7 @@ def _converters(cfg, out_dir, liberty, work, fmax_mhz, seconds, at, macs) -> dic
             1000.0 / fmax_mhz,
             input_activity=INPUT_ACTIVITY,
         )
-        total = Power()
-        for p in cells.values():
-            total.add(p)
-        by_part[part] = total.to_dict()
+        by_part[part] = Power.sum(cells.values()).to_dict()
     joules = (at["power_w"]["total"]["total"] + sum(p["total"] for p in by_part.values())) * seconds
     return {
         "method": f"vectorless estimate: OpenSTA report_power, {INPUT_ACTIVITY} toggles per "
