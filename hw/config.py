@@ -48,6 +48,8 @@ ACT_BLOCKS = ("group", "chunk")
 ROUNDINGS = ("rne", "trunc")
 OUT_FORMATS = ("fp32", "fp16")
 PIPELINE_ALLOWED = (0, 1, 2)
+#: the widest stream payload (bits): Amaranth's limit on one wire, Verilog-2005's minimum
+MAX_WIRE_BITS = 1 << 16
 MAX_DIM = 4096
 #: ``max_k`` by default: the largest multiple of ``K`` not above this
 DEFAULT_MAX_K = 4096
@@ -529,6 +531,23 @@ class TileConfig(TileShape, Weights):
             if isinstance(self, group):
                 group._check(self)
         self._check_arch()
+        self._check_beats()
+
+    def _check_beats(self) -> None:
+        """Refuse a tile whose result or weight beat would be wider than one wire can be
+        (Amaranth refuses wires above :data:`MAX_WIRE_BITS`; so does Verilog-2005's minimum
+        vector limit): an output tile's ``M * N`` results travel in one ``y`` beat."""
+        word = 32 if self.fp_words else self.acc_bits
+        for what, label, count, width in (
+            ("result beat (y)", "M*N", self.M * self.N, word),
+            ("weight beat (w)", "N*K", self.N * self.K, self.planes_per_cycle),
+        ):
+            if count * width > MAX_WIRE_BITS:
+                raise ConfigError(
+                    f"M={self.M}, N={self.N}, K={self.K}: one {what} is {label} = {count:,} "
+                    f"words of {width} bits = {count * width:,} bits, above {MAX_WIRE_BITS:,} "
+                    f"(one wire); allowed {label} <= {MAX_WIRE_BITS // width:,}"
+                )
 
     def _check_arch(self) -> None:
         """The checks of the arch's combination of groups (subclasses)."""

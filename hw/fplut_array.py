@@ -60,9 +60,10 @@ class FpLutArray(LutArray):
     :class:`~lutcore.hw.lut_array.LutArray`, ``tables`` carrying FP16 entries.
     """
 
-    def elaborate(self, platform) -> Module:
+    UNIT = "fplut_column"
+
+    def elaborate_cells(self, m: Module) -> None:
         cfg = self.cfg
-        m = Module()
         beat = self.beat.payload
         # every entry is unpacked once and its fields broadcast (not once per cell)
         tables = [
@@ -78,4 +79,3 @@ class FpLutArray(LutArray):
             for col in range(cfg.N):
                 values[row, col] = fp_cell_value(cfg, tables, row, lanes, col, m)
         accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
-        return m

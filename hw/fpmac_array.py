@@ -6,8 +6,10 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 from .accumulate import AccumulatePorts, accumulate
+from .columns import column_array
 from .config import FP16
 from .fp import ALIGN_EXTRA_BITS, finite, fp32_add, fused_sum, normalize, round_pack, unpack
+from .layouts import act_layout
 from .mac_array import MacArray, beat_digits
 from .util import named
 
@@ -54,16 +56,29 @@ class FpMacArray(MacArray):
     beat in any of them through ``last_pending``).
 
     Members as :class:`~lutcore.hw.mac_array.MacArray`; ``beat`` also carries ``scale[n]``.
+    With ``N > 1`` and ``pipeline == 2`` the array registers the activations once for its
+    columns (a column's ``acts`` arrive registered).
     """
+
+    UNIT = "fpmac_column"
+
+    @property
+    def control_depth(self) -> int:
+        return 3 if self.cfg.pipeline >= 2 else 0
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
+        if cfg.N == 1 or cfg.pipeline < 2:
+            return super().elaborate(platform)
         m = Module()
+        acts = Signal(act_layout(cfg), name="acts_q", reset_less=True)
+        m.d.sync += acts.eq(self.acts)
+        column_array(m, self, self.column, self.UNIT, self.control_depth, acts)
+        return m
+
+    def elaborate_cells(self, m: Module) -> None:
+        cfg = self.cfg
         beat = self.beat.payload
-        acts = [
-            [finite(m, FP16, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)]
-            for r in range(cfg.M)
-        ]
         deep = cfg.pipeline >= 2
 
         def reg(value, name):
@@ -80,9 +95,11 @@ class FpMacArray(MacArray):
             words = [
                 [reg(w, f"wf_{n}_{k}_q") for k, w in enumerate(c)] for n, c in enumerate(words)
             ]
-            acts = [
-                [reg(self.acts[r][k], f"a_{r}_{k}_q") for k in range(cfg.K)] for r in range(cfg.M)
-            ]
+            if not self.signature.column:  # a column's arrive registered
+                acts = [
+                    [reg(self.acts[r][k], f"a_{r}_{k}_q") for k in range(cfg.K)]
+                    for r in range(cfg.M)
+                ]
         acts = [
             [finite(m, FP16, acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
         ]
@@ -96,9 +113,9 @@ class FpMacArray(MacArray):
                 values[row, col] = dot_product(
                     m, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
                 )
-        if not deep:
+        if not deep or self.signature.column:  # a column's control arrives staged
             accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
-            return m
+            return
         # the beat's control follows its data through the two stages above; the accumulate
         # stage adds the third (after the rounding) and reports its own pending last beat
         valid = self.beat.valid
@@ -113,4 +130,3 @@ class FpMacArray(MacArray):
         )
         accumulate(m, cfg, values, inner, add=fp32_add)
         m.d.comb += self.last_pending.eq(inner.last_pending | Cat(*pending).any())
-        return m

@@ -21,6 +21,7 @@ __all__ = [
     "result_layout",
     "table_layout",
     "beat_layout",
+    "control_layout",
     "TileSignature",
     "ArraySignature",
     "SliceHandshake",
@@ -108,6 +109,19 @@ def beat_layout(cfg: TileConfig) -> StructLayout:
             "tile_last": unsigned(1),
             "neg": unsigned(1),
             **({"scale": ArrayLayout(unsigned(16), cfg.N)} if cfg.scale_in_command else {}),
+        }
+    )
+
+
+def control_layout(cfg: TileConfig) -> StructLayout:
+    """The accumulate stage's control of one beat, as an array stages it for its columns:
+    ``valid``, the beat index ``t``, ``first`` and ``tile_last`` (see :func:`beat_layout`)."""
+    return StructLayout(
+        {
+            "valid": unsigned(1),
+            "t": beat_layout(cfg).members["t"],
+            "first": unsigned(1),
+            "tile_last": unsigned(1),
         }
     )
 
@@ -205,30 +219,36 @@ class ArraySignature(wiring.Signature):
         One result per output tile (the accumulators are the result register).
     last_pending : ``Out(1)``
         A tile's last beat is in the array's own pipeline register.
+    control : ``In(control_layout(cfg))``
+        A column of a wider array only (``column``): the accumulate stage's control, staged
+        by the array with the data; the array then drives the result's ``valid`` and
+        ``last_pending`` (the column's stay 0).
     """
 
-    def __init__(self, cfg: TileConfig, operands: str, layout):
-        self.cfg, self.operands, self.layout = cfg, operands, layout
-        super().__init__(
-            {
-                operands: In(layout),
-                "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
-                "o": Out(stream.Signature(result_layout(cfg))),
-                "last_pending": Out(1),
-            }
-        )
+    def __init__(self, cfg: TileConfig, operands: str, layout, *, column: bool = False):
+        self.cfg, self.operands, self.layout, self.column = cfg, operands, layout, column
+        members = {
+            operands: In(layout),
+            "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
+            "o": Out(stream.Signature(result_layout(cfg))),
+            "last_pending": Out(1),
+        }
+        if column:
+            members["control"] = In(control_layout(cfg))
+        super().__init__(members)
 
     def __eq__(self, other):
-        return isinstance(other, ArraySignature) and (self.cfg, self.operands) == (
+        return isinstance(other, ArraySignature) and (self.cfg, self.operands, self.column) == (
             other.cfg,
             other.operands,
+            other.column,
         )
 
     def __hash__(self):
-        return hash((self.cfg, self.operands))
+        return hash((self.cfg, self.operands, self.column))
 
     def __repr__(self):
-        return f"ArraySignature({self.cfg.slug}, {self.operands!r})"
+        return f"ArraySignature({self.cfg.slug}, {self.operands!r}, column={self.column})"
 
 
 def fp_act_layout(cfg: TileConfig) -> ArrayLayout:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Mux, Signal, Value
-from amaranth.lib import wiring
 
 from .accumulate import AccumulatePorts, accumulate
+from .columns import ColumnArray
 from .config import TileConfig
-from .layouts import ArraySignature, table_layout
+from .layouts import table_layout
 from .util import named, select, tree_sum
 
 __all__ = ["LutArray", "beat_lanes", "cell_value", "plane_partial"]
@@ -113,7 +113,7 @@ def beat_lanes(m: Module, cfg: TileConfig, beat) -> BeatLanes:
     )
 
 
-class LutArray(wiring.Component):
+class LutArray(ColumnArray):
     """``M x N`` LUT MAC cells; the accumulators double as the result register.
 
     Each issued beat adds ``cell_value << (t * planes_per_cycle)`` to every accumulator
@@ -122,16 +122,20 @@ class LutArray(wiring.Component):
     tile's first beat until then. With ``pipeline == 2`` a register follows the adder tree;
     ``last_pending`` tells the controller a tile's last beat is in that register.
 
+    With ``N > 1`` the array is ``N`` columns, each this array with ``N = 1``
+    (:func:`~lutcore.hw.units.column_array`: one module ``<top>__lut_column`` in the Verilog,
+    instances ``col_<n>``).
+
     Members: ``tables`` current tables (broadcast); ``beat`` issued beats; ``o`` results.
     """
 
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        super().__init__(ArraySignature(cfg, "tables", table_layout(cfg)))
+    OPERANDS = "tables"
+    #: the column's module name in the Verilog (after ``<top>__``)
+    UNIT = "lut_column"
+    operand_layout = staticmethod(table_layout)
 
-    def elaborate(self, platform) -> Module:
+    def elaborate_cells(self, m: Module) -> None:
         cfg = self.cfg
-        m = Module()
         beat = self.beat.payload
         # Every cell reads table entries and weight bits: give each field its own signal once,
         # so cells reference small signals instead of slicing the wide buses (which makes
@@ -155,4 +159,3 @@ class LutArray(wiring.Component):
                 m.d.comb += values[row, col].eq(value)
 
         accumulate(m, cfg, values, AccumulatePorts.of(self))
-        return m

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal, Value, signed
-from amaranth.lib import wiring
 
 from .accumulate import AccumulatePorts, accumulate
+from .columns import ColumnArray
 from .config import TileConfig
-from .layouts import ArraySignature, act_layout
+from .layouts import act_layout
 from .util import named, tree_sum
 
 __all__ = ["MacArray", "beat_digits", "weight_digit"]
@@ -51,7 +51,7 @@ def beat_digits(m: Module, cfg: TileConfig, beat) -> list[list[Signal]]:
     return digits
 
 
-class MacArray(wiring.Component):
+class MacArray(ColumnArray):
     """``M x N`` multiply-accumulate cells, the baseline the LUT array is compared with.
 
     Each beat carries ``planes_per_cycle`` bit planes of every weight. The array decodes each
@@ -62,17 +62,21 @@ class MacArray(wiring.Component):
     register after the tree). With ``planes_per_cycle == w_bits`` this is the plain
     dequantize-and-multiply design.
 
+    With ``N > 1`` the array is ``N`` columns, each this array with ``N = 1``
+    (:func:`~lutcore.hw.units.column_array`: one module ``<top>__mac_column``, instances
+    ``col_<n>``).
+
     Members: ``acts`` current activations ``[m][k]`` (broadcast); ``beat`` issued beats;
     ``o`` results; ``last_pending`` a tile's last beat is in the pipeline register.
     """
 
-    def __init__(self, cfg: TileConfig):
-        self.cfg = cfg
-        super().__init__(ArraySignature(cfg, "acts", act_layout(cfg)))
+    OPERANDS = "acts"
+    #: the column's module name in the Verilog (after ``<top>__``)
+    UNIT = "mac_column"
+    operand_layout = staticmethod(act_layout)
 
-    def elaborate(self, platform) -> Module:
+    def elaborate_cells(self, m: Module) -> None:
         cfg = self.cfg
-        m = Module()
         acts = [
             [named(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
         ]
@@ -85,4 +89,3 @@ class MacArray(wiring.Component):
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
         accumulate(m, cfg, values, AccumulatePorts.of(self))
-        return m

@@ -22,14 +22,16 @@ from lutcore import __version__
 from lutcore.base.files import check_output_dir, check_output_file
 from lutcore.base.tools import heartbeat, require
 from lutcore.hw.config import CHOICES, DEFAULT_MAX_K, PARAMETERS, ConfigError, TileConfig, show
+from lutcore.hw.units import UNITS
 
 BUILD = Path("build")
 #: above this estimate a tile takes minutes to emit and synthesize: say so before starting
 LARGE_CELLS = 300_000
-#: measured peak memory of emission and synthesis per mapped cell (bytes)
-BYTES_PER_CELL = 8_000
-#: and their time per mapped cell (seconds)
-SECONDS_PER_CELL = 1e-3
+#: measured peak memory of synthesis and timing per estimated cell (bytes): OpenSTA holds
+#: every instance of the hierarchical netlist (M8 N256 K16: 2.4 GiB for 2.27 M estimated)
+BYTES_PER_CELL = 1_200
+#: and their time per estimated cell (seconds; the same tile: 4 min 13 s)
+SECONDS_PER_CELL = 1.2e-4
 
 
 def _flag(name: str) -> str:
@@ -314,6 +316,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
             clock_ns=args.clock_ns,
             fpga_device=args.fpga,
             fpga_seeds=tuple(args.fpga_seeds),
+            units=args.units,
         )
     except (LibertyError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
@@ -460,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fpga-seeds", type=int, nargs="+", default=[1, 2, 3], help="nextpnr seeds (median)"
+    )
+    p.add_argument(
+        "--units",
+        choices=UNITS,
+        default="shared",
+        help="shared: map each repeated unit (an array column) once; flat: every copy, each "
+        "block flattened (the per-block flow, for comparison; slow on large arrays)",
     )
     p.add_argument("-o", "--out-dir", type=Path, default=BUILD / "reports", help="output folder")
     p.set_defaults(func=cmd_synth)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 __all__ = [
+    "LUT_MAC_PAIRS",
+    "best_by_size",
     "best_by_width",
     "crossover",
     "lut_mac_ratios",
@@ -36,6 +38,27 @@ def best_by_width(
         if cur is None or r["tops_per_mm2"] > cur["tops_per_mm2"]:
             best[r["arch"]][r["w_bits"]] = r
     return best
+
+
+#: the LUT designs and their multiply-based baselines, per activation format
+LUT_MAC_PAIRS = {"int": (("lut",), ("mac",)), "fp16": (("lut", "fplut"), ("fpmac",))}
+
+
+def best_by_size(rows: list[dict]) -> dict[tuple[str, int], dict[int, dict[str, dict]]]:
+    """``{(act_format, w_bits): {M*N*K: {"lut": best row, "mac": best row}}}``: at each
+    array size the densest LUT design and the densest multiply-based one
+    (:data:`LUT_MAC_PAIRS`); only formats and widths with at least two sizes."""
+    found: dict = defaultdict(lambda: defaultdict(dict))
+    for r in ok_rows(rows):
+        fmt = r.get("act_format", "int")
+        luts, macs = LUT_MAC_PAIRS.get(fmt, ((), ()))
+        side = "lut" if r["arch"] in luts else "mac" if r["arch"] in macs else None
+        if side is None:
+            continue
+        cell = found[fmt, r["w_bits"]][r["M"] * r["N"] * r["K"]]
+        if side not in cell or r["tops_per_mm2"] > cell[side]["tops_per_mm2"]:
+            cell[side] = r
+    return {k: dict(sorted(v.items())) for k, v in sorted(found.items()) if len(v) > 1}
 
 
 def lut_mac_ratios(best: dict) -> dict[int, float]:

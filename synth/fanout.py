@@ -1,10 +1,15 @@
-"""Fanout repair on a flat mapped netlist: buffer trees for nets ABC left unbuffered.
+"""Fanout repair on a mapped netlist: buffer trees for nets ABC left unbuffered.
 
 ABC's ``buffer`` does not split nets driven by flip-flops (its combinational inputs), so the
 tile's broadcast control bits (accumulate enable, plane index) reach thousands of pins from
 one flip-flop. This pass does what a physical flow's fanout repair does: every net with more
 than ``max_fanout`` loads gets a tree of buffers, each driving at most ``max_fanout`` loads.
 It edits Yosys' ``write_verilog -noattr -noexpr`` output, one instance per statement.
+
+Every module is repaired once, however often it is instantiated: a net inside a module gets
+its tree there, and an input port of a submodule is one load of the parent's net (a
+broadcast into ``N`` columns gets a tree of ``N`` loads in the parent, and each column's
+port net its own tree inside the column).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .liberty import cell_groups, cell_pins
 from .netlist import INSTANCE as _INSTANCE
 from .netlist import MODULE as _MODULE
 from .netlist import PIN as _PIN
+from .netlist import module_outputs
 
 __all__ = ["BUFFER_PREFIX", "find_buffer", "output_pins", "repair_fanout"]
 
@@ -69,21 +75,41 @@ def _max_capacitance(cell_text: str) -> float:
 def repair_fanout(
     netlist: Path, liberty_text: str, buffer: tuple[str, str, str], max_fanout: int = 16
 ) -> dict[str, int]:
-    """Rewrite ``netlist`` in place; returns ``{module: buffers inserted}``.
+    """Rewrite ``netlist`` in place; returns ``{module: buffers inserted}`` (once per module,
+    however often it is instantiated).
 
-    Each module is repaired on its own: loads are the input pins of library cells (a
-    submodule's port is neither load nor driver; its nets get trees inside it).
+    Each module is repaired on its own, submodules before their parents: loads are the
+    input pins of library cells and of submodule instances. A submodule's input pin weighs
+    what its port net drives inside the submodule after repair (at most ``max_fanout``; 0
+    when unused), so a net crossing into ``N`` instances gets the tree a flat netlist would.
     ``buffer`` is ``(cell, input pin, output pin)``, e.g. ``("sky130_fd_sc_hd__buf_4", "A",
     "X")``. The clock net is left alone (clock trees are not this flow's business).
     """
     text = netlist.read_text()
-    outputs = output_pins(liberty_text)
-    counts, out, pos = {}, [], 0
-    for module in _MODULE.finditer(text):
-        body, count = _repair_module(module.group(0), outputs, buffer, max_fanout)
-        out += [text[pos : module.start()], body]
+    outputs = output_pins(liberty_text) | module_outputs(text)
+    found = {m.group(1): m for m in _MODULE.finditer(text)}
+    bodies: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    roots: dict[str, dict[str, int]] = {}  # module -> net -> loads on its root after repair
+
+    def repair(name: str) -> None:
+        if name in bodies:
+            return
+        bodies[name] = ""  # a cycle would recurse forever; netlists have none
+        body = found[name].group(0)
+        for inst in _INSTANCE.finditer(body):
+            if inst.group(1) in found:
+                repair(inst.group(1))
+        bodies[name], counts[name], roots[name] = _repair_module(
+            body, outputs, buffer, max_fanout, roots
+        )
+
+    for name in found:
+        repair(name)
+    out, pos = [], 0
+    for name, module in found.items():
+        out += [text[pos : module.start()], bodies[name]]
         pos = module.end()
-        counts[module.group(1)] = count
     out.append(text[pos:])
     if any(counts.values()):
         netlist.write_text("".join(out))
@@ -91,36 +117,49 @@ def repair_fanout(
 
 
 def _repair_module(
-    text: str, outputs: dict[str, set[str]], buffer: tuple[str, str, str], max_fanout: int
-) -> tuple[str, int]:
-    loads: dict[str, list[tuple[int, str]]] = {}  # net -> [(instance index, pin)]
+    text: str,
+    outputs: dict[str, set[str]],
+    buffer: tuple[str, str, str],
+    max_fanout: int,
+    roots: dict[str, dict[str, int]],
+) -> tuple[str, int, dict[str, int]]:
+    """One module's repair: its text, the buffers inserted and each net's root loads."""
+    loads: dict[str, list[tuple[int, str, int]]] = {}  # net -> [(instance, pin, weight)]
     instances = list(_INSTANCE.finditer(text))
     for index, inst in enumerate(instances):
-        if inst.group(1) not in outputs:
-            continue  # a submodule
+        kind = inst.group(1)
+        if kind not in outputs:
+            continue  # not a cell of the liberty or a module of the netlist
+        inner = roots.get(kind)  # a submodule: its port nets' loads inside
         for pin, net in _PIN.findall(inst.group(3)):
-            if pin not in outputs[inst.group(1)] and net.strip():
-                loads.setdefault(net.strip(), []).append((index, pin))
+            if pin not in outputs[kind] and net.strip():
+                weight = 1 if inner is None else inner.get(pin.strip(), 0)
+                if weight:
+                    loads.setdefault(net.strip(), []).append((index, pin, weight))
     rename: dict[tuple[int, str], str] = {}
     new_wires, new_cells = [], []
     cell, pin_in, pin_out = buffer
     count = 0
+    root_loads = {}
     for net, sinks in loads.items():
-        if net == "clk" or len(sinks) <= max_fanout:
+        total = sum(w for _, _, w in sinks)
+        if net == "clk" or total <= max_fanout:
+            root_loads[net] = total
             continue
-        # Build the tree bottom-up: split sinks into groups, each behind one buffer, and
-        # repeat on the buffers until the root net drives at most max_fanout of them.
-        # A driver is a load pin (instance index, pin) or a buffer's text with its input open.
+        # Build the tree bottom-up: pack sinks into groups of at most max_fanout loads,
+        # each behind one buffer, and repeat on the buffers (one load each) until the
+        # root net drives at most max_fanout of them. A driver is a load pin (instance
+        # index, pin, weight) or a buffer's text with its input open.
         drivers: list = list(sinks)
         depth = 0
-        while len(drivers) > max_fanout:
+        while sum(_weight(d) for d in drivers) > max_fanout:
             buffered = []
-            for g in range(0, len(drivers), max_fanout):
-                wire = f"{_plain(net)}_fo{depth}_{g // max_fanout}"
+            for g, group in enumerate(_groups(drivers, max_fanout)):
+                wire = f"{_plain(net)}_fo{depth}_{g}"
                 new_wires.append(wire)
-                for sink in drivers[g : g + max_fanout]:
+                for sink in group:
                     if isinstance(sink, tuple):
-                        rename[sink] = wire
+                        rename[sink[:2]] = wire
                     else:
                         new_cells.append(sink.replace("@IN@", wire))
                 count += 1
@@ -130,14 +169,15 @@ def _repair_module(
                 )
             drivers = buffered
             depth += 1
+        root_loads[net] = sum(_weight(d) for d in drivers)
         root = net + " " if net.startswith("\\") else net  # escaped names end with a space
         for sink in drivers:
             if isinstance(sink, tuple):
-                rename[sink] = root
+                rename[sink[:2]] = root
             else:
                 new_cells.append(sink.replace("@IN@", root))
     if not count:
-        return text, 0
+        return text, 0, root_loads
 
     out, pos = [], 0
     for index, inst in enumerate(instances):
@@ -155,7 +195,25 @@ def _repair_module(
     header_end = body.index(");\n") + 3  # after the port list
     body = body[:header_end] + decls + body[header_end:]
     tail = body.rindex("endmodule")
-    return body[:tail] + "".join(new_cells) + "endmodule\n", count
+    return body[:tail] + "".join(new_cells) + "endmodule\n", count, root_loads
+
+
+def _weight(driver) -> int:
+    return driver[2] if isinstance(driver, tuple) else 1
+
+
+def _groups(drivers: list, max_fanout: int) -> list[list]:
+    """Consecutive groups of ``drivers`` of at most ``max_fanout`` loads each (a driver
+    weighing more is a group of its own)."""
+    groups, current, load = [], [], 0
+    for driver in drivers:
+        weight = _weight(driver)
+        if current and load + weight > max_fanout:
+            groups.append(current)
+            current, load = [], 0
+        current.append(driver)
+        load += weight
+    return [*groups, current] if current else groups
 
 
 def _plain(net: str) -> str:

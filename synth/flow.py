@@ -37,14 +37,22 @@ from lutcore.base import procs
 from lutcore.base.tools import heartbeat
 from lutcore.base.yosys import YosysError, quote, run_script
 from lutcore.hw.arch import arch_of
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import TileConfig, show
 from lutcore.hw.emit import part_name, part_verilog
+from lutcore.hw.units import UNITS
 
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
-from .netlist import check_resets, modules
+from .netlist import FlopCount, check_resets, hierarchy, modules
 
-__all__ = ["SynthResult", "combine", "kept_on_failure", "synthesize", "synthesize_verilog"]
+__all__ = [
+    "SynthResult",
+    "combine",
+    "kept_on_failure",
+    "sta_timing",
+    "synthesize",
+    "synthesize_verilog",
+]
 
 MAX_FANOUT = 16
 #: Cells synthesis must not pick (glob patterns, as in physical flows' dont-use lists):
@@ -91,6 +99,10 @@ class SynthResult:
     seconds: float
     #: per block: flip-flop bits in the RTL and the netlist, each with how many use the reset
     flip_flops: dict = field(default_factory=dict)
+    #: every module of the netlist and its instances in the design (each mapped once)
+    modules: dict = field(default_factory=dict)
+    #: the largest resident memory of Yosys (with ABC) and of OpenSTA, MiB
+    peak_memory_mib: dict = field(default_factory=dict)
 
 
 def _stat(path: Path) -> dict:
@@ -127,7 +139,7 @@ def _path_figures(section: str) -> dict:
     }
 
 
-def _sta(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dict:
+def sta_timing(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dict:
     """Time ``netlist`` with OpenSTA: the worst setup path of the ``clk`` path group sets the
     critical path (a recovery check of an asynchronous reset is in another group and is
     reported apart, with the removal check)."""
@@ -210,14 +222,22 @@ def synthesize(
     clock_ns: float = 5.0,
     progress=print,
     part: str = "tile",
+    units: str = "shared",
 ) -> SynthResult:
     """Synthesize ``part`` of ``cfg`` (:attr:`~lutcore.hw.config.TileConfig.parts`: the tile
-    or one of its converters) in ``work`` (created); see the module docstring for the method."""
+    or one of its converters) in ``work`` (created); see the module docstring for the method.
+
+    ``units``: ``"shared"`` maps every repeated unit (an array's column) once and
+    instantiates it; ``"flat"`` emits every copy and flattens each block into one module
+    before mapping (the per-block flow, for comparison: minutes to hours on large arrays)."""
+    if units not in UNITS:
+        raise ValueError(f"units={show(units)}: allowed {', '.join(map(show, UNITS))}")
     top = part_name(cfg, part)
-    progress(f"[synth] {top}: emitting Verilog (minutes for the largest tiles) ...")
+    progress(f"[synth] {top}: emitting Verilog ...")
     blocks = arch_of(cfg).blocks if part == "tile" else ()
     with heartbeat(f"[synth] {top}: emitting Verilog", progress):
-        verilog = part_verilog(cfg, part, macros=True)  # SRAM banks: an estimate
+        # SRAM banks: an estimate
+        verilog = part_verilog(cfg, part, macros=True, shared=units == "shared")
     return synthesize_verilog(
         verilog,
         top,
@@ -227,6 +247,7 @@ def synthesize(
         liberty=liberty,
         clock_ns=clock_ns,
         progress=progress,
+        flatten_blocks=units == "flat",
     )
 
 
@@ -240,9 +261,14 @@ def synthesize_verilog(
     liberty: Path = DEFAULT_LIBERTY,
     clock_ns: float = 5.0,
     progress=print,
+    flatten_blocks: bool = False,
 ) -> SynthResult:
     """Map the Verilog text ``verilog`` (top module ``top``, submodules ``<top>__<block>``
     for each of ``blocks``; what is left of the top is ``glue``) and time it.
+
+    Modules below a block (an array's columns) are mapped once however often they are
+    instantiated, and counted per instance; ``flatten_blocks`` flattens each block into one
+    module first.
 
     Mapping order: flip-flops first (``dfflibmap``: a synchronous reset or an enable the
     library has no cell for becomes logic in front of a plain flip-flop, an asynchronous
@@ -269,28 +295,34 @@ def synthesize_verilog(
     progress(f"[synth] {top}: synthesis and mapping, hierarchy kept ...")
     netlist = work / "netlist.v"
     log = work / "yosys.log"
-    run_script(
-        [
-            f"read_verilog {quote(design)}",
-            f"hierarchy -top {top}",
-            # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
-            # over mutually exclusive operators runs for hours on the FP datapaths
-            f"synth -top {top} -booth -noshare",
-            f"tee -q -o {quote(work / 'stat_cmos.json')} stat -json -tech cmos",
-            f"write_json {quote(work / 'generic.json')}",  # for the reset check
-            f"dfflibmap -liberty {quote(lib)} {avoid}",
-            f"abc -liberty {quote(lib)} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
-            "opt_clean -purge",
-            "setundef -zero",
-            "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
-            "opt_clean -purge",
-            f"tee -q -o {quote(work / 'stat.json')} stat -json -liberty {quote(lib)}",
-            f"write_verilog -noattr -noexpr -nohex -nodec {quote(netlist)}",
-        ],
-        log=log,
-        label="synth",
-        progress=progress,
-    )
+    flatten = []
+    if flatten_blocks:
+        kept = " ".join(f"{top}__{b}" for b in blocks)
+        flatten = [*([f"setattr -mod -set keep_hierarchy 1 {kept}"] if kept else []), "flatten"]
+    with procs.peak_memory() as yosys_peak:
+        run_script(
+            [
+                f"read_verilog {quote(design)}",
+                f"hierarchy -top {top}",
+                *flatten,
+                # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
+                # over mutually exclusive operators runs for hours on the FP datapaths
+                f"synth -top {top} -booth -noshare",
+                f"tee -q -o {quote(work / 'stat_cmos.json')} stat -json -tech cmos",
+                f"write_json {quote(work / 'generic.json')}",  # for the reset check
+                f"dfflibmap -liberty {quote(lib)} {avoid}",
+                f"abc -liberty {quote(lib)} {avoid} -D {int(clock_ns * 1000)} -script {abc}",
+                "opt_clean -purge",
+                "setundef -zero",
+                "splitnets -ports",  # bit-level nets: OpenSTA reads no concatenated assigns
+                "opt_clean -purge",
+                f"tee -q -o {quote(work / 'stat.json')} stat -json -liberty {quote(lib)}",
+                f"write_verilog -noattr -noexpr -nohex -nodec {quote(netlist)}",
+            ],
+            log=log,
+            label="synth",
+            progress=progress,
+        )
     unmapped = sorted(set(re.findall(r"^\s*\\?(\$_\w+)\s", netlist.read_text(), flags=re.M)))
     if unmapped:
         raise YosysError(f"{top}: cells left unmapped to the liberty: {', '.join(unmapped)}")
@@ -298,22 +330,30 @@ def synthesize_verilog(
     lib_text = lib.read_text()
     buf_cell, buf_in, buf_out, buf_area = find_buffer(lib_text, DONT_USE)
     buffers = repair_fanout(netlist, lib_text, (buf_cell, buf_in, buf_out), MAX_FANOUT)
-    progress(f"[synth] {top}: fanout repair inserted {sum(buffers.values())} x {buf_cell}")
     cmos = _stat(work / "stat_cmos.json")
     flops = check_resets(_stat(work / "generic.json"), netlist, lib_text)
     stat = _stat(work / "stat.json")
-    # a module's `area` in Yosys' stat includes its submodules: the top's own cells are
-    # the design's area minus the blocks'
+    tree = hierarchy(netlist.read_text(), top, blocks, glue)
+    # a module's `area` in Yosys' stat includes its submodules' instances: the top's own
+    # cells are the design's area minus the blocks'
     by_block = {b: _module_area(stat, f"{top}__{b}") for b in blocks}
     by_block[glue] = float(stat["design"]["area"]) - sum(by_block.values())
-    for name, module in [(b, f"{top}__{b}") for b in blocks] + [(glue, top)]:
-        by_block[name] += buffers.get(module, 0) * buf_area
+    # fanout buffers: inserted once per module, present once per instance
+    placed = {m: n * tree.count[m] for m, n in buffers.items() if m in tree.count}
+    for module, n in placed.items():
+        by_block[tree.block[module]] += n * buf_area
+    progress(
+        f"[synth] {top}: {len(tree.count)} modules mapped, {sum(tree.count.values())} "
+        f"instances; fanout repair placed {sum(placed.values())} x {buf_cell}"
+    )
     # Yosys prints e.g. "50154+": a lower bound (cells it has no CMOS model for add nothing)
     transistors = str(cmos["design"].get("estimated_num_transistors", "")).rstrip("+")
 
+    sta_peak = procs.PeakMemory()
     if shutil.which("sta"):
         progress(f"[synth] {top}: OpenSTA timing at {clock_ns} ns ...")
-        timing = _sta(netlist, lib, top, clock_ns, work)
+        with procs.peak_memory() as sta_peak:
+            timing = sta_timing(netlist, lib, top, clock_ns, work)
     else:
         delay = _abc_delay(log)
         timing = {
@@ -323,26 +363,54 @@ def synthesize_verilog(
             "clock_ns": clock_ns,
         }
     timing.update(fanout_profile(netlist))
-    timing["fanout_buffers_inserted"] = sum(buffers.values())
+    timing["fanout_buffers_inserted"] = sum(placed.values())
     cells = {k: int(v) for k, v in stat["design"].get("num_cells_by_type", {}).items()}
-    cells = {k: v for k, v in cells.items() if not k.startswith(top)}  # not the submodules
-    if any(buffers.values()):
-        cells[buf_cell] = cells.get(buf_cell, 0) + sum(buffers.values())
-    names = {f"{top}__{b}": b for b in blocks} | {top: glue}
+    cells = {k: v for k, v in cells.items() if k not in tree.count}  # not the submodules
+    if any(placed.values()):
+        cells[buf_cell] = cells.get(buf_cell, 0) + sum(placed.values())
     return SynthResult(
         area_total=sum(by_block.values()),
         area_sequential=float(stat["design"].get("sequential_area", 0.0)),
         area_by_block=by_block,
         cells=cells,
-        booth_multipliers=len(
-            re.findall(r"^Mapping cell .* to (?:un)?signed Booth", log.read_text(), flags=re.M)
-        ),
+        booth_multipliers=_booth_multipliers(log, design, tree.count),
         transistors=int(transistors) if transistors.isdigit() else None,
         timing=timing,
         netlist=netlist,
         seconds=time.perf_counter() - started,
-        flip_flops={names.get(m, m): asdict(c) for m, c in flops.items()},
+        flip_flops=_flops_by_block(flops, tree),
+        modules={m: n for m, n in tree.count.items()},
+        peak_memory_mib={"yosys": round(yosys_peak.mib), "opensta": round(sta_peak.mib)},
     )
+
+
+def _booth_multipliers(log: Path, design: Path, count: dict[str, int]) -> int:
+    """Booth multipliers in the design: each one Yosys mapped (its log names the line of
+    ``design`` it came from) times the instances of the module holding that line."""
+    starts = [
+        (number, found.group(1))
+        for number, line in enumerate(design.read_text().splitlines(), start=1)
+        if (found := re.match(r"module \\?(\S+?)\s*\(", line))
+    ]
+    total = 0
+    for line in re.findall(
+        r"^Mapping cell \S+?:(\d+)\$\d+ to (?:un)?signed Booth", log.read_text(), flags=re.M
+    ):
+        module = next(name for start, name in reversed(starts) if start <= int(line))
+        total += count.get(module, 0)
+    return total
+
+
+def _flops_by_block(flops: dict[str, FlopCount], tree) -> dict[str, dict]:
+    """Each block's flip-flop counts: its modules' counts times their instances."""
+    out: dict[str, dict] = {}
+    for module, count in flops.items():
+        if module not in tree.count:
+            continue
+        own = out.setdefault(tree.block[module], dict.fromkeys(asdict(count), 0))
+        for key, value in asdict(count).items():
+            own[key] += value * tree.count[module]
+    return out
 
 
 def combine(results: dict[str, SynthResult]) -> SynthResult:
@@ -377,6 +445,11 @@ def combine(results: dict[str, SynthResult]) -> SynthResult:
         netlist=results["tile"].netlist,
         seconds=sum(r.seconds for r in results.values()),
         flip_flops={b: c for r in results.values() for b, c in r.flip_flops.items()},
+        modules={m: n for r in results.values() for m, n in r.modules.items()},
+        peak_memory_mib={
+            tool: max(r.peak_memory_mib.get(tool, 0) for r in results.values())
+            for tool in ("yosys", "opensta")
+        },
     )
 
 

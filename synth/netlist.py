@@ -23,6 +23,8 @@ __all__ = [
     "NetlistError",
     "check_resets",
     "flip_flop_cells",
+    "hierarchy",
+    "module_outputs",
     "modules",
     "reset_reach",
     "rtl_reset_reach",
@@ -30,7 +32,10 @@ __all__ = [
 
 #: one cell instance in Yosys' netlist: ``  TYPE NAME (\n    .PIN(net),\n ... \n  );``
 INSTANCE = re.compile(r"^  (\S+) (\S+) \((.*?)\n  \);\n", flags=re.M | re.S)
-PIN = re.compile(r"\.(\w+)\(([^()]*)\)")
+#: one pin connection ``.PIN(net)``; a submodule's port may be an escaped name
+#: (``.\\o__payload[3] (net)``, the name including its closing blank)
+PIN = re.compile(r"\.(\\\S+ |\w+)\(([^()]*)\)")
+_PORT_DECL = re.compile(r"^  (input|output|inout) (?:\[\d+:\d+\] )?(\\\S+ |\w+);$", flags=re.M)
 MODULE = re.compile(r"^module (\S+?)\s*\(.*?^endmodule\n", flags=re.M | re.S)
 _ASSIGN = re.compile(r"^  assign (.+?) = (.+?);$", flags=re.M)
 
@@ -63,6 +68,47 @@ class FlopCount:
 def modules(text: str) -> dict[str, str]:
     """``{module name: module text}`` of a netlist."""
     return {m.group(1): m.group(0) for m in MODULE.finditer(text)}
+
+
+def module_outputs(text: str) -> dict[str, set[str]]:
+    """``{module: {output port names}}`` of a netlist (names as its pins spell them)."""
+    return {
+        name: {port for direction, port in _PORT_DECL.findall(body) if direction == "output"}
+        for name, body in modules(text).items()
+    }
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """The module tree of a netlist under ``top``: ``count[module]`` instances of each module
+    in the whole design (``top``: 1), ``block[module]`` the block it belongs to (a module
+    ``<top>__<block>`` and every module below it; the top's own cells are ``glue``)."""
+
+    count: dict[str, int]
+    block: dict[str, str]
+
+
+def hierarchy(text: str, top: str, blocks: tuple[str, ...] = (), glue: str = "top_glue"):
+    """The :class:`Hierarchy` of netlist ``text`` (a module instantiated ``k`` times inside a
+    module instantiated ``n`` times counts ``k * n``)."""
+    bodies = modules(text)
+    children = {
+        name: [i.group(1) for i in INSTANCE.finditer(body) if i.group(1) in bodies]
+        for name, body in bodies.items()
+    }
+    count: dict[str, int] = {top: 1}
+    block: dict[str, str] = {top: glue}
+    frontier = [top]
+    while frontier:  # breadth first: every parent's count is final before its children
+        parent = frontier.pop(0)
+        for child in children.get(parent, ()):
+            if child not in count:
+                frontier.append(child)
+                count[child] = 0
+                named = child.removeprefix(f"{top}__")
+                block[child] = named if parent == top and named in blocks else block[parent]
+            count[child] += count[parent]
+    return Hierarchy(count, block)
 
 
 def flip_flop_cells(liberty_text: str) -> set[str]:

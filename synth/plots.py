@@ -1,5 +1,6 @@
 """The sweep's figures as PNG and SVG (matplotlib): density against weight width, area by
-block, the area-throughput Pareto front, density against N at fixed M*N*K, table kind and g.
+block, the area-throughput Pareto front, density against N at fixed M*N*K, density against
+array size, table kind and g.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from lutcore.base.files import atomic_path
 
-from .analysis import best_by_width, ok_rows, shape_families
+from .analysis import best_by_size, best_by_width, ok_rows, shape_families
 
 __all__ = ["write_plots"]
 
@@ -157,6 +158,32 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         save(fig, "density_vs_n")
+
+    sizes = best_by_size(ok)
+    if sizes:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for (fmt, w), by_size in sizes.items():
+            for side, style in (("lut", "o-"), ("mac", "s--")):
+                pts = [(mnk, pair[side]) for mnk, pair in by_size.items() if side in pair]
+                if pts:
+                    ax.plot(
+                        [mnk for mnk, _ in pts],
+                        [r["tops_per_mm2"] for _, r in pts],
+                        style,
+                        color=colors["lut" if side == "lut" else "mac"],
+                        alpha=0.4 + 0.6 * (w == min(k[1] for k in sizes)),
+                        label=f"{'LUT' if side == 'lut' else 'MAC'} {fmt} w{w} (best per size)",
+                    )
+        ax.set(
+            xlabel="array size M*N*K (MACs of one beat)",
+            xscale="log",
+            yscale="log",
+            ylabel="TOPS/mm$^2$",
+            title="Density vs array size",
+        )
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        save(fig, "density_vs_size")
 
     variants = defaultdict(list)
     for r in ok_rows(ok, arch="lut"):

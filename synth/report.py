@@ -55,11 +55,13 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "total": round(result.area_total, 1),
             "sequential": round(result.area_sequential, 1),
             "by_block": {k: round(v, 1) for k, v in result.area_by_block.items()},
-            "method": "kept hierarchy: flip-flops mapped first (resets kept), each block's "
-            "logic mapped on its own (ABC, delay target, sizing), fanout-repair buffers "
-            "added inside their block; the total is the sum of the blocks and is the "
-            "netlist OpenSTA times",
+            "method": "kept hierarchy: flip-flops mapped first (resets kept), each module's "
+            "logic mapped once on its own (ABC, delay target, sizing) however often it is "
+            "instantiated (an array's columns), fanout-repair buffers added inside their "
+            "module; a block's area is its modules' areas times their instances, the total "
+            "is the sum of the blocks and is the netlist OpenSTA times",
         },
+        "modules": result.modules,
         "flip_flops": result.flip_flops,
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),
@@ -73,6 +75,7 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
             "tops_per_mm2": round(2 * macs * fmax_hz / 1e12 / area_mm2, 4),
         },
         "synthesis_seconds": round(result.seconds, 1),
+        "peak_memory_mib": result.peak_memory_mib,
     }
     if sram:
         rep["sram"] = sram
@@ -178,7 +181,9 @@ def report_markdown(rep: dict) -> str:
         f"**{thr['tops_per_mm2']} TOPS/mm^2** (1 MAC = 2 ops, "
         f"{thr.get('density_area', 'flattened area')}).",
         "",
-        f"Synthesis wall time {rep['synthesis_seconds']} s.",
+        f"Synthesis wall time {rep['synthesis_seconds']} s; peak memory "
+        f"{rep['peak_memory_mib']['yosys']:,} MiB (Yosys with ABC), "
+        f"{rep['peak_memory_mib']['opensta']:,} MiB (OpenSTA). " + _repeated(rep["modules"]),
         "",
     ]
     if "fpga" in rep:
@@ -203,6 +208,12 @@ def report_markdown(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def _repeated(modules: dict[str, int]) -> str:
+    """The repeated modules of a report, e.g. ``lut_column x 64``."""
+    found = [f"`{m.split('__', 1)[-1]}` x {n}" for m, n in modules.items() if n > 1]
+    return f"Mapped once, instantiated: {', '.join(found)}." if found else ""
+
+
 def run_synth(
     cfg: TileConfig,
     out_root: Path,
@@ -212,9 +223,11 @@ def run_synth(
     fpga_device: str | None = None,
     fpga_seeds: tuple[int, ...] = (1, 2, 3),
     progress=print,
+    units: str = "shared",
 ) -> dict:
     """Synthesize ``cfg`` and write ``out_root/<slug>/report.{json,md}`` (and the netlist);
-    with ``fpga_device`` (e.g. ``"85k"``) the report adds the ECP5 estimate.
+    with ``fpga_device`` (e.g. ``"85k"``) the report adds the ECP5 estimate; ``units`` as
+    :func:`~lutcore.synth.flow.synthesize`.
     Work happens in a temporary folder; nothing is left half-written on failure."""
     lib_name = check_liberty(liberty)
     if not 0.1 <= clock_ns <= 1000:
@@ -226,12 +239,19 @@ def run_synth(
     with kept_on_failure(work, out_root / f"{cfg.slug}.failed"):
         results = {
             part: synthesize(
-                cfg, work / part, liberty=liberty, clock_ns=clock_ns, progress=progress, part=part
+                cfg,
+                work / part,
+                liberty=liberty,
+                clock_ns=clock_ns,
+                progress=progress,
+                part=part,
+                units=units,
             )
             for part in cfg.parts
         }
         result = combine(results)
         rep = build_report(cfg, result, liberty, lib_name)
+        rep["units"] = units
         if fpga_device is not None:
             rep["fpga"] = fpga_estimate(
                 cfg, work / "fpga", device=fpga_device, seeds=fpga_seeds, progress=progress

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from lutcore.base.files import write_atomic
 
-from .analysis import best_by_width, crossover, lut_mac_ratios, ok_rows, shape_families, shape_name
+from .analysis import (
+    LUT_MAC_PAIRS,
+    best_by_size,
+    best_by_width,
+    crossover,
+    lut_mac_ratios,
+    ok_rows,
+    shape_families,
+    shape_name,
+)
 from .papers import PAPERS
 
 __all__ = [
@@ -16,6 +25,7 @@ __all__ = [
     "energy_section",
     "fp16_section",
     "pim_section",
+    "scale_section",
     "summarize",
     "write_summary",
 ]
@@ -80,6 +90,7 @@ def summarize(rows: list[dict], name: str) -> str:
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
     lines += fp16_section(rows)
+    lines += scale_section(rows)
     lines += energy_section(rows)
     lines += pim_section(rows)
     lines += ["", "## Against the papers' claims", ""]
@@ -148,8 +159,49 @@ def fp16_section(rows: list[dict]) -> list[str]:
     return lines
 
 
-#: the LUT designs and their multiply-based baseline per activation format
-_ENERGY_PAIRS = {"int": (("lut",), ("mac",)), "fp16": (("lut", "fplut"), ("fpmac",))}
+def scale_section(rows: list[dict]) -> list[str]:
+    """Markdown lines: density against array size ``M*N*K`` (per activation format and
+    weight width, the densest LUT and multiply-based point at each size and their ratio),
+    and whether the LUT advantage grows with size, as table sharing across ``N`` columns
+    amortizes the precompute (LUT Tensor Core's elongated-tile argument)."""
+    families = best_by_size(rows)
+    if not families:
+        return []
+    lines = [
+        "",
+        "## Density against array size",
+        "",
+        "At each size M*N*K the densest LUT point and the densest multiply-based point (any "
+        "shape of that size in the sweep); FP16 rows include the converters.",
+        "",
+        "| activations | w_bits | M*N*K | best LUT TOPS/mm^2 | its shape | best MAC TOPS/mm^2 "
+        "| its shape | LUT/MAC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    trends = []
+    for (fmt, w), sizes in families.items():
+        ratios = {}
+        for mnk, pair in sizes.items():
+            lut, mac = pair.get("lut"), pair.get("mac")
+            cells = [
+                f"{r['tops_per_mm2']:.4f} | {r['arch']} {shape_name(r)}" if r else "- | -"
+                for r in (lut, mac)
+            ]
+            ratio = "-"
+            if lut and mac and mac["tops_per_mm2"] > 0:
+                ratios[mnk] = lut["tops_per_mm2"] / mac["tops_per_mm2"]
+                ratio = f"**{ratios[mnk]:.2f}x**"
+            lines.append(f"| {fmt} | {w} | {mnk} | {' | '.join(cells)} | {ratio} |")
+        if len(ratios) > 1:
+            first, last = min(ratios), max(ratios)
+            verb = "grows" if ratios[last] > ratios[first] else "does not grow"
+            trends.append(
+                f"- {fmt}, w{w}: LUT/MAC {verb} with size, {ratios[first]:.2f}x at "
+                f"{first} to {ratios[last]:.2f}x at {last}."
+            )
+    if trends:
+        lines += ["", "**Does the LUT advantage grow with the array?**", *trends]
+    return lines
 
 
 def energy_section(rows: list[dict]) -> list[str]:
@@ -174,7 +226,7 @@ def energy_section(rows: list[dict]) -> list[str]:
         "pJ/MAC | its point | LUT/MAC |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for act, (luts, macs) in _ENERGY_PAIRS.items():
+    for act, (luts, macs) in LUT_MAC_PAIRS.items():
         here = [r for r in pts if r.get("act_format", "int") == act]
         for w in sorted({r["w_bits"] for r in here}):
             side = [

@@ -23,8 +23,8 @@ from .support import CONFIGS, require_tool
 @pytest.mark.parametrize(
     "name, blocks",
     [
-        ("utable_w1", {"control", "lut_array", "precompute", "table_buffer"}),
-        ("mac_bitparallel_signed4", {"act_buffer", "control", "mac_array"}),
+        ("utable_w1", {"control", "lut_array", "lut_column", "precompute", "table_buffer"}),
+        ("mac_bitparallel_signed4", {"act_buffer", "control", "mac_array", "mac_column"}),
     ],
 )
 def test_verilog_is_deterministic_and_path_free(name, blocks):
@@ -37,6 +37,30 @@ def test_verilog_is_deterministic_and_path_free(name, blocks):
     assert set(modules) == {cfg.slug} | {f"{cfg.slug}__{b}" for b in blocks}
     assert cfg.slug.startswith(f"{cfg.arch}_")
     assert f"//   w_bits = {cfg.w_bits}" in text and f"//   arch = {cfg.arch}" in text
+
+
+@pytest.mark.parametrize(
+    "name, unit",
+    [
+        ("utable_w1", "lut_column"),
+        ("fpmac_w2", "fpmac_column"),
+        ("fplut_w2", "fplut_column"),
+        ("small_mac", "mac_column"),
+    ],
+)
+def test_array_columns_are_one_module(name, unit):
+    """The array's N columns are one module, instantiated as col_0 .. col_<N-1> inside the
+    array block; without sharing, every column is its own module (the Amaranth model's
+    structure)."""
+    cfg = CONFIGS.get(name) or PRESETS[name]
+    text = tile_verilog(cfg)
+    module = f"{cfg.slug}__{unit}"
+    assert len(re.findall(rf"^module {module}\(", text, flags=re.M)) == 1
+    found = sorted(int(n) for n in re.findall(rf"^  {module} col_(\d+) \(", text, flags=re.M))
+    assert found == list(range(cfg.N))
+    flat = part_verilog(cfg, "tile", shared=False)
+    columns = re.findall(r"^module (\S+__col_\d+)\(", flat, flags=re.M)
+    assert len(columns) == cfg.N and module not in flat
 
 
 def test_write_tile_outputs_and_no_leftovers(tmp_path):

@@ -242,6 +242,31 @@ def test_summary_compares_fp16_points_with_the_fp16_mac(tmp_path):
     assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))  # every arch
 
 
+def test_summary_density_against_array_size(tmp_path):
+    """Per weight width, the densest LUT and multiply-based point at each M*N*K, their
+    ratio, and whether it grows with the array; a size with one side only has no ratio."""
+    rows = [
+        _row("lut", 2, 0.20, M=2, N=16, K=16),  # 512
+        _row("mac", 2, 0.25, M=2, N=16, K=16),
+        _row("lut", 2, 0.30, M=8, N=16, K=16),  # 2048
+        _row("lut", 2, 0.36, M=2, N=64, K=16),  # 2048: the better LUT point counts
+        _row("mac", 2, 0.24, M=8, N=16, K=16),
+        _row("lut", 2, 0.40, M=8, N=64, K=16),  # 8192, no MAC point
+        _row("lut", 4, 0.10),  # one size only: no table rows for w4
+    ]
+    text = summarize(rows, "sizes")
+    assert "## Density against array size" in text
+    assert (
+        "| int | 2 | 512 | 0.2000 | lut M2 N16 K16 | 0.2500 | mac M2 N16 K16 | **0.80x** |" in text
+    )
+    assert "| int | 2 | 2048 | 0.3600 | lut M2 N64 K16 |" in text and "**1.50x**" in text
+    assert "| int | 2 | 8192 | 0.4000 | lut M8 N64 K16 | - | - | - |" in text
+    assert "| int | 4 |" not in text
+    assert "LUT/MAC grows with size, 0.80x at 512 to 1.50x at 2048" in text
+    names = {p.name for p in write_plots(rows, tmp_path)}
+    assert {"density_vs_size.png", "density_vs_size.svg"} <= names
+
+
 def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):
     pim = {"symmetric": False, "N": 8, "K": 8, "max_k": 1024}
     rows = [

@@ -15,9 +15,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["end", "end_all", "run", "spawn"]
+__all__ = ["PeakMemory", "end", "end_all", "peak_memory", "run", "spawn"]
 
 # The supervisor: fork the tool into this process group, wait for it, and kill the group
 # if our parent goes away (polled through a pidfd, so a finished tool is seen at once).
@@ -36,7 +39,10 @@ fd = os.pidfd_open(pid)
 while not select.select([fd], [], [], 0.25)[0]:
     if os.getppid() != parent:
         os.killpg(0, signal.SIGKILL)
-_, status = os.waitpid(pid, 0)
+_, status, usage = os.wait4(pid, 0)
+if os.environ.get("LUTCORE_PEAK_RSS"):  # the tool's peak memory (kB), for peak_memory()
+    with open(os.environ["LUTCORE_PEAK_RSS"], "w") as out:
+        out.write(str(usage.ru_maxrss))
 code = os.waitstatus_to_exitcode(status)
 sys.exit(128 - code if code < 0 else code)
 """
@@ -45,12 +51,45 @@ _LIVE: set[subprocess.Popen] = set()
 _LOCK = threading.Lock()
 
 
+@dataclass
+class PeakMemory:
+    """The largest resident memory (MiB) of any tool that ended inside :func:`peak_memory`
+    (the tool's own peak, its children's included: ABC under Yosys)."""
+
+    mib: float = 0.0
+
+
+_TRACKERS: list[PeakMemory] = []
+
+
+@contextlib.contextmanager
+def peak_memory():
+    """Track the peak memory of the tools started and ended in the block."""
+    tracker = PeakMemory()
+    _TRACKERS.append(tracker)
+    try:
+        yield tracker
+    finally:
+        _TRACKERS.remove(tracker)
+
+
 def spawn(cmd: list[str], **popen: object) -> subprocess.Popen:
     """Start ``cmd`` (``popen`` as for :class:`subprocess.Popen`) under the supervisor, in
     a new process group; :func:`end` it (or :func:`end_all`) when done or interrupted."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SUPERVISOR, *map(str, cmd)], start_new_session=True, **popen
-    )
+    fd, usage = tempfile.mkstemp(prefix="lutcore-rss-")
+    os.close(fd)
+    env = dict(popen.pop("env", None) or os.environ, LUTCORE_PEAK_RSS=usage)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SUPERVISOR, *map(str, cmd)],
+            start_new_session=True,
+            env=env,
+            **popen,
+        )
+    except BaseException:
+        os.unlink(usage)
+        raise
+    proc.lutcore_usage = usage
     with _LOCK:
         _LIVE.add(proc)
     return proc
@@ -64,6 +103,12 @@ def end(proc: subprocess.Popen) -> None:
     proc.wait()
     with _LOCK:
         _LIVE.discard(proc)
+    usage = Path(proc.lutcore_usage)
+    with contextlib.suppress(OSError, ValueError):
+        mib = int(usage.read_text() or 0) / 1024
+        for tracker in _TRACKERS:
+            tracker.mib = max(tracker.mib, mib)
+    usage.unlink(missing_ok=True)
 
 
 def end_all() -> None:
