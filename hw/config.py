@@ -534,19 +534,28 @@ class TileConfig(TileShape, Weights):
         self._check_beats()
 
     def _check_beats(self) -> None:
-        """Refuse a tile whose result or weight beat would be wider than one wire can be
+        """Refuse a tile with a stream beat or broadcast bus wider than one wire can be
         (Amaranth refuses wires above :data:`MAX_WIRE_BITS`; so does Verilog-2005's minimum
-        vector limit): an output tile's ``M * N`` results travel in one ``y`` beat."""
-        word = 32 if self.fp_words else self.acc_bits
-        for what, label, count, width in (
-            ("result beat (y)", "M*N", self.M * self.N, word),
-            ("weight beat (w)", "N*K", self.N * self.K, self.planes_per_cycle),
-        ):
-            if count * width > MAX_WIRE_BITS:
+        vector limit): one ``a`` beat carries a K-slice of ``M`` rows, one ``w`` beat
+        ``N * K * planes_per_cycle`` bits, one ``y`` beat all ``M * N`` results, and the
+        tables of a slice are one bus."""
+        from amaranth.hdl import Shape  # here: the configuration itself needs no HDL
+
+        from .layouts import act_layout, result_layout, table_layout, weight_layout
+
+        buses = [
+            ("activation beat (a)", act_layout),
+            ("weight beat (w)", weight_layout),
+            ("result beat (y)", result_layout),
+        ]
+        if self.uses_tables:
+            buses.append(("table bus", table_layout))
+        for what, layout in buses:
+            width = Shape.cast(layout(self)).width
+            if width > MAX_WIRE_BITS:
                 raise ConfigError(
-                    f"M={self.M}, N={self.N}, K={self.K}: one {what} is {label} = {count:,} "
-                    f"words of {width} bits = {count * width:,} bits, above {MAX_WIRE_BITS:,} "
-                    f"(one wire); allowed {label} <= {MAX_WIRE_BITS // width:,}"
+                    f"M={self.M}, N={self.N}, K={self.K}: one {what} is {width:,} bits, above "
+                    f"{MAX_WIRE_BITS:,} (one wire); allowed: a smaller M, N or K"
                 )
 
     def _check_arch(self) -> None:

@@ -280,8 +280,11 @@ def test_output_locations_are_checked_first(tmp_path, capsys):
     assert "a letter or digit" in _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--name=-rf"])
     err = _cli_error(capsys, ["sweep", "--grid", "w_bits=1", "--grid", "w_bits=2"])
     assert "--grid w_bits given twice" in err
-    err = _cli_error(capsys, ["verilog", "--M", "4096", "--N", "4096", "--K", "4096"])
+    # every bus within one wire, but far beyond this machine's memory
+    err = _cli_error(capsys, ["verilog", "--M", "8", "--N", "256", "--K", "256"])
     assert "cells" in err and "--force" in err
+    err = _cli_error(capsys, ["verilog", "--M", "16", "--N", "512", "--K", "16"])
+    assert "one result beat (y) is 180,224 bits, above 65,536 (one wire)" in err
     assert tile_config(K=12).max_k == 4092  # the default follows K
     with pytest.raises(SystemExit) as info:
         main(["--version"])
