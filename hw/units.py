@@ -130,8 +130,6 @@ def place(m: Module, name: str, make, key: str, ports: dict) -> None:
             connections[("i_" if flow == wiring.In else "o_") + port] = ports[port]
         elif flow == wiring.Out:  # unused, but connected (a pin left open is a lint finding)
             connections[f"o_{port}"] = Signal(own.shape(), name=f"{name}__{port}")
-        else:
-            raise ValueError(f"unit {key!r}: input {port!r} not connected")
     for port in units.ports[module].difference(members):
         if port not in ("clk", "rst"):
             raise ValueError(f"unit {key!r}: port {port!r} is not a member of its signature")
@@ -148,6 +146,11 @@ def _members(unit: wiring.Component) -> dict[str, tuple]:
 
 
 def _check_ports(key: str, members: dict, ports: dict) -> None:
+    """Every port given is a member, and every input member is given (a unit's input left
+    open would read 0 in the simulator and be an open pin in the Verilog)."""
     for port in ports:
         if port not in members:
             raise ValueError(f"unit {key!r} has no port {port!r}")
+    for port, (flow, own) in members.items():
+        if flow == wiring.In and isinstance(own, Signal) and len(own) and port not in ports:
+            raise ValueError(f"unit {key!r}: input {port!r} not connected")

@@ -2,19 +2,22 @@
 
 One Yosys run on the emitted Verilog with the hierarchy kept (``synth -booth``: Booth
 multipliers where there are any): the flip-flops are mapped first (``dfflibmap``, resets
-kept: see :func:`synthesize_verilog`), then each block (precompute, table buffer, control,
-LUT array; the MAC baseline's activation buffer, control, MAC array) has its logic mapped
-on its own to the liberty by ABC (delay target, then ``upsize; dnsize``). ABC leaves
-broadcast nets unsplit, and its own ``buffer`` chains buffers, so :mod:`lutcore.synth.fanout` then
-gives every net with more than 16 loads a buffer tree inside its module (what a physical
-flow's fanout repair does).
+kept: see :func:`synthesize_verilog`), then each module (the blocks: precompute, table
+buffer, control, LUT array; the MAC baseline's activation buffer, control, MAC array; and
+the units below them, an array's column, mapped once however often it is instantiated) has
+its logic mapped on its own to the liberty by ABC (delay target, then ``upsize; dnsize``).
+ABC leaves broadcast nets unsplit, and its own ``buffer`` chains buffers, so
+:mod:`lutcore.synth.fanout` then gives every net with more than 16 loads a buffer tree inside
+its module (what a physical flow's fanout repair does), a submodule's input pin weighing
+what its port drives inside.
 
-That one netlist is what is reported and timed: a block's area is its module's
-``stat -liberty`` area plus its buffers, so the blocks sum to the total exactly, and
-OpenSTA times it through the hierarchy. Keeping the hierarchy forgoes cross-block
-optimization; the blocks meet at registers (table buffer, registered control broadcast)
-or short paths. Flat mapping measured no smaller on the compact library and 11% larger on
-the full sky130 one (ABC's flat mapping favours inverted-input NAND4s there).
+That one netlist is what is reported and timed: a block's area is its modules' ``stat
+-liberty`` areas times their instances plus their buffers, so the blocks sum to the total
+exactly, and OpenSTA times the whole netlist through the hierarchy. Keeping the
+hierarchy forgoes cross-block optimization; the blocks meet at registers (table buffer,
+registered control broadcast) or short paths. Flat mapping measured no smaller on the
+compact library and 11% larger on the full sky130 one (ABC's flat mapping favours
+inverted-input NAND4s there).
 
 The critical path is the worst setup path of the ``clk`` path group; recovery and removal
 checks of asynchronous resets are reported apart. Without ``sta`` the timing falls back to

@@ -268,7 +268,7 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 #: sources whose change changes a point's result: the generator and the synthesis flow
-_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "report.py", "power.py")
+_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "netlist.py", "report.py", "power.py")
 
 
 def _tools() -> dict:
