@@ -65,14 +65,12 @@ def rtlil_module(component: wiring.Component, name: str) -> str:
 @dataclass
 class UnitModules:
     """The unit modules of one emitted design (top module ``top``): ``texts`` their RTLIL by
-    module name, ``ports`` each module's port names, ``members`` its signature's members,
-    ``instances`` how often each is placed."""
+    module name, ``ports`` each module's port names, ``members`` its signature's members."""
 
     top: str
     texts: dict[str, str] = field(default_factory=dict)
     ports: dict[str, set[str]] = field(default_factory=dict)
     members: dict[str, dict] = field(default_factory=dict)
-    instances: dict[str, int] = field(default_factory=dict)
 
     def module(self, key: str, make) -> tuple[str, dict]:
         """The module of unit ``key`` and its members (:func:`_members`); the unit
@@ -85,7 +83,6 @@ class UnitModules:
             self.members[name] = _members(unit)
             self.texts[name] = text = rtlil_module(unit, name)
             self.ports[name] = set(_PORT.findall(text.split(f"module \\{name}\n")[1]))
-        self.instances[name] = self.instances.get(name, 0) + 1
         return name, self.members[name]
 
     def rtlil(self) -> str:

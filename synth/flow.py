@@ -382,7 +382,7 @@ def synthesize_verilog(
         netlist=netlist,
         seconds=time.perf_counter() - started,
         flip_flops=_flops_by_block(flops, tree),
-        modules={m: n for m, n in tree.count.items()},
+        modules=dict(tree.count),
         peak_memory_mib={"yosys": round(yosys_peak.mib), "opensta": round(sta_peak.mib)},
     )
 

@@ -45,6 +45,12 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
             written.append(path)
         plt.close(fig)
 
+    def finish(fig, ax, stem: str, **legend) -> None:
+        """Legend, grid and :func:`save`: the line plots' common ending."""
+        ax.legend(**legend)
+        ax.grid(alpha=0.3)
+        save(fig, stem)
+
     best = best_by_width(rows)
     if best:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -63,9 +69,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
             yscale="log",
             title="Compute density vs weight width (int8 activations)",
         )
-        ax.legend()
-        ax.grid(alpha=0.3)
-        save(fig, "density_vs_wbits")
+        finish(fig, ax, "density_vs_wbits")
 
         picks = [best[a][w] for a in sorted(best) for w in sorted(best[a])]
         blocks = sorted({b for r in picks for b in r["area_by_block"]})
@@ -107,9 +111,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
                 alpha=0.6,
             )
         ax.set(xlabel="area (10$^3$ um$^2$)", ylabel="TOPS", title="Area vs throughput (Pareto)")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        save(fig, "pareto")
+        finish(fig, ax, "pareto")
 
     powered = [r for r in ok if isinstance(r.get("tops_per_w"), int | float)]
     if powered:
@@ -132,9 +134,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
             yscale="log",
             title=f"Energy efficiency vs density ({powered[0]['power_workload']} workload)",
         )
-        ax.legend()
-        ax.grid(alpha=0.3)
-        save(fig, "energy_vs_density")
+        finish(fig, ax, "energy_vs_density")
 
     groups = shape_families(ok)
     if groups:
@@ -155,13 +155,12 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
             ylabel="TOPS/mm$^2$",
             title="Density vs N at fixed M*N*K (elongation)",
         )
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        save(fig, "density_vs_n")
+        finish(fig, ax, "density_vs_n", fontsize=7)
 
     sizes = best_by_size(ok)
     if sizes:
         fig, ax = plt.subplots(figsize=(6, 4))
+        narrowest = min(w for _, w in sizes)  # drawn strongest
         for (fmt, w), by_size in sizes.items():
             for side, style in (("lut", "o-"), ("mac", "s--")):
                 pts = [(mnk, pair[side]) for mnk, pair in by_size.items() if side in pair]
@@ -170,9 +169,9 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
                         [mnk for mnk, _ in pts],
                         [r["tops_per_mm2"] for _, r in pts],
                         style,
-                        color=colors["lut" if side == "lut" else "mac"],
-                        alpha=0.4 + 0.6 * (w == min(k[1] for k in sizes)),
-                        label=f"{'LUT' if side == 'lut' else 'MAC'} {fmt} w{w} (best per size)",
+                        color=colors[side],
+                        alpha=1.0 if w == narrowest else 0.4,
+                        label=f"{side.upper()} {fmt} w{w} (best per size)",
                     )
         ax.set(
             xlabel="array size M*N*K (MACs of one beat)",
@@ -181,9 +180,7 @@ def write_plots(rows: list[dict], folder: Path) -> list[Path]:
             ylabel="TOPS/mm$^2$",
             title="Density vs array size",
         )
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        save(fig, "density_vs_size")
+        finish(fig, ax, "density_vs_size", fontsize=7)
 
     variants = defaultdict(list)
     for r in ok_rows(ok, arch="lut"):
