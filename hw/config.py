@@ -42,7 +42,10 @@ __all__ = [
 ]
 
 ACT_BITS_ALLOWED = (4, 8, 16)
-WEIGHT_FORMATS = ("unsigned", "signed", "bcq")
+WEIGHT_FORMATS = ("unsigned", "signed", "bcq", "ternary")
+TERNARY_CODES = ("planes", "base3")
+#: the table index widths a base-3 table takes ((3**g - 1) / 2 entries: 4, 13, 40, 121)
+BASE3_G = (2, 3, 4, 5)
 ACT_FORMATS = ("int", "fp16", "bf16")
 ACT_BLOCKS = ("group", "chunk")
 ROUNDINGS = ("rne", "trunc")
@@ -57,6 +60,7 @@ DEFAULT_MAX_K = 4096
 #: the parameters that take one of a few values, and those values
 CHOICES: dict[str, tuple] = {
     "weight_format": WEIGHT_FORMATS,
+    "ternary_code": TERNARY_CODES,
     "a_bits": ACT_BITS_ALLOWED,
     "act_format": ACT_FORMATS,
     "act_block": ACT_BLOCKS,
@@ -73,6 +77,7 @@ PARAMETERS = (
     "K",
     "g",
     "symmetric",
+    "ternary_code",
     "w_bits",
     "weight_format",
     "a_bits",
@@ -220,7 +225,10 @@ class Weights:
         weights ``W = sum_i alpha_i * b_i + offset`` with ``w_bits`` planes ``b_i`` in {-1, +1}:
         the tile takes binary planes (code 1 is +1, 0 is -1), each plane of a weight in its own
         column (a q-bit BCQ weight occupies q columns, one beat per slice), and the dequant
-        converter combines the planes with their ``alpha_i``.
+        converter combines the planes with their ``alpha_i``; ``"ternary"`` weights
+        ``W`` in {-1, 0, +1} (BitNet b1.58), ``w_bits = 2``, coded as
+        :attr:`Tables.ternary_code` says (the MAC baseline: 2-bit two's complement codes,
+        a whole weight per beat, added, subtracted or skipped).
     a_bits : signed activation width, one of 4, 8, 16. With floating-point activations this
         is the width of the aligned block-floating-point mantissa (sign included).
     planes_per_cycle : weight bit planes consumed per cycle; 1 is fully bit-serial,
@@ -243,6 +251,11 @@ class Weights:
                 f"planes_per_cycle={self.planes_per_cycle}: must divide w_bits={self.w_bits}; "
                 f"allowed {', '.join(map(str, divisors))}"
             )
+        if self.weight_format == "ternary" and self.w_bits != 2:
+            raise ConfigError(
+                f'w_bits={self.w_bits} with weight_format="ternary": a ternary weight is a '
+                "2-bit code (base-3 groups pack theirs); allowed 2"
+            )
         if self.weight_format == "bcq" and self.planes_per_cycle != 1:
             raise ConfigError(
                 f'planes_per_cycle={self.planes_per_cycle} with weight_format="bcq": the tile '
@@ -253,9 +266,28 @@ class Weights:
     def beats_per_slice(self) -> int:
         """Weight beats (cycles) per K-slice: ``w_bits / planes_per_cycle`` (1 for BCQ, whose
         planes sit in separate columns)."""
-        if self.weight_format == "bcq":
+        if self.weight_format == "bcq" or self.base3:
             return 1
         return self.w_bits // self.planes_per_cycle
+
+    @property
+    def base3(self) -> bool:
+        """Ternary weights in base-3 groups: one table lookup per group of ``g`` weights and
+        beat, no bit planes (:attr:`Tables.ternary_code`)."""
+        return self.weight_format == "ternary" and getattr(self, "ternary_code", "") == "base3"
+
+    @property
+    def bits_per_weight(self) -> float:
+        """Weight stream bits per weight: ``w_bits``, or a base-3 group's code over ``g``."""
+        return self.group_code_bits / self.g if self.base3 else float(self.w_bits)
+
+    @property
+    def signed_codes(self) -> bool:
+        """Weight codes are ``w_bits`` two's complement integers, the top plane weighing
+        ``-2**(w_bits-1)``: signed weights, and ternary weights as 2-bit planes."""
+        return self.weight_format == "signed" or (
+            self.weight_format == "ternary" and not self.base3
+        )
 
     @property
     def a_range(self) -> tuple[int, int]:
@@ -264,7 +296,11 @@ class Weights:
     @property
     def w_range(self) -> tuple[int, int]:
         """Range of the integer weight value ``W`` (after the zero point)."""
-        if self.weight_format == "signed":
+        if self.weight_format == "ternary" and (self.base3 or not self.uses_tables):
+            # base-3 groups and the add/sub MAC hold nothing but -1, 0, +1; 2-bit planes
+            # on a LUT tile also take the code 0b10 (-2)
+            return -1, 1
+        if self.signed_codes:
             return -(1 << (self.w_bits - 1)), (1 << (self.w_bits - 1)) - 1
         if self.weight_format == "bcq":  # one binary plane per column
             return -1, 1
@@ -283,14 +319,40 @@ class Tables:
     symmetric : ``True`` stores ``2**(g-1)`` entries and negates by the index MSB (LUT Tensor
         Core table symmetrization); ``False`` stores the ``2**g - 1`` non-zero entries of the
         unsigned (0/1) table (LUT-GEMM style).
+    ternary_code : how a tile takes ternary weights (``weight_format = "ternary"`` only):
+        ``"planes"`` as 2-bit two's complement codes in bit planes on the integer tile (LUT
+        Tensor Core's W_INT2), ``"base3"`` as base-3 groups: ``g`` weights ``t_j`` form the
+        value ``v = sum_j t_j * 3**j``, sent as its magnitude ``|v|`` and a sign bit (``g = 3``:
+        5 bits, 1.67 bits a weight, as bitnet.cpp's TL2), looked up in a table of the
+        ``(3**g - 1)/2`` sums with ``v > 0`` (``T[-v] = -T[v]``, ``T[0] = 0``).
     """
 
     g: int = 4
     symmetric: bool = True
+    ternary_code: str = "base3"
 
     def _check(self) -> None:
         if not 1 <= self.g <= 6:
             raise ConfigError(f"g={self.g}: allowed 1..6 (table index width)")
+        _allowed("ternary_code", self.ternary_code, TERNARY_CODES)
+        if self.ternary_code != "base3" and self.weight_format != "ternary":
+            raise ConfigError(
+                f"ternary_code={show(self.ternary_code)} with "
+                f"weight_format={show(self.weight_format)}: a ternary code applies to "
+                'weight_format="ternary" only; leave it out'
+            )
+        if self.base3:
+            if self.g not in BASE3_G:
+                raise ConfigError(
+                    f'g={self.g} with ternary_code="base3": a base-3 table of g weights has '
+                    f"(3**g - 1)/2 entries; allowed {', '.join(map(str, BASE3_G))}"
+                )
+            if not self.symmetric or self.planes_per_cycle != 1:
+                raise ConfigError(
+                    f"symmetric={show(self.symmetric)}, planes_per_cycle={self.planes_per_cycle}"
+                    ' with ternary_code="base3": a base-3 table is sign-symmetric and a beat '
+                    "holds one group code per table; allowed symmetric=true, planes_per_cycle=1"
+                )
         if self.symmetric and self.g < 2:
             raise ConfigError(
                 f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
@@ -310,7 +372,14 @@ class Tables:
     def entries(self) -> int:
         """Stored entries per table: ``2**(g-1)`` (symmetric) or ``2**g - 1`` (unsigned; the
         all-zeros entry is the constant 0 and is not stored)."""
+        if self.base3:
+            return (3**self.g - 1) // 2
         return 1 << (self.g - 1) if self.symmetric else (1 << self.g) - 1
+
+    @property
+    def group_code_bits(self) -> int:
+        """Bits of one base-3 group's code: the magnitude ``|v|`` (0..entries) and a sign."""
+        return self.entries.bit_length() + 1
 
     @property
     def entry_bits(self) -> int:
@@ -400,6 +469,11 @@ class ActConversion:
             raise ConfigError(
                 f'act_block="chunk" with arch={show(self.arch)}: a chunk is the g activations '
                 'of one table; allowed "group"'
+            )
+        if self.weight_format == "ternary" and self.act_format != "int" and not self.fp_words:
+            raise ConfigError(
+                f'act_format={show(self.act_format)} with weight_format="ternary": ternary '
+                'tiles take integer activations (BitNet b1.58: absmax INT8); allowed "int"'
             )
         if self.act_format != "int" and self.a_bits < 8:
             raise ConfigError(
@@ -509,6 +583,8 @@ class TileConfig(TileShape, Weights):
     scale_in_command: ClassVar[bool] = False
     #: the command has a ``load`` bit (the PIM tile)
     load_command: ClassVar[bool] = False
+    #: the tile takes ``weight_format = "ternary"`` (the integer LUT and MAC tiles)
+    takes_ternary: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not self.arch:
@@ -526,6 +602,12 @@ class TileConfig(TileShape, Weights):
                 raise ConfigError(f"{f.name}={show(value)}: must be true or false")
             if want is str and not isinstance(value, str):
                 raise ConfigError(f"{f.name}={show(value)}: must be a string")
+        if self.weight_format == "ternary" and not self.takes_ternary:
+            raise ConfigError(
+                f'weight_format="ternary" with arch={show(self.arch)}: ternary weights run on '
+                'arch "lut" and "mac"; allowed "unsigned", "signed"'
+                + ("" if self.fp_words or self.load_command else ', "bcq"')
+            )
         # each parameter group's own checks, then the arch's combination
         for group in _CHECK_ORDER:
             if isinstance(self, group):
@@ -608,7 +690,7 @@ class TileConfig(TileShape, Weights):
     def weight_bit_macs_per_cycle(self) -> float:
         """Weight-bit multiply-accumulates per cycle at full rate (``M*N*K*planes_per_cycle``;
         the PIM tile overrides it with its data-independent lookup rate)."""
-        return self.M * self.N * self.K * self.planes_per_cycle
+        return self.M * self.N * self.K * (self.w_bits if self.base3 else self.planes_per_cycle)
 
     #: mapped cells per output and per weight-bit MAC/cycle, fitted to measured tiles of the
     #: arch (compact sky130 library): the size estimate before elaboration
@@ -661,7 +743,8 @@ class TileConfig(TileShape, Weights):
     def slug(self) -> str:
         """Stable, human-readable name of the configuration (used for files and modules):
         every parameter that changes the tile's hardware."""
-        wfmt = {"unsigned": "u", "signed": "s", "bcq": "b"}[self.weight_format]
+        wfmt = {"unsigned": "u", "signed": "s", "bcq": "b", "ternary": "t"}[self.weight_format]
+        wfmt += "3" if self.base3 else ""
         act_format = getattr(self, "act_format", "int")
         act = "" if act_format == "int" else act_format
         return (
@@ -686,8 +769,12 @@ class TileConfig(TileShape, Weights):
         return tuple(p for p in PARAMETERS if p == "arch" or p in own)
 
     def to_dict(self) -> dict[str, Any]:
-        """Only the parameters that apply to the arch, ``arch`` first."""
-        return {p: self.arch if p == "arch" else getattr(self, p) for p in self.parameters()}
+        """Only the parameters that apply to the arch, ``arch`` first (``ternary_code`` only
+        with ternary weights)."""
+        own = [
+            p for p in self.parameters() if p != "ternary_code" or self.weight_format == "ternary"
+        ]
+        return {p: self.arch if p == "arch" else getattr(self, p) for p in own}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"

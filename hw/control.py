@@ -100,7 +100,7 @@ class TileControl(wiring.Component):
             issued.slice_last.eq(t_last),
             issued.tile_last.eq(tile_last),
             # The signed top plane is the last local plane of the slice's last beat.
-            issued.neg.eq(t_last if cfg.weight_format == "signed" else 0),
+            issued.neg.eq(t_last if cfg.signed_codes else 0),
         ]
         if cfg.scale_in_command:
             m.d.comb += issued.scale.eq(self.cmd.payload.scale)

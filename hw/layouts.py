@@ -42,8 +42,14 @@ def act_layout(cfg: TileConfig) -> ArrayLayout:
 
 def weight_layout(cfg: TileConfig) -> ArrayLayout:
     """One weight beat: ``[n][j]`` is a K-bit vector, bit ``k`` = bit ``t*ppc + j`` of the code
-    ``Wq[k, n]`` (``t`` = beat index within the slice, planes least significant first)."""
-    return ArrayLayout(ArrayLayout(unsigned(cfg.K), cfg.planes_per_cycle), cfg.N)
+    ``Wq[k, n]`` (``t`` = beat index within the slice, planes least significant first).
+
+    Base-3 ternary groups (``ternary_code = "base3"``): ``[n][0]`` holds the ``K/g`` group
+    codes of column ``n``, group ``c`` (weights ``c*g .. c*g+g-1``) at bit
+    ``c * group_code_bits``: the magnitude ``|v|`` of ``v = sum_j t_j * 3**j`` in the low
+    ``group_code_bits - 1`` bits, the sign of ``v`` (1: negative) on top."""
+    width = cfg.chunks * cfg.group_code_bits if cfg.base3 else cfg.K
+    return ArrayLayout(ArrayLayout(unsigned(width), cfg.planes_per_cycle), cfg.N)
 
 
 def cmd_layout(cfg: TileConfig) -> StructLayout:
@@ -74,12 +80,15 @@ def table_layout(cfg: TileConfig) -> StructLayout:
     """The tables of one K-slice: ``entries[m][c][e]`` (signed ``entry_bits``) and each row's
     slice sum ``total[m] = sum_k a[m][k]`` (signed ``sum_bits``).
 
-    Symmetric: ``entries[e] = T[e | 2**(g-1)]``; unsigned: ``entries[e] = T[e + 1]``.
-    The FP-table tile (``fplut``) has FP16 words as entries and no ``total`` (each chunk's
-    sum is its last entry).
+    Symmetric: ``entries[e] = T[e | 2**(g-1)]``; unsigned: ``entries[e] = T[e + 1]``;
+    base-3 ternary: ``entries[e] = T[e + 1]``, the sum ``sum_j a_j * t_j`` of the weights
+    whose value ``sum_j t_j * 3**j`` is ``e + 1``, and no ``total`` (ternary weights have no
+    offset). The FP-table tile (``fplut``) has FP16 words as entries and no ``total`` (each
+    chunk's sum is its last entry).
     """
-    if cfg.fp_tables:
-        entries = ArrayLayout(ArrayLayout(unsigned(16), cfg.entries), cfg.chunks)
+    if cfg.fp_tables or cfg.base3:
+        word = unsigned(16) if cfg.fp_tables else signed(cfg.entry_bits)
+        entries = ArrayLayout(ArrayLayout(word, cfg.entries), cfg.chunks)
         return StructLayout({"entries": ArrayLayout(entries, cfg.M)})
     return StructLayout(
         {
@@ -296,7 +305,7 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
         members["scale"] = unsigned(16)
         if cfg.has_zero_point:
             members["zero"] = unsigned(cfg.w_bits)
-    if cfg.weight_format != "signed":
+    if cfg.has_zero_point or cfg.weight_format == "bcq":
         members["total"] = signed(cfg.total_bits)
     if cfg.act_format != "int":
         members["x"] = signed(cfg.bfp_exp_bits)

@@ -12,7 +12,7 @@ from .config import TileConfig
 from .layouts import table_layout
 from .util import named, select, tree_sum
 
-__all__ = ["LutArray", "beat_lanes", "cell_value", "plane_partial"]
+__all__ = ["LutArray", "beat_lanes", "cell_value", "group_partial", "plane_partial"]
 
 
 def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, neg: Value) -> Value:
@@ -65,9 +65,32 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
     return tree_sum([*leaves, tree_sum(carries)])
 
 
+def group_partial(cfg: TileConfig, table, row: int, codes: Value) -> Value:
+    """``sum_k a[row][k] * t_k`` for one beat of base-3 ternary group codes (``codes``: the
+    column's ``K/g`` codes, :func:`~lutcore.hw.layouts.weight_layout`). Signed result.
+
+    Each group reads ``T[|v|]`` (0 for ``|v| = 0``, and for a magnitude above the table's
+    ``(3**g - 1)/2`` entries, which no ternary group has) and negates it when the sign bit
+    is set; the negations are one's complements whose ``+1`` carries are one small leaf.
+    """
+    width = cfg.group_code_bits
+    leaves, carries = [], []
+    for c in range(cfg.chunks):
+        code = codes[c * width : (c + 1) * width]
+        magnitude, sign = code[: width - 1], code[width - 1]
+        chunk = [table.entries[row][c][e] for e in range(cfg.entries)]
+        value = select([0, *chunk] + [0] * ((1 << (width - 1)) - 1 - cfg.entries), magnitude)
+        leaves.append(Mux(sign, ~value, value))
+        carries.append(sign)
+    return tree_sum([*leaves, tree_sum(carries)])
+
+
 def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     """One cell's contribution of one beat, ``sum_j 2**j * Q_j`` over the beat's local planes
-    (before the beat's shift ``t * planes_per_cycle``)."""
+    (before the beat's shift ``t * planes_per_cycle``); base-3 ternary groups:
+    :func:`group_partial`."""
+    if cfg.base3:
+        return group_partial(cfg, table, row, beat.planes[col][0])
     ppc = cfg.planes_per_cycle
     terms = []
     for j in range(ppc):
@@ -148,7 +171,9 @@ class LutArray(ColumnArray):
                 ]
                 for r in range(cfg.M)
             ],
-            total=[named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
+            total=[]
+            if cfg.base3
+            else [named(m, self.tables.total[r], f"s_{r}") for r in range(cfg.M)],
         )
         lanes = beat_lanes(m, cfg, beat)
         values = {}

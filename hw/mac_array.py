@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 from .accumulate import AccumulatePorts, accumulate
 from .columns import ColumnArray
@@ -10,7 +10,7 @@ from .config import TileConfig
 from .layouts import act_layout
 from .util import named, tree_sum
 
-__all__ = ["MacArray", "beat_digits", "weight_digit"]
+__all__ = ["MacArray", "beat_digits", "ternary_controls", "weight_digit"]
 
 
 def weight_digit(
@@ -34,6 +34,14 @@ def weight_digit(
     else:
         m.d.comb += digit.eq(Cat(*bits) - zbits)
     return digit
+
+
+def ternary_controls(m: Module, beat, n: int, k: int) -> tuple[Signal, Signal]:
+    """``(add, sub)`` of the ternary weight ``[k, n]`` of a beat (2-bit two's complement
+    code, both planes in the beat): ``add`` for +1 (0b01), ``sub`` for -1 (0b11); 0 and the
+    non-ternary code 0b10 skip."""
+    low, high = beat.planes[n][0][k], beat.planes[n][1][k]
+    return named(m, low & ~high, f"add_{n}_{k}"), named(m, low & high, f"sub_{n}_{k}")
 
 
 def beat_digits(m: Module, cfg: TileConfig, beat) -> list[list[Signal]]:
@@ -60,7 +68,9 @@ class MacArray(ColumnArray):
     synthesis flow maps multipliers with Booth encoding), sums the ``K`` products of a cell
     in a balanced adder tree and accumulates like the LUT array (``pipeline == 2`` puts a
     register after the tree). With ``planes_per_cycle == w_bits`` this is the plain
-    dequantize-and-multiply design.
+    dequantize-and-multiply design. Ternary weights (whole 2-bit codes per beat) have no
+    multipliers: each activation is added, subtracted or skipped
+    (:func:`ternary_controls`), the fair baseline of a ternary LUT tile.
 
     With ``N > 1`` the array is ``N`` columns, each this array with ``N = 1``
     (:func:`~lutcore.hw.units.column_array`: one module ``<top>__mac_column``, instances
@@ -80,12 +90,25 @@ class MacArray(ColumnArray):
         acts = [
             [named(m, self.acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
         ]
-        digits = beat_digits(m, cfg, self.beat.payload)
+        if cfg.weight_format == "ternary":
+            controls = [
+                [ternary_controls(m, self.beat.payload, n, k) for k in range(cfg.K)]
+                for n in range(cfg.N)
+            ]
+        else:
+            digits = beat_digits(m, cfg, self.beat.payload)
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):
-                products = [acts[row][k] * digits[col][k] for k in range(cfg.K)]
-                value = tree_sum(products)
+                if cfg.weight_format == "ternary":
+                    # add, subtract (one's complement, the +1s gathered in one leaf) or skip
+                    terms = [
+                        Mux(add | sub, Mux(sub, ~acts[row][k], acts[row][k]), 0)
+                        for k, (add, sub) in enumerate(controls[col])
+                    ]
+                    value = tree_sum([*terms, tree_sum([sub for _, sub in controls[col]])])
+                else:
+                    value = tree_sum([acts[row][k] * digits[col][k] for k in range(cfg.K)])
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
         accumulate(m, cfg, values, AccumulatePorts.of(self))

@@ -49,6 +49,15 @@ PRESETS: dict[str, TileConfig] = {
     ),
     # BCQ: three binary planes side by side (8 weights in 24 columns)
     "bcq3": tile_config(M=2, N=24, K=8, w_bits=3, weight_format="bcq", max_k=512),
+    # ternary (BitNet b1.58) weights: base-3 groups of 3 (5 bits, 1.67 bits a weight), the
+    # same weights as 2-bit planes (W_INT2), and the add/subtract/skip MAC baseline
+    "ternary_base3": tile_config(M=2, N=16, K=6, g=3, weight_format="ternary", max_k=384),
+    "ternary_planes": tile_config(
+        M=2, N=16, K=4, weight_format="ternary", ternary_code="planes", max_k=256
+    ),
+    "mac_ternary": tile_config(
+        "mac", M=2, N=16, K=4, weight_format="ternary", planes_per_cycle=2, max_k=256
+    ),
     # the FP16 baseline: FP16 activations, FP16-dequantized weights, FP32 accumulation
     "fpmac_w2": tile_config(
         "fpmac", M=2, N=16, K=4, w_bits=2, planes_per_cycle=2, max_k=256, pipeline=2

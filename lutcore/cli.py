@@ -232,11 +232,10 @@ def cmd_ports(args: argparse.Namespace) -> int:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from lutcore.base.files import write_atomic
     from lutcore.diagram import blocks_svg
-    from lutcore.docs import INTERFACE_DOCS
-    from lutcore.hw.presets import PRESETS
+    from lutcore.docs import diagram_configs
 
     check_output_file(args.output, "output file (-o)", ConfigError)
-    write_atomic(args.output, blocks_svg([PRESETS[p] for p in INTERFACE_DOCS.values()]))
+    write_atomic(args.output, blocks_svg(diagram_configs()))
     print(f"wrote {args.output}")
     return 0
 

@@ -18,6 +18,7 @@ from lutcore.hw.layouts import TileSignature
 
 __all__ = [
     "INTERFACE_DOCS",
+    "diagram_configs",
     "interface_markdown",
     "port_docs",
     "payload_fields",
@@ -32,7 +33,20 @@ INTERFACE_DOCS = {
     "interface-fpmac.md": "fpmac_w2",
     "interface-fplut.md": "fplut_w2",
     "interface-pim.md": "pim_b4",
+    "interface-ternary.md": "ternary_base3",
 }
+
+
+def diagram_configs() -> list[TileConfig]:
+    """The configurations the block diagram draws: the first interface document's preset
+    of each arch (a ternary tile has the LUT tile's blocks)."""
+    from lutcore.hw.presets import PRESETS
+
+    first: dict[str, TileConfig] = {}
+    for preset in INTERFACE_DOCS.values():
+        first.setdefault(PRESETS[preset].arch, PRESETS[preset])
+    return list(first.values())
+
 
 INDEX_NAMES = {"a": "mk", "w": "nj", "y": "mn", "cmd": "n", "mem": "b", "mem_rsp": ""}
 FLAG_DOCS = {
@@ -52,10 +66,32 @@ def port_docs(cfg: TileConfig) -> dict[str, str]:
         cmd += ", zero[n] (unsigned weights' zero points)"
     if cfg.scale_in_command:
         cmd += ", scale[n] (FP16 per-column scales)"
+    weights = (
+        "weight planes, one beat per planes_per_cycle planes of a K-slice: payload[n][j] "
+        "is K bits, bit k = bit (t*ppc + j) of Wq[k, n]"
+    )
+    if cfg.weight_format == "ternary" and not cfg.base3:
+        weights += (
+            " (ternary weights as 2-bit two's complement codes: +1 = 01, 0 = 00, -1 = 11; "
+            + (
+                "10 is skipped as 0)"
+                if not cfg.uses_tables
+                else "10 is taken as -2, the signed 2-bit code's value)"
+            )
+        )
+    if cfg.base3:
+        b = cfg.group_code_bits
+        weights = (
+            f"ternary weights in base-3 groups, one beat per K-slice: payload[n][0] holds "
+            f"column n's K/g = {cfg.chunks} group codes of {b} bits ({cfg.bits_per_weight:.2f} "
+            f"bits a weight), group c at bit c*{b}: the weights t_j of rows c*g+j form "
+            f"v = sum_j t_j*3**j, sent as |v| (bits 0..{b - 2}) and the sign of v (bit "
+            f"{b - 1}, 1: negative); a magnitude above {cfg.entries} is no ternary group "
+            "and counts 0"
+        )
     docs = {
         "a": f"activations, one K-slice per beat: payload[m][k] {act}",
-        "w": "weight planes, one beat per planes_per_cycle planes of a K-slice: payload[n][j] "
-        "is K bits, bit k = bit (t*ppc + j) of Wq[k, n]",
+        "w": weights,
         "cmd": cmd,
         "y": f"one result per output tile: payload[m][n] {result} sum_k A[m,k]*W[k,n]",
     }

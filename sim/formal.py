@@ -14,15 +14,17 @@ import tempfile
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lutcore.base import procs
 from lutcore.base.yosys import run_script, yosys_abc
 from lutcore.hw.config import TileConfig, tile_config
-from lutcore.hw.lut_array import plane_partial
+from lutcore.hw.layouts import weight_layout
+from lutcore.hw.lut_array import group_partial, plane_partial
 from lutcore.hw.precompute import TablePrecompute
+from lutcore.sim.golden import ternary_patterns
 
 __all__ = ["FORMAL_CONFIGS", "FormalFailure", "LutDotMiter", "prove_lut_dot"]
 
@@ -34,6 +36,9 @@ FORMAL_CONFIGS = (
     tile_config(M=1, N=1, K=4, g=4, symmetric=False, w_bits=2, weight_format="signed"),
     tile_config(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="signed"),
     tile_config(M=1, N=1, K=4, g=2, symmetric=True, w_bits=2, weight_format="unsigned"),
+    # base-3 ternary groups (:func:`~lutcore.hw.lut_array.group_partial`): g = 2 and 3
+    tile_config(M=1, N=1, K=4, g=2, w_bits=2, weight_format="ternary"),
+    tile_config(M=1, N=1, K=6, g=3, w_bits=2, weight_format="ternary"),
 )
 
 
@@ -48,6 +53,12 @@ class LutDotMiter(wiring.Component):
     activation k); ``zbit``: the plane's zero-point bit (unsigned weights); ``neg``: the
     plane is the signed top plane. ``broken`` builds a wrong reference (ignores ``zbit``
     and ``neg``) to check the proof can fail.
+
+    Base-3 ternary groups: ``bits`` holds the ``K/g`` group codes (magnitude and sign), and
+    the reference multiplies each activation by its digit ``t_j``, taken from the
+    enumeration of every ternary vector (:func:`~lutcore.sim.golden.ternary_patterns`), not
+    from the tables' construction; a magnitude beyond the table contributes 0. ``broken``
+    ignores the sign.
     """
 
     def __init__(self, cfg: TileConfig, *, broken: bool = False):
@@ -58,7 +69,7 @@ class LutDotMiter(wiring.Component):
         super().__init__(
             {
                 "acts": In(signed(cfg.a_bits)).array(cfg.K),
-                "bits": In(cfg.K),
+                "bits": In(weight_layout(cfg).elem_shape.elem_shape),
                 "zbit": In(1),
                 "neg": In(1),
                 "mismatch": Out(1),
@@ -75,6 +86,12 @@ class LutDotMiter(wiring.Component):
         # top plane with signed weights.
         zbit = self.zbit if cfg.has_zero_point else 0
         neg = self.neg if cfg.weight_format == "signed" else 0
+        if cfg.base3:
+            lut, reference = group_partial(cfg, pre.o.payload, 0, self.bits), self._ternary()
+            lut_value, ref_value = Signal(signed(32)), Signal(signed(32))
+            m.d.comb += [lut_value.eq(lut), ref_value.eq(reference)]
+            m.d.comb += self.mismatch.eq(lut_value != ref_value)
+            return m
         lut = plane_partial(cfg, pre.o.payload, 0, self.bits, zbit, neg)
 
         terms = [self.acts[k] * (self.bits[k] - (0 if self.broken else zbit)) for k in range(cfg.K)]
@@ -84,6 +101,28 @@ class LutDotMiter(wiring.Component):
         m.d.comb += [lut_value.eq(lut), ref_value.eq(reference)]
         m.d.comb += self.mismatch.eq(lut_value != ref_value)
         return m
+
+    def _ternary(self) -> Value:
+        """``sum_k a_k * t_k`` by multiplication, each group's digits decoded from its code."""
+        cfg, width = self.cfg, self.cfg.group_code_bits
+        patterns = ternary_patterns(cfg.g)
+        middle = (3**cfg.g - 1) // 2  # row of the all-zero vector
+        terms = []
+        for c in range(cfg.chunks):
+            code = self.bits[c * width : (c + 1) * width]
+            magnitude, sign = code[: width - 1], code[width - 1]
+            for j in range(cfg.g):
+                digits = [
+                    int(patterns[middle + p, j]) if p <= middle else 0
+                    for p in range(1 << (width - 1))
+                ]
+                digit = Const(0, signed(2))  # a compare chain: an Array of constants is a ROM
+                for p, d in enumerate(digits):
+                    digit = Mux(magnitude == p, Const(d, signed(2)), digit)
+                if not self.broken:
+                    digit = Mux(sign, -digit, digit)
+                terms.append(self.acts[c * cfg.g + j] * digit)
+        return sum(terms)
 
 
 def prove_lut_dot(cfg: TileConfig, *, broken: bool = False) -> None:

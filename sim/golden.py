@@ -3,7 +3,8 @@ arithmetic").
 
 It shares nothing with the RTL generator but the :class:`~lutcore.hw.config.TileConfig`: tables are
 built from their definition ``T[p] = sum_j a_j * t_j(p)``, planes are combined with the
-closed-form offset term; the MAC baseline's digits are ``planes_per_cycle`` planes of the
+closed-form offset term; base-3 ternary tables are indexed by each group's base-3 value;
+the MAC baseline's digits are ``planes_per_cycle`` planes of the
 code minus the zero point's, multiplied and shifted; :func:`reference_matmul` is the plain
 integer matmul both must equal exactly. All integer arrays are ``int64``.
 """
@@ -20,6 +21,9 @@ from . import fpgolden
 
 __all__ = [
     "pattern_matrix",
+    "ternary_patterns",
+    "group_values",
+    "ternary_slice",
     "build_tables",
     "stored_entries",
     "lookup",
@@ -34,6 +38,33 @@ __all__ = [
     "pad_to",
     "reference_matmul",
 ]
+
+
+def ternary_patterns(g: int) -> np.ndarray:
+    """``t[r, j]`` in {-1, 0, +1}: every ternary vector of ``g`` weights, row ``r`` the one
+    whose base-3 value ``sum_j t_j * 3**j`` is ``r - (3**g - 1)/2`` (digit ``t_j + 1`` of
+    ``r`` in base 3)."""
+    r = np.arange(3**g)[:, None]
+    return (r // 3 ** np.arange(g)[None, :]) % 3 - 1
+
+
+def group_values(codes: np.ndarray, g: int) -> np.ndarray:
+    """``v[..., c, n] = sum_j t[c*g + j, n] * 3**j`` of ternary weights ``codes[..., K, N]``."""
+    t = np.asarray(codes, dtype=np.int64)
+    t = t.reshape(*t.shape[:-2], t.shape[-2] // g, g, t.shape[-1])
+    return np.einsum("...cjn,j->...cn", t, 3 ** np.arange(g))
+
+
+def ternary_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero=None) -> np.ndarray:
+    """One K-slice of ternary weights through base-3 tables: every chunk's full table
+    ``T[r] = sum_j a_j * t_j(r)`` over all ``3**g`` vectors (:func:`ternary_patterns`), read
+    at the row of each weight group's value, summed over chunks."""
+    g = cfg.g
+    chunks = np.asarray(a, dtype=np.int64).reshape(cfg.M, cfg.chunks, g)
+    tables = chunks @ ternary_patterns(g).T  # [M, C, 3**g]
+    rows = group_values(codes, g) + (3**g - 1) // 2  # [C, N]
+    looked = np.take_along_axis(tables[:, :, None, :], rows[None, :, :, None], axis=-1)[..., 0]
+    return looked.sum(axis=1)
 
 
 def pattern_matrix(g: int, symmetric: bool) -> np.ndarray:
@@ -80,16 +111,16 @@ def bit_planes(codes: np.ndarray, w_bits: int) -> np.ndarray:
 def plane_coefficients(cfg: TileConfig) -> np.ndarray:
     """``c_i`` with ``Wq = sum_i c_i * w_i``: ``2**i``, the signed top plane ``-2**(b-1)``."""
     c = 1 << np.arange(cfg.w_bits, dtype=np.int64)
-    if cfg.weight_format == "signed":
+    if cfg.signed_codes:
         c[-1] = -c[-1]
     return c
 
 
 def weight_values(cfg: TileConfig, codes: np.ndarray, zero: np.ndarray | None) -> np.ndarray:
-    """Integer weights ``W`` from codes: ``Wq - z`` (unsigned), ``Wq`` (signed) or
-    ``2*Wq - 1`` (BCQ binary planes, +-1)."""
+    """Integer weights ``W`` from codes: ``Wq - z`` (unsigned), ``Wq`` (signed; ternary:
+    the weights -1, 0, +1 themselves) or ``2*Wq - 1`` (BCQ binary planes, +-1)."""
     codes = np.asarray(codes, dtype=np.int64)
-    if cfg.weight_format == "signed":
+    if cfg.weight_format in ("signed", "ternary"):
         return codes
     if cfg.weight_format == "bcq":
         return 2 * codes - 1
@@ -141,7 +172,7 @@ def mac_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     out = np.zeros((cfg.M, cfg.N), np.int64)
     for t in range(beats):
         weight = 1 << np.arange(ppc, dtype=np.int64)
-        if cfg.weight_format == "signed" and t == beats - 1:
+        if cfg.signed_codes and t == beats - 1:
             weight[-1] = -weight[-1]
         group = slice(t * ppc, (t + 1) * ppc)
         digit = np.einsum("jkn,j->kn", planes[group], weight)
@@ -194,7 +225,9 @@ def _fpmac_result(cfg, a, codes, zero, scale):
 #: the golden model of one output tile of each arch: the LUT tile's by table lookups, the
 #: others' (integer) by multiplication, the FP tiles' in FP16/FP32 arithmetic
 TILE_RESULTS = {
-    "lut": _slices(lut_slice),
+    "lut": lambda cfg, a, codes, zero, scale: _slices(ternary_slice if cfg.base3 else lut_slice)(
+        cfg, a, codes, zero, scale
+    ),
     "mac": _slices(mac_slice),
     "pim": _slices(mac_slice),
     "fpmac": _fpmac_result,

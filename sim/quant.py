@@ -1,5 +1,6 @@
-"""Weight quantizers for the floating-point path: round-to-nearest per group (uniform codes,
-FP16 scale and integer zero point) and binary-coding quantization (BCQ, LUT-GEMM's format).
+"""Weight quantizers: round-to-nearest per group (uniform codes, FP16 scale and integer zero
+point), binary-coding quantization (BCQ, LUT-GEMM's format) and BitNet b1.58's absmean
+ternary weights; and BitNet's absmax per-token INT8 activations.
 
 Both store their parameters exactly as the hardware reads them (FP16 words), and
 :meth:`QuantWeights.dequantized` gives the weights those parameters mean, in float64.
@@ -15,7 +16,7 @@ from lutcore.hw.config import FP16
 
 from .fpgolden import from_bits, to_bits
 
-__all__ = ["QuantWeights", "quantize_rtn", "quantize_bcq"]
+__all__ = ["QuantWeights", "quantize_absmax", "quantize_bcq", "quantize_rtn", "quantize_ternary"]
 
 
 @dataclass
@@ -27,6 +28,8 @@ class QuantWeights:
     ``kind == "bcq"``: ``planes[w_bits, K, N]`` in {0, 1} (1 means +1, 0 means -1),
     ``alpha[G, N, w_bits]`` and ``offset[G, N]`` FP16 words:
     ``W = sum_i alpha_i * (2*planes_i - 1) + offset``.
+    ``kind == "ternary"``: ``codes[K, N]`` in {-1, 0, +1}, ``scale[G, N]`` FP16 words:
+    ``W = scale * codes`` (one scale for the whole tensor when ``per_tensor``).
     """
 
     kind: str
@@ -38,10 +41,17 @@ class QuantWeights:
     planes: np.ndarray | None = None
     alpha: np.ndarray | None = None
     offset: np.ndarray | None = None
+    per_tensor: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.kind}{self.w_bits}_g{self.group}"
+        if self.per_tensor:
+            return f"{self.kind}_tensor"
+        return (
+            f"{self.kind}_g{self.group}"
+            if self.kind == "ternary"
+            else (f"{self.kind}{self.w_bits}_g{self.group}")
+        )
 
     def per_row(self, values: np.ndarray) -> np.ndarray:
         """Per-group parameters ``[G, N, ...]`` repeated to every row ``[K, N, ...]``."""
@@ -52,6 +62,8 @@ class QuantWeights:
         if self.kind == "rtn":
             scale = self.per_row(from_bits(self.scale, FP16))
             return scale * (self.codes - self.per_row(self.zero))
+        if self.kind == "ternary":
+            return self.per_row(from_bits(self.scale, FP16)) * self.codes
         alpha = self.per_row(from_bits(self.alpha, FP16))  # [K, N, q]
         signs = np.moveaxis(2 * self.planes - 1, 0, -1)  # [K, N, q]
         return (alpha * signs).sum(axis=-1) + self.per_row(from_bits(self.offset, FP16))
@@ -119,3 +131,35 @@ def quantize_bcq(w: np.ndarray, w_bits: int, group: int, iterations: int = 8) ->
         alpha=alpha_bits,
         offset=offset_bits,
     )
+
+
+def quantize_ternary(w: np.ndarray, group: int | None = None) -> QuantWeights:
+    """BitNet b1.58's absmean ternary weights: ``gamma`` the mean ``|W|`` (of the whole
+    tensor, or per ``group`` rows along K and per column), rounded to FP16;
+    ``codes = clip(round(W / gamma), -1, 1)``.
+
+    Post-training ternarization of a model not trained for it (BitNet trains with it) loses
+    much of the layer: the error compares weight formats, it is not a trained model's accuracy.
+    """
+    w = np.asarray(w, np.float64)
+    g = _groups(w, group or w.shape[0])  # [G, group, N]
+    tensor = np.full((1, w.shape[1]), np.abs(w).mean())
+    gamma = tensor if group is None else np.abs(g).mean(axis=1)
+    scale = to_bits(np.maximum(gamma, 2.0**-24), FP16)
+    s = from_bits(scale, FP16)
+    codes = np.clip(np.rint(g / s[:, None, :]), -1, 1).astype(np.int64).reshape(w.shape)
+    return QuantWeights(
+        "ternary", 2, group or w.shape[0], scale=scale, codes=codes, per_tensor=group is None
+    )
+
+
+def quantize_absmax(x: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """BitNet's absmax activations, per token (row): ``q = clip(round(x * Q / max|x|), -Q, Q)``
+    with ``Q = 2**(bits-1) - 1``; returns ``q`` (int64) and each row's scale
+    ``max|x| / Q`` (float64), ``x ~= q * scale``. An all-zero row has scale 1."""
+    x = np.asarray(x, np.float64)
+    top = (1 << (bits - 1)) - 1
+    peak = np.abs(x).max(axis=1)
+    scale = np.where(peak > 0, peak / top, 1.0)
+    q = np.clip(np.rint(x / scale[:, None]), -top, top).astype(np.int64)
+    return q, scale

@@ -89,7 +89,9 @@ class Scenario:
 
 def code_range(cfg: TileConfig) -> tuple[int, int]:
     """Inclusive range of weight codes: two's complement or unsigned ``w_bits`` (BCQ planes are
-    unsigned 1-bit codes)."""
+    unsigned 1-bit codes, ternary weights -1..1)."""
+    if cfg.weight_format == "ternary":
+        return -1, 1
     if cfg.weight_format == "signed":
         return -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
     if cfg.weight_format == "bcq":
@@ -147,7 +149,7 @@ def corner_scenario(cfg: TileConfig, *, seed: int = 0, depth: int | None = None,
     if cfg.fp_words:  # extremes as FP16 words: +-largest, +-inf, NaN, -0, subnormal
         lo, hi = 0xFBFF, 0x7BFF
     c_lo, c_hi = code_range(cfg)
-    all_ones = {"signed": -1, "bcq": 1}.get(cfg.weight_format, (1 << cfg.w_bits) - 1)
+    all_ones = {"signed": -1, "bcq": 1, "ternary": -1}.get(cfg.weight_format, (1 << cfg.w_bits) - 1)
     rows = [
         np.full(depth, lo),
         np.full(depth, hi),
@@ -202,8 +204,9 @@ def layer_scenario(
     quantized as the tile takes them: integer activations per token to ``a_bits`` by
     absmax (symmetric), FP activations as FP16 words; weights per column over the whole
     ``depth`` by round-to-nearest (unsigned codes with a zero point, or symmetric signed
-    codes), BCQ as its binary planes (tile column ``j * w_bits + i`` is plane ``i`` of
-    output column ``j``); the FP16 baseline's scales are the quantizer's FP16 scales."""
+    codes), ternary by absmean over the tensor, BCQ as its binary planes (tile column
+    ``j * w_bits + i`` is plane ``i`` of output column ``j``); the FP16 baseline's scales
+    are the quantizer's FP16 scales."""
     from . import model, quant
 
     x = model.layer_inputs(0)[layer]
@@ -217,11 +220,11 @@ def layer_scenario(
     if cfg.fp_words:
         a = fpgolden.to_bits(x, FP16)
     else:
-        lo, hi = cfg.a_range
-        peak = np.abs(x).max(axis=1, keepdims=True)
-        a = np.clip(np.rint(x / np.where(peak > 0, peak, 1.0) * hi), lo, hi).astype(np.int64)
+        a, _ = quant.quantize_absmax(x, cfg.a_bits)
     zero = None
-    if cfg.weight_format == "bcq":
+    if cfg.weight_format == "ternary":
+        codes = quant.quantize_ternary(w[:, :cols]).codes
+    elif cfg.weight_format == "bcq":
         planes = quant.quantize_bcq(w[:, : -(-cols // cfg.w_bits)], cfg.w_bits, depth).planes
         codes = np.moveaxis(planes, 0, -1).reshape(depth, -1)[:, :cols]
     elif cfg.weight_format == "signed":

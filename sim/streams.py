@@ -70,7 +70,13 @@ def encode_cmd(
 
 def encode_weights(cfg: TileConfig, codes: np.ndarray) -> list[int]:
     """Weight beats of one K-slice, ``codes[K, N]``: beat ``t`` holds planes
-    ``t*ppc .. t*ppc+ppc-1``, field ``[n][j]`` bit ``k``."""
+    ``t*ppc .. t*ppc+ppc-1``, field ``[n][j]`` bit ``k``; base-3 ternary groups: one beat,
+    column ``n``'s group ``c`` coded as ``|v| + 2**(bits-1) * (v < 0)`` at bit
+    ``c * bits`` (``v`` its base-3 value, ``bits = group_code_bits``)."""
+    if cfg.base3:
+        v = golden.group_values(codes, cfg.g)  # [C, N]
+        code = np.abs(v) | (v < 0).astype(np.int64) << (cfg.group_code_bits - 1)
+        return [pack(code.T, cfg.group_code_bits)]  # order [n][c]
     planes = golden.bit_planes(codes, cfg.w_bits)  # [b, K, N]
     ppc = cfg.planes_per_cycle
     beats = []

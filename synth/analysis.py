@@ -12,7 +12,9 @@ from collections import defaultdict
 
 __all__ = [
     "LUT_MAC_PAIRS",
+    "TERNARY_DESIGNS",
     "best_by_size",
+    "best_ternary",
     "best_by_width",
     "crossover",
     "lut_mac_ratios",
@@ -23,7 +25,40 @@ __all__ = [
 
 
 def ok_rows(rows: list[dict], **match) -> list[dict]:
-    return [r for r in rows if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())]
+    """The synthesized rows whose fields equal ``match``. Ternary rows only when ``match``
+    asks for ``weight_format="ternary"``: a ternary weight has ``w_bits = 2`` but is not a
+    2-bit weight, so every per-width comparison leaves it out."""
+    ternary = match.get("weight_format") == "ternary"
+    return [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and (r.get("weight_format") == "ternary") == ternary
+        and all(r.get(k) == v for k, v in match.items())
+    ]
+
+
+#: the ternary comparison: each design's rows (int8 activations) and its name
+TERNARY_DESIGNS = (
+    ("LUT, base-3 groups", {"arch": "lut", "weight_format": "ternary", "ternary_code": "base3"}),
+    (
+        "LUT, 2-bit planes (W_INT2)",
+        {"arch": "lut", "weight_format": "ternary", "ternary_code": "planes"},
+    ),
+    ("MAC, add/subtract/skip", {"arch": "mac", "weight_format": "ternary"}),
+    ("MAC, 2-bit signed multiply", {"arch": "mac", "weight_format": "signed", "w_bits": 2}),
+)
+
+
+def best_ternary(rows: list[dict]) -> dict[str, dict]:
+    """``{design: densest row}`` of :data:`TERNARY_DESIGNS` with int8 activations (designs
+    without a row left out)."""
+    best = {}
+    for name, match in TERNARY_DESIGNS:
+        pts = ok_rows(rows, act_format="int", a_bits=8, **match)
+        if pts:
+            best[name] = max(pts, key=lambda r: r["tops_per_mm2"])
+    return best
 
 
 def best_by_width(

@@ -106,6 +106,8 @@ class SynthResult:
     modules: dict = field(default_factory=dict)
     #: the largest resident memory of Yosys (with ABC) and of OpenSTA, MiB
     peak_memory_mib: dict = field(default_factory=dict)
+    #: per block: ``$add``/``$sub`` cells of the RTL before synthesis, per instance
+    rtl_adders: dict = field(default_factory=dict)
 
 
 def _stat(path: Path) -> dict:
@@ -308,6 +310,10 @@ def synthesize_verilog(
                 f"read_verilog {quote(design)}",
                 f"hierarchy -top {top}",
                 *flatten,
+                # the RTL's adders and subtractors, counted before synthesis merges them
+                # (`synth` starts with the same `proc`)
+                "proc",
+                f"tee -q -o {quote(work / 'stat_rtl.json')} stat -json",
                 # Booth multipliers (the MAC baseline has them); no `share`: its SAT search
                 # over mutually exclusive operators runs for hours on the FP datapaths
                 f"synth -top {top} -booth -noshare",
@@ -377,6 +383,7 @@ def synthesize_verilog(
         area_by_block=by_block,
         cells=cells,
         booth_multipliers=_booth_multipliers(log, design, tree.count),
+        rtl_adders=_adders_by_block(_stat(work / "stat_rtl.json"), tree),
         transistors=int(transistors) if transistors.isdigit() else None,
         timing=timing,
         netlist=netlist,
@@ -402,6 +409,20 @@ def _booth_multipliers(log: Path, design: Path, count: dict[str, int]) -> int:
         module = next(name for start, name in reversed(starts) if start <= int(line))
         total += count.get(module, 0)
     return total
+
+
+def _adders_by_block(stat: dict, tree) -> dict[str, int]:
+    """Each block's ``$add`` and ``$sub`` cells of the RTL (before synthesis), its modules'
+    counts times their instances (a table precompute's adders are the ones it states)."""
+    out: dict[str, int] = {}
+    for name, module in stat["modules"].items():
+        name = name.lstrip("\\")
+        if name in tree.count:
+            cells = module.get("num_cells_by_type", {})
+            n = int(cells.get("$add", 0)) + int(cells.get("$sub", 0))
+            block = tree.block[name]
+            out[block] = out.get(block, 0) + n * tree.count[name]
+    return out
 
 
 def _flops_by_block(flops: dict[str, FlopCount], tree) -> dict[str, dict]:
@@ -449,6 +470,7 @@ def combine(results: dict[str, SynthResult]) -> SynthResult:
         seconds=sum(r.seconds for r in results.values()),
         flip_flops={b: c for r in results.values() for b, c in r.flip_flops.items()},
         modules={m: n for r in results.values() for m, n in r.modules.items()},
+        rtl_adders={b: n for r in results.values() for b, n in r.rtl_adders.items()},
         peak_memory_mib={
             tool: max(r.peak_memory_mib.get(tool, 0) for r in results.values())
             for tool in ("yosys", "opensta")

@@ -66,11 +66,13 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
         "cells": dict(sorted(result.cells.items())),
         "cell_count": sum(result.cells.values()),
         "booth_multipliers": result.booth_multipliers,
+        "rtl_adders": result.rtl_adders,
         "transistors_cmos_estimate": result.transistors,
         "timing": result.timing,
         "throughput": {
             "weight_bit_macs_per_cycle": weight_bit_macs,
             "macs_per_cycle": macs,
+            "bits_per_weight": round(cfg.bits_per_weight, 4),
             "tops": round(2 * macs * fmax_hz / 1e12, 6),
             "tops_per_mm2": round(2 * macs * fmax_hz / 1e12 / area_mm2, 4),
         },
@@ -82,6 +84,14 @@ def build_report(cfg: TileConfig, result: SynthResult, liberty: Path, lib_name: 
         rep["area_um2"]["total_with_sram_estimate"] = round(result.area_total + sram["area_um2"], 1)
         rep["throughput"]["density_area"] = "logic (Yosys) + SRAM estimate"
     return rep
+
+
+def _weights(rep: dict) -> str:
+    """The weights a MAC takes, as the throughput line names them."""
+    config, bits = rep["config"], rep["throughput"].get("bits_per_weight")
+    if config.get("weight_format") == "ternary":
+        return f"ternary weights ({bits:.2f} bits a weight on the stream)"
+    return f"{config['w_bits']}-bit weights"
 
 
 def report_markdown(rep: dict) -> str:
@@ -112,6 +122,9 @@ def report_markdown(rep: dict) -> str:
         f"CMOS transistor estimate (generic gates, lower bound) "
         f"{rep['transistors_cmos_estimate']}; {rep['booth_multipliers']} multipliers "
         "(Booth-encoded by `synth -booth`).",
+        "RTL adders and subtractors (`$add`/`$sub` before synthesis, per instance): "
+        + ", ".join(f"{b} {n:,}" for b, n in rep.get("rtl_adders", {}).items())
+        + ".",
         f"Method: {area['method']}.",
         "",
         "## Timing",
@@ -177,9 +190,9 @@ def report_markdown(rep: dict) -> str:
         "## Throughput and density",
         "",
         f"{thr['weight_bit_macs_per_cycle']} weight-bit MACs/cycle = {thr['macs_per_cycle']:g} "
-        f"MACs/cycle at {rep['config']['w_bits']}-bit weights; {thr['tops']} TOPS at Fmax; "
+        f"MACs/cycle at {_weights(rep)}; {thr['tops']} TOPS at Fmax; "
         f"**{thr['tops_per_mm2']} TOPS/mm^2** (1 MAC = 2 ops, "
-        f"{thr.get('density_area', 'flattened area')}).",
+        f"{thr.get('density_area', 'total area')}).",
         "",
         f"Synthesis wall time {rep['synthesis_seconds']} s; peak memory "
         f"{rep['peak_memory_mib']['yosys']:,} MiB (Yosys with ABC), "

@@ -12,6 +12,7 @@ from .analysis import (
     LUT_MAC_PAIRS,
     best_by_size,
     best_by_width,
+    best_ternary,
     crossover,
     lut_mac_ratios,
     ok_rows,
@@ -27,6 +28,7 @@ __all__ = [
     "pim_section",
     "scale_section",
     "summarize",
+    "ternary_section",
     "write_summary",
 ]
 
@@ -89,6 +91,7 @@ def summarize(rows: list[dict], name: str) -> str:
         )
     if shape_lines:
         lines += ["", "**Best shape at fixed M*N*K** (the elongation question):", *shape_lines]
+    lines += ternary_section(rows)
     lines += fp16_section(rows)
     lines += scale_section(rows)
     lines += energy_section(rows)
@@ -101,6 +104,44 @@ def summarize(rows: list[dict], name: str) -> str:
         lines += [f"- `{r['slug']}`: {r['error']}" for r in failed]
         lines.append("")
     return "\n".join(lines)
+
+
+def ternary_section(rows: list[dict]) -> list[str]:
+    """Markdown lines: ternary (BitNet b1.58) weights with int8 activations, the densest
+    point of each design (:data:`~lutcore.synth.analysis.TERNARY_DESIGNS`): base-3 LUT
+    groups, 2-bit planes on the LUT tile, the add/subtract/skip MAC and the 2-bit signed
+    MAC, with the weight stream's bits per weight and each one's density against the
+    add/subtract MAC (and TOPS/W with power)."""
+    best = best_ternary(rows)
+    if not best:
+        return []
+    base = best.get("MAC, add/subtract/skip")
+    power = any(isinstance(r.get("tops_per_w"), int | float) for r in best.values())
+    lines = [
+        "",
+        "## Ternary weights (BitNet b1.58), int8 activations",
+        "",
+        "The densest point of each design; the ratio is against the add/subtract/skip MAC "
+        "(the multiplier-free ternary baseline).",
+        "",
+        "| design | bits/weight | TOPS/mm^2 | its point | area um^2 | Fmax MHz |"
+        + (" TOPS/W |" if power else "")
+        + " vs add/sub MAC |",
+        "|---|---|---|---|---|---|" + ("---|" if power else "") + "---|",
+    ]
+    for name, r in best.items():
+        bits = r.get("bits_per_weight") or r["w_bits"]
+        ratio = f"**{r['tops_per_mm2'] / base['tops_per_mm2']:.2f}x**" if base else "-"
+        tops_w = (
+            f" {r['tops_per_w']:.3f} |"
+            if power and "tops_per_w" in r
+            else (" - |" if power else "")
+        )
+        lines.append(
+            f"| {name} | {float(bits):.2f} | {r['tops_per_mm2']:.4f} | `{r['slug']}` | "
+            f"{r['area_um2']:,.0f} | {r['fmax_mhz']} |{tops_w} {ratio} |"
+        )
+    return lines
 
 
 def fp16_section(rows: list[dict]) -> list[str]:

@@ -98,6 +98,7 @@ COLUMNS = [
     "timing_source",
     "weight_bit_macs_per_cycle",
     "macs_per_cycle",
+    "bits_per_weight",
     "tops",
     "tops_per_mm2",
     "sram_area_um2",
@@ -340,6 +341,7 @@ def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float, po
         "timing_source": rep["timing"]["source"],
         "weight_bit_macs_per_cycle": thr["weight_bit_macs_per_cycle"],
         "macs_per_cycle": thr["macs_per_cycle"],
+        "bits_per_weight": thr["bits_per_weight"],
         "tops": thr["tops"],
         "tops_per_mm2": thr["tops_per_mm2"],
         # the PIM tile's SRAM is an estimate beside the synthesized logic (the density above

@@ -26,6 +26,9 @@ CONFIGS: dict[str, TileConfig] = {
         "mac_paper",
         "mac_bitparallel_signed4",
         "bcq3",
+        "ternary_base3",
+        "ternary_planes",
+        "mac_ternary",
         "fpmac_w2",
         "fplut_w2",
     )

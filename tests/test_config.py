@@ -19,7 +19,10 @@ BAD = [
     ({"K": 2}, "K=2: must be a multiple of g=4"),
     ({"w_bits": 0}, "w_bits=0: allowed 1..8"),
     ({"w_bits": 9}, "w_bits=9: allowed 1..8"),
-    ({"weight_format": "ternary"}, 'weight_format="ternary": allowed "unsigned", "signed", "bcq"'),
+    (
+        {"weight_format": "nf4"},
+        'weight_format="nf4": allowed "unsigned", "signed", "bcq", "ternary"',
+    ),
     (
         {"weight_format": "bcq", "planes_per_cycle": 2},
         'planes_per_cycle=2 with weight_format="bcq"',
@@ -104,6 +107,38 @@ BAD = [
     ({"symmetric": 1}, "symmetric=1: must be true or false"),
     ({"arch": "dsp"}, 'arch="dsp": allowed lut, mac, fpmac, fplut, pim'),
     ({"arch": "mac", "K": 0, "max_k": 4}, "K=0: allowed 1..4096"),
+    (
+        {"weight_format": "ternary", "w_bits": 3},
+        'w_bits=3 with weight_format="ternary": a ternary weight is a 2-bit code',
+    ),
+    ({"ternary_code": "planes"}, 'ternary_code="planes" with weight_format="unsigned"'),
+    ({"weight_format": "ternary", "ternary_code": "base2"}, 'ternary_code="base2": allowed'),
+    (
+        {"weight_format": "ternary", "g": 6, "K": 6},
+        'g=6 with ternary_code="base3": a base-3 table of g weights has (3**g - 1)/2 entries; '
+        "allowed 2, 3, 4, 5",
+    ),
+    (
+        {"weight_format": "ternary", "planes_per_cycle": 2},
+        'planes_per_cycle=2 with ternary_code="base3"',
+    ),
+    (
+        {"weight_format": "ternary", "act_format": "fp16", "a_bits": 16},
+        'act_format="fp16" with weight_format="ternary": ternary tiles take integer',
+    ),
+    (
+        {"arch": "mac", "weight_format": "ternary"},
+        'planes_per_cycle=1 with weight_format="ternary" and arch="mac"',
+    ),
+    (
+        {"arch": "fplut", "weight_format": "ternary"},
+        'weight_format="ternary" with arch="fplut": ternary weights run on arch "lut" and "mac"',
+    ),
+    (
+        {"arch": "pim", "weight_format": "ternary"},
+        'weight_format="ternary" with arch="pim": ternary weights run on arch "lut" and "mac"; '
+        'allowed "unsigned", "signed"',
+    ),
 ]
 
 
@@ -132,6 +167,28 @@ def test_replace_to_another_arch_leaves_inapplicable_parameters_behind():
         lut.replace(arch="mac", g=2)  # asked for explicitly: refused by name
     pim = tile_config("pim", M=1, N=4, K=8, max_k=64, read_ports=2)
     assert "read_ports" not in pim.replace(arch="lut").to_dict()
+
+
+def test_ternary_configurations_state_their_code():
+    """Base-3 groups: (3**g - 1)/2 entries, a sign bit on the magnitude, one beat a slice,
+    ternary MACs per cycle; 2-bit planes: the signed 2-bit tile; ternary_code appears in
+    the parameters only with ternary weights."""
+    tl2 = tile_config(M=2, N=16, K=6, g=3, weight_format="ternary")
+    assert (tl2.entries, tl2.group_code_bits, tl2.beats_per_slice) == (13, 5, 1)
+    assert tl2.bits_per_weight == pytest.approx(5 / 3) and tl2.macs_per_cycle == 2 * 16 * 6
+    assert tl2.w_range == (-1, 1) and not tl2.has_zero_point and "_w2t3_" in tl2.slug
+    assert [tile_config(K=4 * g, g=g, weight_format="ternary").entries for g in (2, 4, 5)] == [
+        4,
+        40,
+        121,
+    ]
+    planes = tl2.replace(K=4, g=4, ternary_code="planes", max_k=4096)
+    signed = tile_config(K=4, g=4, weight_format="signed")
+    assert planes.acc_bits == signed.acc_bits and planes.beats_per_slice == 2
+    assert planes.signed_codes and "_w2t_" in planes.slug
+    assert tl2.to_dict()["ternary_code"] == "base3" and "ternary_code" not in DEFAULT.to_dict()
+    mac = tile_config("mac", weight_format="ternary", planes_per_cycle=2)
+    assert mac.w_range == (-1, 1) and mac.macs_per_cycle == mac.M * mac.N * mac.K
 
 
 def test_default_is_the_paper_tile():

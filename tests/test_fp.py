@@ -338,6 +338,35 @@ def test_quantizers_reconstruct_within_their_step():
     assert errs[0] > errs[1] > errs[2]
 
 
+def test_bitnet_quantizers():
+    """Absmean ternary weights: codes in {-1, 0, +1}, the scale the FP16 mean |W| (of the
+    tensor, or per group and column), each weight the nearest of -scale, 0, +scale; absmax
+    activations: per token, |q| <= 127, the largest element hits 127, x within half a step."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((256, 8)) * np.linspace(0.01, 0.2, 8)
+    tensor, grouped = quant.quantize_ternary(w), quant.quantize_ternary(w, 128)
+    assert tensor.name == "ternary_tensor" and grouped.name == "ternary_g128"
+    for qw in (tensor, grouped):
+        assert set(np.unique(qw.codes)) == {-1, 0, 1}
+        step = qw.per_row(fg.from_bits(qw.scale, FP16))
+        np.testing.assert_array_equal(qw.dequantized(), step * qw.codes)
+        choices = np.stack([-step, 0 * step, step])  # every weight takes the nearest level
+        best = np.abs(choices - w).min(axis=0)
+        assert np.allclose(np.abs(qw.dequantized() - w), best)
+    assert np.unique(tensor.scale).size == 1
+    assert fg.from_bits(tensor.scale, FP16)[0, 0] == pytest.approx(np.abs(w).mean(), rel=1e-3)
+    want = np.abs(w.reshape(2, 128, 8)).mean(axis=1)
+    np.testing.assert_allclose(fg.from_bits(grouped.scale, FP16), want, rtol=1e-3)
+    # per-column scales follow the columns' spread; one tensor scale cannot
+    assert np.abs(grouped.dequantized() - w).mean() < np.abs(tensor.dequantized() - w).mean()
+
+    x = rng.standard_normal((5, 64)) * np.array([[1e-3], [1.0], [30.0], [0.0], [2.0]])
+    q, scale = quant.quantize_absmax(x, 8)
+    assert np.abs(q).max() <= 127 and (np.abs(q).max(axis=1)[[0, 1, 2, 4]] == 127).all()
+    assert scale[3] == 1.0 and not q[3].any()
+    assert (np.abs(q * scale[:, None] - x) <= scale[:, None] / 2 + 1e-12).all()
+
+
 def test_path_refuses_a_block_the_tile_cannot_accumulate():
     cfg = tile_config(K=8, act_format="fp16", a_bits=16, act_block="chunk", max_k=512)
     qw = quant.quantize_rtn(np.ones((128, 4)), 2, 128)

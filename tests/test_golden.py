@@ -17,11 +17,24 @@ def configs(draw) -> TileConfig:
     arch = draw(st.sampled_from(["lut", "mac"]))
     symmetric = draw(st.booleans())
     g = draw(st.integers(2 if symmetric else 1, 5))
-    weight_format = draw(st.sampled_from(["unsigned", "signed", "bcq"]))
-    w_bits = draw(st.integers(1, 8))
+    weight_format = draw(st.sampled_from(["unsigned", "signed", "bcq", "ternary"]))
+    w_bits = 2 if weight_format == "ternary" else draw(st.integers(1, 8))
+    ppc = draw(st.sampled_from([d for d in range(1, w_bits + 1) if w_bits % d == 0]))
+    tables = {"g": g, "symmetric": symmetric} if arch == "lut" else {}
+    if weight_format == "bcq":
+        ppc = 1
+    if weight_format == "ternary":
+        if arch == "mac":  # the add/subtract/skip baseline takes whole weights
+            ppc = 2
+        else:
+            code = draw(st.sampled_from(["base3", "planes"]))
+            tables["ternary_code"] = code
+            if code == "base3":  # base-3 groups of 2..5, one group code per beat
+                g = draw(st.integers(2, 5))
+                tables.update(g=g, symmetric=True)
+                ppc = 1
     # the MAC baseline takes any K (not only multiples of g)
     K = g * draw(st.integers(1, 4)) if arch == "lut" else draw(st.integers(1, 12))
-    tables = {"g": g, "symmetric": symmetric} if arch == "lut" else {}
     return tile_config(
         arch=arch,
         M=draw(st.integers(1, 3)),
@@ -31,9 +44,7 @@ def configs(draw) -> TileConfig:
         w_bits=w_bits,
         weight_format=weight_format,
         a_bits=draw(st.sampled_from([4, 8, 16])),
-        planes_per_cycle=1
-        if weight_format == "bcq"
-        else draw(st.sampled_from([d for d in range(1, w_bits + 1) if w_bits % d == 0])),
+        planes_per_cycle=ppc,
         max_k=K * draw(st.integers(1, 4)),
     )
 
@@ -115,3 +126,19 @@ def test_bit_planes_rebuild_codes(w_bits, signed, seed):
     np.testing.assert_array_equal(
         np.einsum("b,bkn->kn", golden.plane_coefficients(cfg), planes), codes
     )
+
+
+@given(st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_ternary_tables_match_their_definition(g, seed):
+    """Row ``r`` of the ternary enumeration is the vector whose base-3 value is
+    ``r - (3**g - 1)/2``; every vector appears once; a group's value is its digits'."""
+    patterns = golden.ternary_patterns(g)
+    assert patterns.shape == (3**g, g) and set(np.unique(patterns)) <= {-1, 0, 1}
+    assert len({tuple(p) for p in patterns}) == 3**g
+    np.testing.assert_array_equal(patterns @ 3 ** np.arange(g), np.arange(3**g) - (3**g - 1) // 2)
+    t = np.random.default_rng(seed).integers(-1, 2, size=(2 * g, 3))
+    v = golden.group_values(t, g)
+    for c in range(2):
+        np.testing.assert_array_equal(
+            v[c], (t[c * g : (c + 1) * g] * 3 ** np.arange(g)[:, None]).sum(0)
+        )

@@ -78,6 +78,13 @@ SMALL["fplut_signed4_p2_pipe2"] = tile_config(
     group=16,
     max_k=48,
 )
+# base-3 ternary groups: g = 2 with pipeline 2, g = 5 (121 entries, 8-bit codes) unpipelined
+SMALL["ternary_g2_pipe2"] = tile_config(
+    M=3, N=4, K=4, g=2, weight_format="ternary", a_bits=4, pipeline=2, max_k=32
+)
+SMALL["ternary_g5_int16_pipe0"] = tile_config(
+    M=1, N=3, K=5, g=5, weight_format="ternary", a_bits=16, pipeline=0, max_k=40
+)
 SMALL["mac_serial_signed3_pipe0"] = tile_config(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )
@@ -129,31 +136,51 @@ def test_pipelined_fp16_mac_keeps_one_beat_per_cycle():
     assert all(first_mismatch(r, j.expected) is None for r, j in zip(results, jobs, strict=True))
 
 
-@pytest.mark.parametrize("symmetric", [True, False])
-@pytest.mark.parametrize("g", [2, 3, 4, 5])
-def test_precompute_entries_match_table_definition(g, symmetric):
-    cfg = tile_config(M=2, N=1, K=2 * g, g=g, symmetric=symmetric, a_bits=8, max_k=2 * g)
+def precompute_outputs(cfg, seed: int, randoms: int) -> list[tuple]:
+    """``(a, entries word, totals or None)`` of the precompute for the all-minimum, the
+    all-maximum and ``randoms`` random slices of activations."""
     dut = TablePrecompute(cfg)
-    rng = np.random.default_rng(g)
+    rng = np.random.default_rng(seed)
     lo, hi = cfg.a_range
-    cases = [np.full((2, cfg.K), lo), np.full((2, cfg.K), hi)]
-    cases += [rng.integers(lo, hi, size=(2, cfg.K), endpoint=True) for _ in range(20)]
+    cases = [np.full((cfg.M, cfg.K), lo), np.full((cfg.M, cfg.K), hi)]
+    cases += [rng.integers(lo, hi, size=(cfg.M, cfg.K), endpoint=True) for _ in range(randoms)]
     seen = []
 
     async def bench(ctx):
         for a in cases:
             ctx.set(dut.i.payload.as_value(), pack(a, cfg.a_bits))
             await ctx.delay(1e-9)
-            seen.append((ctx.get(dut.o.payload.entries.as_value()), ctx.get(dut.o.payload.total)))
+            totals = None if cfg.base3 else ctx.get(dut.o.payload.total)
+            seen.append((a, ctx.get(dut.o.payload.entries.as_value()), totals))
 
     sim = Simulator(dut)
     sim.add_testbench(bench)
     sim.run()
-    for a, (entries_word, totals) in zip(cases, seen, strict=True):
+    return seen
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("g", [2, 3, 4, 5])
+def test_precompute_entries_match_table_definition(g, symmetric):
+    cfg = tile_config(M=2, N=1, K=2 * g, g=g, symmetric=symmetric, a_bits=8, max_k=2 * g)
+    for a, entries_word, totals in precompute_outputs(cfg, g, 20):
         want = golden.stored_entries(golden.build_tables(a, g, symmetric), g, symmetric)
         got = unpack(entries_word, want.size, cfg.entry_bits).reshape(want.shape)
         assert first_mismatch(got, want) is None
         assert [int(t) for t in totals] == list(a.sum(axis=1))
+
+
+@pytest.mark.parametrize("g", [2, 3, 4, 5])
+def test_base3_precompute_entries_match_table_definition(g):
+    """Entry ``e - 1`` of a base-3 chunk is the golden table's row of value ``e`` (every
+    ternary vector enumerated, nothing shared with the RTL's adder chain)."""
+    cfg = tile_config(M=2, N=1, K=2 * g, g=g, weight_format="ternary", max_k=2 * g)
+    middle = (3**g - 1) // 2
+    for a, word, _ in precompute_outputs(cfg, g, 10):
+        full = a.reshape(2, 2, g) @ golden.ternary_patterns(g).T  # [M, C, 3**g]
+        want = full[..., middle + 1 :]  # values 1 .. (3**g - 1)/2
+        got = unpack(word, want.size, cfg.entry_bits).reshape(want.shape)
+        assert first_mismatch(got, want) is None
 
 
 def test_zero_slices_behaves_as_one():

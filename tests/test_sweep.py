@@ -267,6 +267,35 @@ def test_summary_density_against_array_size(tmp_path):
     assert {"density_vs_size.png", "density_vs_size.svg"} <= names
 
 
+def test_summary_compares_ternary_designs_apart_from_2_bit_weights(tmp_path):
+    """Ternary rows have w_bits = 2 but stay out of the 2-bit LUT/MAC ratio; their own
+    table has each design's densest point, bits per weight and ratio to the add/sub MAC."""
+    ternary = {"weight_format": "ternary"}
+    rows = [
+        _row("lut", 2, 0.25),
+        _row("mac", 2, 0.20),
+        _row("lut", 2, 0.90, K=6, g=3, **ternary) | {"bits_per_weight": 5 / 3},
+        _row("lut", 2, 0.70, K=4, g=2, **ternary) | {"bits_per_weight": 2.0},
+        _row("lut", 2, 0.50, ternary_code="planes", **ternary),
+        _row("mac", 2, 0.30, planes_per_cycle=2, **ternary),
+        _row("mac", 2, 0.15, planes_per_cycle=2, weight_format="signed"),
+    ]
+    text = summarize(rows, "ternary")
+    assert "| 2 | 0.2500 |" in text and "**1.25x**" in text  # the 2-bit ratio: 0.25 / 0.20
+    assert "## Ternary weights (BitNet b1.58), int8 activations" in text
+    table = [ln for ln in text.splitlines() if ln.startswith(("| LUT, ", "| MAC, "))]
+    assert [ln.split(" | ")[0] for ln in table] == [
+        "| LUT, base-3 groups",
+        "| LUT, 2-bit planes (W_INT2)",
+        "| MAC, add/subtract/skip",
+        "| MAC, 2-bit signed multiply",
+    ]
+    assert "| 1.67 | 0.9000 | `lut_m2n64k6_g3s_w2t3_" in table[0] and "**3.00x**" in table[0]
+    assert "| 2.00 | 0.5000 |" in table[1] and "**1.67x**" in table[1]
+    assert "**1.00x**" in table[2] and "**0.50x**" in table[3]
+    assert "## Ternary weights" not in summarize(rows[:2], "no ternary")
+
+
 def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):
     pim = {"symmetric": False, "N": 8, "K": 8, "max_k": 1024}
     rows = [

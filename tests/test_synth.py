@@ -130,6 +130,26 @@ def test_mac_baseline_multiplies_with_booth_multipliers(tmp_path):
     assert rep["area_um2"]["by_block"]["mac_array"] > rep["area_um2"]["by_block"]["control"]
 
 
+def test_ternary_tiles_count_their_adders_and_multiply_nothing(tmp_path):
+    """The base-3 precompute has (3**g - 1)/2 - g adders per chunk (the report counts the
+    RTL's `$add`/`$sub` per block), and neither it nor the add/subtract/skip MAC has a
+    multiplier; the throughput names the stream's bits per weight."""
+    require_tool("sta")
+    lut = tile_config(M=2, N=2, K=6, g=3, weight_format="ternary", max_k=48)
+    rep = run_synth(lut, tmp_path / "lut", progress=lambda _: None)
+    assert rep["rtl_adders"]["precompute"] == lut.M * lut.chunks * (13 - 3)
+    assert rep["booth_multipliers"] == 0
+    assert rep["throughput"]["bits_per_weight"] == pytest.approx(5 / 3, abs=1e-4)
+    report = (tmp_path / "lut" / lut.slug / "report.md").read_text()
+    assert "ternary weights (1.67 bits a weight" in report and "precompute 40" in report
+    mac = tile_config("mac", M=1, N=2, K=4, weight_format="ternary", planes_per_cycle=2, max_k=32)
+    rep = run_synth(mac, tmp_path / "mac", progress=lambda _: None)
+    assert rep["booth_multipliers"] == 0 and rep["rtl_adders"]["mac_array"] > 0
+    products = re.compile(r"\$signed\([^)]*\) \* ")  # a multiplication in the RTL
+    assert not products.search(tile_verilog(mac))
+    assert products.search(tile_verilog(mac.replace(weight_format="signed")))
+
+
 def test_density_follows_from_area_and_fmax(compact_reports):
     rep = compact_reports[1]["default"]
     thr = rep["throughput"]

@@ -19,6 +19,7 @@ class LutConfig(TileConfig, Tables, ActConversion, Dequant):
     converter; the dequant converter after it applies scales and zero points."""
 
     arch: ClassVar[str] = "lut"
+    takes_ternary: ClassVar[bool] = True
     uses_tables: ClassVar[bool] = True
 
     @property

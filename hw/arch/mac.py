@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ActConversion, Dequant, TileConfig
+from ..config import ActConversion, ConfigError, Dequant, TileConfig
 from ..mac_tile import MacTile
 from .record import Arch
 
@@ -18,6 +18,15 @@ class MacConfig(TileConfig, ActConversion, Dequant):
     ``g`` and ``symmetric`` do not apply); the same converters as the LUT tile."""
 
     arch: ClassVar[str] = "mac"
+    takes_ternary: ClassVar[bool] = True
+
+    def _check_arch(self) -> None:
+        if self.weight_format == "ternary" and self.planes_per_cycle != 2:
+            raise ConfigError(
+                f'planes_per_cycle={self.planes_per_cycle} with weight_format="ternary" and '
+                'arch="mac": the ternary baseline adds, subtracts or skips a whole weight per '
+                "beat; allowed 2"
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ For every linear layer of the block, every weight quantization (round-to-nearest
 of 64 and 128 at 2, 3 and 4 bits; BCQ per group of 128 at 2, 3, 4 bits) and every
 activation path (FP16/BF16 to block floating point with 8- or 16-bit mantissas, a shared
 exponent per group or per table chunk; LUT Tensor Core's FP-table tile and the FP16 MAC
-baseline's own arithmetic for uniform weights), the golden model's output is compared with
+baseline's own arithmetic for uniform weights), and BitNet b1.58's integer path (absmax INT8
+activations, ternary absmean weights next to 2-bit RTN and BCQ; :func:`int8_rows`), the
+golden model's output is compared with
 
 * the float layer (float64 activations and unquantized weights): the whole error;
 * float64 matmul of the same rounded activations and the same dequantized weights: the
@@ -27,6 +29,7 @@ from tqdm import tqdm
 
 from lutcore.base.files import write_atomic
 from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig, tile_config
+from lutcore.hw.presets import PRESETS
 from lutcore.sim import fpgolden, golden, model, quant
 
 __all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
@@ -51,6 +54,12 @@ WEIGHT_FORMATS = [
     *[("rtn", b, g) for g in (64, 128) for b in (2, 3, 4)],
     *[("bcq", b, 128) for b in (2, 3, 4)],
 ]
+
+#: BitNet b1.58's path: absmax INT8 activations per token into an integer tile, exact; the
+#: weights ternary by absmean (per tensor, as BitNet, and per group of 128) next to 2-bit
+#: round-to-nearest and BCQ: (kind, bits, group; None is per tensor)
+INT8_WEIGHTS = [("ternary", 2, None), ("ternary", 2, 128), ("rtn", 2, 128), ("bcq", 2, 128)]
+INT8_PATH = "int8-absmax-token"
 
 FIELDS = [
     "layer",
@@ -131,8 +140,7 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
         x, w = inputs[layer], model.layer_weight(layer)
         key = (layer, kind, bits, group)
         if key not in quantized:
-            quantize = quant.quantize_bcq if kind == "bcq" else quant.quantize_rtn
-            quantized[key] = quantize(w, bits, group)
+            quantized[key] = _quantize(w, kind, bits, group)
         qw = quantized[key]
         if act[3] == "fpmac":
             xb = fpgolden.to_bits(x, FP16)
@@ -152,23 +160,75 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
             sub = _columns(qw, rtl_columns)
             run_linear(cfg.replace(N=min(cols, 64)), xb[:rtl_tokens], sub)
             rtl = f"bit-exact ({rtl_tokens} tokens x {rtl_columns} columns)"
-        rows.append(
-            {
-                "layer": layer,
-                "K": w.shape[0],
-                "N": w.shape[1],
-                "tokens": x.shape[0],
-                "weights": qw.name,
-                "activations": act[0],
-                "mean_rel_err": whole["mean"],
-                "max_rel_err": whole["max"],
-                "conv_mean_rel_err": conv["mean"],
-                "conv_max_rel_err": conv["max"],
-                "rtl": rtl,
-            }
-        )
+        rows.append(_row(layer, x, w, qw, act[0], whole, conv, rtl))
+    rows += int8_rows(inputs, rtl_tokens=rtl_tokens, rtl_columns=rtl_columns)
     _write(rows, out_dir)
     return rows
+
+
+def _quantize(w: np.ndarray, kind: str, bits: int, group: int | None) -> quant.QuantWeights:
+    if kind == "ternary":
+        return quant.quantize_ternary(w, group)
+    return (quant.quantize_bcq if kind == "bcq" else quant.quantize_rtn)(w, bits, group)
+
+
+#: the ternary tile the RTL check runs: base-3 groups of 3 weights (TL2's 5-bit codes)
+TERNARY_RTL = PRESETS["ternary_base3"]
+
+
+def int8_rows(inputs: dict, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> list[dict]:
+    """BitNet's integer path on every layer (:data:`INT8_WEIGHTS`): the tile's integer
+    result is exact, so the output ``(q * s_a) @ W`` (float64, ``W`` the dequantized
+    weights) carries only the quantization error; *conversion* is 0. With ``rtl_tokens``
+    the ternary weights' first tokens and columns also run through the base-3 ternary tile
+    (Amaranth's simulator), word for word against the integer matmul."""
+    rows = []
+    for layer in model.LAYERS:
+        x, w = inputs[layer], model.layer_weight(layer)
+        q, s_a = quant.quantize_absmax(x, 8)
+        for kind, bits, group in INT8_WEIGHTS:
+            qw = _quantize(w, kind, bits, group)
+            y = (q * s_a[:, None]) @ qw.dequantized()
+            whole = fpgolden.relative_error(y, x @ w)
+            rtl = "-"
+            if rtl_tokens and kind == "ternary":
+                rtl = _ternary_rtl(q[:rtl_tokens], qw.codes[:, :rtl_columns])
+            exact = {"mean": 0.0, "max": 0.0}
+            rows.append(_row(layer, x, w, qw, INT8_PATH, whole, exact, rtl))
+    return rows
+
+
+def _row(layer, x, w, qw, activations: str, whole: dict, conv: dict, rtl: str) -> dict:
+    """One result row (:data:`FIELDS`)."""
+    return {
+        "layer": layer,
+        "K": w.shape[0],
+        "N": w.shape[1],
+        "tokens": x.shape[0],
+        "weights": qw.name,
+        "activations": activations,
+        "mean_rel_err": whole["mean"],
+        "max_rel_err": whole["max"],
+        "conv_mean_rel_err": conv["mean"],
+        "conv_max_rel_err": conv["max"],
+        "rtl": rtl,
+    }
+
+
+def _ternary_rtl(q: np.ndarray, codes: np.ndarray) -> str:
+    """``q @ codes`` through :data:`TERNARY_RTL` (output tiles of ``max_k``; the scales are
+    applied after the exact integers); raises on the first differing word."""
+    from lutcore.sim.amaranth_driver import simulate_jobs
+    from lutcore.sim.streams import assemble, first_mismatch, gemm_jobs
+
+    cfg = TERNARY_RTL
+    jobs = gemm_jobs(cfg, q, codes, None)
+    results, _ = simulate_jobs(cfg, jobs, seed=1, p_gap=0.2, p_stall=0.2)
+    got = assemble(cfg, jobs, results, (q.shape[0], codes.shape[1]))
+    problem = first_mismatch(got, q @ codes)
+    if problem:
+        raise AssertionError(f"ternary tile {cfg.slug}: {problem}")
+    return f"bit-exact ({q.shape[0]} tokens x {codes.shape[1]} columns, {cfg.slug})"
 
 
 def _columns(qw: quant.QuantWeights, n: int) -> quant.QuantWeights:
@@ -188,12 +248,16 @@ def _write(rows: list[dict], out_dir: Path) -> None:
     writer.writerows(rows)
     write_atomic(out_dir / "errors.csv", buf.getvalue())
     lines = [
-        "# Real layers through the floating-point path (all-MiniLM-L6-v2, block 0)",
+        "# Real layers through the floating-point and the INT8 paths (all-MiniLM-L6-v2, block 0)",
         "",
         f"One sentence ({rows[0]['tokens']} tokens). Relative error = |y - ref| / RMS(ref) per "
         "output element, mean and max. *Whole*: against the float layer (unquantized weights, "
         "float64); *conversion*: against float64 matmul of the same rounded activations and "
-        "dequantized weights (what block FP and the dequant rounding add).",
+        "dequantized weights (what block FP and the dequant rounding add). The "
+        f"`{INT8_PATH}` rows are BitNet b1.58's path: absmax INT8 activations per token into "
+        "an exact integer tile (conversion 0). Ternary weights are post-training absmean "
+        "ternarizations of a model not trained for them: their error compares the weight "
+        "formats, it is not what a BitNet-trained model loses.",
         "",
         "| layer | weights | activations | whole mean | whole max | conversion mean "
         "| conversion max | RTL |",

@@ -55,8 +55,9 @@ GLUE = "top_glue"
 
 def workload_shape(cfg: TileConfig) -> tuple[int, int, int]:
     """``(rows, depth, cols)`` of a power run: one row tile, two column tiles, each output
-    reducing ``min(DEPTH, max_k)`` activations."""
-    return cfg.M, min(DEPTH, cfg.max_k), 2 * cfg.N
+    reducing ``min(DEPTH, max_k)`` activations, rounded down to a whole number of K-slices
+    (K = 6: 252)."""
+    return cfg.M, min(DEPTH, cfg.max_k) // cfg.K * cfg.K, 2 * cfg.N
 
 
 def _energy(power: dict[str, Power], seconds: float, macs: int, w_bits: int) -> dict:
