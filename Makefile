@@ -54,7 +54,7 @@ qor-update: $(STAMP)  ## rewrite the QoR baseline (commit it with the reason)
 sweep: $(STAMP)  ## small LUT/MAC sweep: build/sweep/default/{results.csv,summary.md,*.png}
 	"$(LUTCORE)" sweep -j 2 $(ARGS)
 
-sweep-fp16: $(STAMP)  ## FP16 activations: LUT and pre-aligned MAC (+ converters) vs FP16 MAC
+sweep-fp16: $(STAMP)  ## FP16 activations: LUT, FP-table and pre-aligned MAC vs FP16 MAC, across shapes (hours)
 	"$(LUTCORE)" sweep --spec synth/sweeps/fp16.toml -j 2 $(ARGS)
 
 sweep-pim: $(STAMP)  ## the PIM tile at B = 1, 4, 8 and 1-2 read ports (logic + SRAM estimate)

@@ -84,7 +84,7 @@ __all__ = [
 DEFAULT_SPEC = Path(__file__).with_name("sweeps") / "default.toml"
 
 _PARAMS = set(PARAMETERS)
-_EXTRA = {"mnk", "mnk_max_m", "mnk_min_k", "mnk_max_k"}
+_EXTRA = {"mnk", "mnk_max_m", "mnk_max_n", "mnk_min_k", "mnk_max_k"}
 
 #: result columns, in CSV order
 COLUMNS = [
@@ -139,6 +139,8 @@ def _shapes(mnk: int, g: int | None, limits: dict) -> list[tuple[int, int, int]]
         n, rest = divmod(mnk, m * k)
         if rest or n < 1 or m > limits.get("mnk_max_m", 8) or (g and k % g):
             continue
+        if n > limits.get("mnk_max_n", mnk):
+            continue
         if not limits.get("mnk_min_k", 1) <= k <= limits.get("mnk_max_k", mnk):
             continue
         out.append((m, n, k))
@@ -166,8 +168,12 @@ def _grid_points(grid: dict, where: str) -> list[TileConfig]:
     for key in _EXTRA - {"mnk"}:
         if key in grid and (mnk is None or not isinstance(grid[key], int) or grid[key] < 1):
             raise SweepError(f"{where}: {key}={show(grid[key])}: a positive integer, with mnk")
-    if mnk is not None and (not isinstance(mnk, int) or mnk < 1 or mnk & (mnk - 1)):
-        raise SweepError(f"{where}: mnk={show(mnk)}: must be a power of two")
+    volumes = mnk if isinstance(mnk, list) and mnk else [mnk]
+    for v in volumes if mnk is not None else []:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1 or v & (v - 1):
+            raise SweepError(
+                f"{where}: mnk={show(mnk)}: must be a power of two (or a list of them)"
+            )
     # A grid over several archs: a key applies to the points of the archs that take it (a
     # MAC point has no g); a key no arch of the grid takes is refused by name.
     archs = [a for a in axes.get("arch", ["lut"]) if a in REGISTRY]
@@ -194,7 +200,7 @@ def _grid_points(grid: dict, where: str) -> list[TileConfig]:
             arch = REGISTRY.get(params.get("arch", "lut"))
             tables = arch is not None and arch.config.uses_tables
             g = params.get("g", arch.config.g) if tables else None
-            shapes = [dict(M=m, N=n, K=k) for m, n, k in _shapes(mnk, g, grid)]
+            shapes = [dict(M=m, N=n, K=k) for v in volumes for m, n, k in _shapes(v, g, grid)]
             if not shapes:
                 point = ", ".join(f"{k}={show(v)}" for k, v in params.items())
                 raise SweepError(f"{where}: no shape with M*N*K={mnk} for {point}")

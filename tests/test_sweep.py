@@ -119,8 +119,19 @@ def test_grid_expansion():
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
     assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
     fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
-    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 15
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 100
     assert all(c.act_format == "fp16" for c in fp16)
+    # the FP16 shapes: M*N*K = 512 and 2048, K 4..16, N up to 64, M up to 8, every design
+    for arch in ("lut", "mac", "fpmac", "fplut"):
+        shapes = {(c.M, c.N, c.K) for c in fp16 if c.arch == arch and c.w_bits == 2}
+        sized = {s for s in shapes if s[0] * s[1] * s[2] in (512, 2048)}
+        assert len(sized) == 17 and all(4 <= k <= 16 and n <= 64 for _, n, k in sized), arch
+    grid = {"arch": "lut", "mnk": [64, 128], "mnk_max_n": 4, "mnk_max_k": 8, "w_bits": 2}
+    pts = spec_from_dict({"grid": [grid]}, "s").points
+    # 64 = M*N*4 (N <= 4): M4 N4, M8 N2; = M*N*8: M2 N4, M4 N2, M8 N1; 128: M8 N4 K4,
+    # M4 N4 K8, M8 N2 K8
+    small = {(4, 4, 4), (8, 2, 4), (2, 4, 8), (4, 2, 8), (8, 1, 8)}
+    assert {(c.M, c.N, c.K) for c in pts} == small | {(8, 4, 4), (4, 4, 8), (8, 2, 8)}
     assert len(load_spec(DEFAULT_SPEC.with_name("full.toml")).points) >= 379
 
 
