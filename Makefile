@@ -8,7 +8,7 @@ LUTCORE := $(BIN)/lutcore
 # Extra options for lutcore, e.g. `make verilog ARGS="--config my.toml"` or ARGS="--M 8 --N 256"
 ARGS ?=
 
-.PHONY: venv verilog lint ports formal synth power qor qor-update sweep sweep-fp16 sweep-pim sweep-energy sweep-scale sweep-full bench layers pim faults test test-quick ruff clean
+.PHONY: venv verilog lint ports formal synth power qor qor-update sweep sweep-fp16 sweep-pim sweep-energy sweep-ternary sweep-scale sweep-full bench layers pim faults test test-quick ruff clean
 
 venv: $(STAMP)
 
@@ -62,6 +62,9 @@ sweep-pim: $(STAMP)  ## the PIM tile at B = 1, 4, 8 and 1-2 read ports (logic + 
 
 sweep-energy: $(STAMP)  ## LUT vs MAC energy (TOPS/W, pJ/MAC) on a real layer: build/sweep/energy/
 	"$(LUTCORE)" sweep --spec synth/sweeps/energy.toml --power layer -j 2 $(ARGS)
+
+sweep-ternary: $(STAMP)  ## ternary weights, int8: base-3 and 2-plane LUT vs add/sub and 2-bit MAC, with power
+	"$(LUTCORE)" sweep --spec synth/sweeps/ternary.toml -j 2 --power layer $(ARGS)
 
 sweep-scale: $(STAMP)  ## density against array size M*N*K = 2048..32768, every arch: build/sweep/scale/
 	"$(LUTCORE)" sweep --spec synth/sweeps/scale.toml -j 2 $(ARGS)

@@ -688,7 +688,8 @@ class TileConfig(TileShape, Weights):
 
     @property
     def weight_bit_macs_per_cycle(self) -> float:
-        """Weight-bit multiply-accumulates per cycle at full rate (``M*N*K*planes_per_cycle``;
+        """Weight-bit multiply-accumulates per cycle at full rate (``M*N*K*planes_per_cycle``,
+        ``M*N*K*w_bits`` for base-3 ternary groups: a whole ternary weight a beat;
         the PIM tile overrides it with its data-independent lookup rate)."""
         return self.M * self.N * self.K * (self.w_bits if self.base3 else self.planes_per_cycle)
 

@@ -144,6 +144,9 @@ def bad_inputs(tmp: Path) -> list[tuple[str, list[str]]]:
         ("parameter", ["verilog", "--arch", "pim", "--N", "32"]),
         ("parameter", ["verilog", "--pipeline", "3"]),
         ("parameter", ["verilog", "--planes-per-cycle", "3"]),
+        ("parameter", ["verilog", "--weight-format", "ternary", "--g", "6", "--K", "6"]),
+        ("parameter", ["verilog", "--ternary-code", "planes"]),
+        ("parameter", ["verilog", "--arch", "pim", "--weight-format", "ternary"]),
         ("parameter", ["layers", "--rtl-tokens", "-1"]),
     ]
 

@@ -10,6 +10,7 @@ import pytest
 from lutcore.cli import main
 from lutcore.hw.config import TileConfig, tile_config
 from lutcore.synth import report
+from lutcore.synth.analysis import TERNARY_DESIGNS
 from lutcore.synth.plots import write_plots
 from lutcore.synth.summary import summarize
 from lutcore.synth.sweep import (
@@ -133,6 +134,10 @@ def test_grid_expansion():
     small = {(4, 4, 4), (8, 2, 4), (2, 4, 8), (4, 2, 8), (8, 1, 8)}
     assert {(c.M, c.N, c.K) for c in pts} == small | {(8, 4, 4), (4, 4, 8), (8, 2, 8)}
     assert len(load_spec(DEFAULT_SPEC.with_name("full.toml")).points) >= 379
+    ternary = load_spec(DEFAULT_SPEC.with_name("ternary.toml")).points
+    for _, match in TERNARY_DESIGNS:  # every design of the ternary table has a point
+        assert any(all(c.to_dict().get(k) == v for k, v in match.items()) for c in ternary)
+    assert set(ternary) <= set(load_spec(DEFAULT_SPEC).points)
 
 
 @pytest.fixture(scope="module")

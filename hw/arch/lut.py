@@ -29,8 +29,14 @@ class LutConfig(TileConfig, Tables, ActConversion, Dequant):
         return ("tile",) if self.act_format == "int" else ("tile", "act_converter", "dequant")
 
     def derived_summary(self) -> str:
+        code = (
+            f"base-3 group code = {self.group_code_bits} bits "
+            f"({self.bits_per_weight:.2f} bits a weight), "
+            if self.base3
+            else ""
+        )
         return (
-            f"entries/table = {self.entries}, entry_bits = {self.entry_bits}, "
+            f"entries/table = {self.entries}, entry_bits = {self.entry_bits}, {code}"
             f"{super().derived_summary()}"
         )
 
