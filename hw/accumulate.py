@@ -87,7 +87,8 @@ def accumulate(
     tile's first beat until the result has been read. Staged ports (a column's) take the
     control as given and leave the result's ``valid`` and ``last_pending`` to the array.
 
-    ``add(m, acc, value, name)`` replaces the integer ``+`` (the FP tiles add FP32 words; a
+    ``add(m, acc, value, name)`` replaces the integer ``+`` (the FP tiles add FP32 or FP16
+    words, :func:`~lutcore.hw.fp.accumulator_add`; a
     restart adds to ``+0``, the all-zero word, in either case); their values come already
     scaled by the beat's ``2**(t * planes_per_cycle)``.
     """

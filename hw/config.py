@@ -27,6 +27,7 @@ __all__ = [
     "PARAMETERS",
     "ActConversion",
     "ConfigError",
+    "FpAccumulation",
     "Dequant",
     "FpFormat",
     "SramBanks",
@@ -50,6 +51,7 @@ ACT_FORMATS = ("int", "fp16", "bf16")
 ACT_BLOCKS = ("group", "chunk")
 ROUNDINGS = ("rne", "trunc")
 OUT_FORMATS = ("fp32", "fp16")
+ACC_FORMATS = ("fp32", "fp16")
 PIPELINE_ALLOWED = (0, 1, 2)
 #: the widest stream payload (bits): Amaranth's limit on one wire, Verilog-2005's minimum
 MAX_WIRE_BITS = 1 << 16
@@ -66,6 +68,7 @@ CHOICES: dict[str, tuple] = {
     "act_block": ACT_BLOCKS,
     "act_rounding": ROUNDINGS,
     "out_format": OUT_FORMATS,
+    "acc_format": ACC_FORMATS,
     "pipeline": PIPELINE_ALLOWED,
 }
 
@@ -89,6 +92,7 @@ PARAMETERS = (
     "act_rounding",
     "group",
     "out_format",
+    "acc_format",
     "read_ports",
     "pattern_aware",
 )
@@ -525,6 +529,33 @@ class ActConversion:
 
 
 @dataclass(frozen=True)
+class FpAccumulation:
+    """The floating-point accumulators of the FP tiles (FP-table LUT and FP16 MAC).
+
+    acc_format : ``"fp32"`` (FP32 accumulators; each beat's value rounded once to FP32) or
+        ``"fp16"`` (as LUT Tensor Core's public array RTL: each beat's value rounded to FP16,
+        FP16 additions, FP16 results on ``y``). An FP16 value or sum beyond the largest
+        finite FP16 number saturates to +-65504 (as the FP16 tables do), so every result is
+        finite.
+    """
+
+    acc_format: str = "fp32"
+
+    def _check(self) -> None:
+        _allowed("acc_format", self.acc_format, ACC_FORMATS)
+
+    @property
+    def acc_fmt(self) -> FpFormat:
+        return FORMATS[self.acc_format]
+
+    @property
+    def saturate(self) -> bool:
+        """The accumulators saturate instead of overflowing (FP16: values of FP16 tables or
+        dot products times a beat's ``2**t`` reach past 65504; FP32 ones never do)."""
+        return self.acc_format == "fp16"
+
+
+@dataclass(frozen=True)
 class SramBanks:
     """The SRAM banks holding a PIM tile's tables.
 
@@ -683,8 +714,11 @@ class TileConfig(TileShape, Weights):
 
     @property
     def result_bits(self) -> int:
-        """Width of one result word: ``acc_bits`` (signed), or FP32 (:attr:`fp_words`)."""
-        return 32 if self.fp_words else self.acc_bits
+        """Width of one result word: ``acc_bits`` (signed), or the FP accumulators' format
+        (:attr:`fp_words`: FP32, or FP16 with ``acc_format = "fp16"``)."""
+        return (
+            FORMATS[getattr(self, "acc_format", "fp32")].width if self.fp_words else self.acc_bits
+        )
 
     @property
     def weight_bit_macs_per_cycle(self) -> float:
@@ -751,6 +785,7 @@ class TileConfig(TileShape, Weights):
         return (
             f"{self.arch}_m{self.M}n{self.N}k{self.K}{self._slug_tables()}_w{self.w_bits}{wfmt}"
             f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
+            + ("_acc16" if getattr(self, "acc_format", "fp32") == "fp16" else "")
         )
 
     @property
@@ -804,7 +839,7 @@ class TileConfig(TileShape, Weights):
 
 
 #: the order the groups' checks run in (the first message a user sees is the most basic)
-_CHECK_ORDER = (Tables, TileShape, Weights, SramBanks, ActConversion, Dequant)
+_CHECK_ORDER = (Tables, TileShape, Weights, SramBanks, ActConversion, Dequant, FpAccumulation)
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "configuration") -> TileConfig:

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import FP16, FP32, TileConfig
+from .config import FP16, TileConfig
 from .fp import Normalized, normalize, round_pack, unpack
 from .layouts import dequant_item_layout
 from .units import place
@@ -30,8 +30,9 @@ class DequantConverter(wiring.Component):
     (any finite value, subnormals included; an infinite or NaN coefficient gives the
     canonical NaN), ``x`` the activations' block exponent (0 for integer activations).
     Overflow gives infinity of the sum's sign, an exact zero ``+0``. The FP-table tile's
-    results are FP32 words (finite): the term is ``(+-sig, scale)`` and ``x`` the word's
-    exponent, so the output is ``round(acc * scale)``.
+    results are finite FP32 or FP16 words (its ``acc_format``): the term is
+    ``(+-sig, scale)`` and ``x`` the word's exponent, so the output is
+    ``round(acc * scale)``.
 
     Pipeline: (1) the integers (``acc - zero * total``) and the coefficients' fields; (2)
     sign and magnitude of each; (3) exact unsigned products; with several terms (4) each
@@ -86,7 +87,7 @@ class DequantLane(wiring.Component):
 
     def terms(self, item, acc=None) -> list[tuple]:
         """``(integer, coefficient word)`` pairs of one item (see the class docstring);
-        ``acc`` the unpacked FP32 result of the FP-table tile."""
+        ``acc`` the unpacked result word of the FP-table tile."""
         cfg = self.cfg
         if cfg.fp_tables:
             return [(Mux(acc.sign, -acc.sig, acc.sig), item.scale)]
@@ -107,9 +108,9 @@ class DequantLane(wiring.Component):
         def reg(value, what, _name=name):
             return stage(m, advance, value, f"{_name}_{what}")
 
-        # 1: the integers (acc - zero * S, or an FP32 result's significand) and the
+        # 1: the integers (acc - zero * S, or an FP result's significand) and the
         # coefficients' fields
-        acc = unpack(m, FP32, item.acc, f"{name}_acc") if cfg.fp_tables else None
+        acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if cfg.fp_tables else None
         terms = self.terms(item, acc)
         coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
         ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]

@@ -53,8 +53,8 @@ def part_name(cfg: TileConfig, part: str) -> str:
     if part in PIM_CONVERTERS:
         width = cfg.a_bits if part == "pim_fp16_to_bfp" else cfg.acc_bits
         return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"
-    if part == "dequant":  # the FP-table tile's converter takes FP32 words
-        source = "fp32in_" if cfg.fp_tables else ""
+    if part == "dequant":  # the FP-table tile's converter takes FP32 (or FP16) words
+        source = f"{cfg.acc_format}in_" if cfg.fp_tables else ""
         return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
     raise ValueError(
         f"part {part!r}: allowed tile, act_converter, dequant, {', '.join(PIM_CONVERTERS)}"

@@ -23,7 +23,7 @@ __all__ = [
     "round_pack",
     "shift_round",
     "fp_add",
-    "fp32_add",
+    "accumulator_add",
     "fused_sum",
     "ALIGN_EXTRA_BITS",
 ]
@@ -149,10 +149,13 @@ def shift_round(value: Value, shift: Value, max_shift: int, rounding: str) -> Va
     return kept + (guard & (sticky | kept[0]))
 
 
-def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: str) -> Signal:
+def round_pack(
+    m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: str, *, saturate: bool = False
+) -> Signal:
     """The ``fmt`` word of ``(-1)**sign * norm`` (a :func:`normalize` result), rounded to nearest,
     ties to even: subnormals below the normal range, infinity beyond the largest finite
-    number, ``+0`` for an exact zero, the canonical NaN when ``nan``."""
+    number (the largest finite number of the sign with ``saturate``), ``+0`` for an exact
+    zero, the canonical NaN when ``nan``."""
     f = fmt.frac_bits
     width = len(norm.norm)
     biased = Signal(signed(len(norm.msb) + 1), name=f"{name}_biased")
@@ -176,6 +179,8 @@ def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: st
     overflow = (biased >= fmt.exp_field_max) | (packed >= (fmt.exp_field_max << f))
     out = Signal(fmt.width, name=name)
     infinity = Cat(Const(0, f), Const(fmt.exp_field_max, fmt.exp_bits), sign)
+    if saturate:  # the largest finite magnitude instead
+        infinity = Cat(Const((1 << f) - 1, f), Const(fmt.exp_field_max - 1, fmt.exp_bits), sign)
     finite = Cat(packed[: fmt.width - 1], sign)
     # nested multiplexers, not an if/elif chain: no priority case in the Verilog
     m.d.comb += out.eq(
@@ -184,11 +189,14 @@ def round_pack(m: Module, fmt: FpFormat, sign: Value, norm, nan: Value, name: st
     return out
 
 
-def fp_add(m: Module, fmt: FpFormat, a: Value, b: Value, name: str) -> Signal:
+def fp_add(
+    m: Module, fmt: FpFormat, a: Value, b: Value, name: str, *, saturate: bool = False
+) -> Signal:
     """``a + b`` for finite ``fmt`` words, rounded to nearest even (the classic datapath:
     order by magnitude, align the smaller with guard, round and sticky bits, add or
     subtract, normalize, round, pack). An exact zero sum is ``+0``. Infinities and NaNs are
-    not inputs of this datapath (its users keep every value finite)."""
+    not inputs of this datapath (its users keep every value finite; ``saturate`` gives the
+    largest finite number of the sign where the sum overflows)."""
     f = fmt.frac_bits
     ua, ub = unpack(m, fmt, a, f"{name}_a"), unpack(m, fmt, b, f"{name}_b")
     # order by magnitude: the exponent/fraction fields compare like integers
@@ -208,16 +216,30 @@ def fp_add(m: Module, fmt: FpFormat, a: Value, b: Value, name: str) -> Signal:
     big_sig = Cat(Const(0, 3), big.sig)
     m.d.comb += total.eq(Mux(big.sign ^ small.sign, big_sig - aligned, big_sig + aligned))
     norm = normalize(m, total, big.exp - 3, f"{name}_n")
-    return round_pack(m, fmt, big.sign, norm, 0, name)
+    return round_pack(m, fmt, big.sign, norm, 0, name, saturate=saturate)
 
 
-def fp32_add(m: Module, a: Value, b: Value, name: str) -> Signal:
-    """:func:`fp_add` of two FP32 words (the FP tiles' accumulators)."""
-    return fp_add(m, FP32, a, b, name)
+def accumulator_add(cfg):
+    """The FP tiles' accumulator addition (``add`` of
+    :func:`~lutcore.hw.accumulate.accumulate`): :func:`fp_add` in ``cfg.acc_format``,
+    saturating in FP16."""
+
+    def add(m: Module, a: Value, b: Value, name: str) -> Signal:
+        return fp_add(m, cfg.acc_fmt, a, b, name, saturate=cfg.saturate)
+
+    return add
 
 
 def fused_sum(
-    m: Module, terms: list, lowest: int, name: str, *, stage=None, exp_offset=0, fmt=FP32
+    m: Module,
+    terms: list,
+    lowest: int,
+    name: str,
+    *,
+    stage=None,
+    exp_offset=0,
+    fmt=FP32,
+    saturate: bool = False,
 ) -> Signal:
     """``sum_t (-1)**sign_t * sig_t * 2**exp_t`` as one ``fmt`` word (a multi-operand FP adder).
 
@@ -227,7 +249,8 @@ def fused_sum(
     below ``E``, its magnitude truncated there; the signed sum is exact and rounded once to
     nearest even, at ``2**(E + exp_offset - ALIGN_EXTRA_BITS)`` (``exp_offset`` scales the
     whole sum by a power of two). An exact zero is ``+0``. ``stage(value, name)``, if given,
-    registers the exact sum and ``E`` before normalization.
+    registers the exact sum and ``E`` before normalization; ``saturate`` rounds a sum
+    beyond ``fmt``'s range to its largest finite number.
     """
     exps = []
     for k, (_, sig, exp) in enumerate(terms):
@@ -251,4 +274,4 @@ def fused_sum(
     mag = Signal(len(total), name=f"{name}_mag")
     m.d.comb += mag.eq(Mux(total < 0, -total, total))
     norm = normalize(m, mag, top + exp_offset - ALIGN_EXTRA_BITS, f"{name}_n")
-    return round_pack(m, fmt, total < 0, norm, Const(0, 1), name)
+    return round_pack(m, fmt, total < 0, norm, Const(0, 1), name, saturate=saturate)

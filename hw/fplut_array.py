@@ -1,5 +1,5 @@
 """The FP-table tile's array: ``M x N`` cells that look up FP16 table entries and add them in
-floating point into FP32 accumulators."""
+floating point into FP32 (or FP16) accumulators."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from amaranth.hdl import Module, Mux, Signal, Value, signed
 
 from .accumulate import AccumulatePorts, accumulate
 from .config import FP16, TileConfig
-from .fp import FpValue, fp32_add, fused_sum, unpack
+from .fp import FpValue, accumulator_add, fused_sum, unpack
 from .lut_array import LutArray, beat_lanes
 from .util import select
 
@@ -26,7 +26,8 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
     ``S_c`` (the last entry) with sign ``1 - 2 z_j``; both scaled by ``2**(j-1)``, since
     ``sum_k a_k (w_k - z) = (sum_c T[idx_c] + (1 - 2z) S_c) / 2`` (negation and scaling by
     powers of two are exact in floating point). All leaves of the beat go through one fused
-    adder (:func:`~lutcore.hw.fp.fused_sum`) rounded once to FP32, scaled by ``2**(t*ppc)``.
+    adder (:func:`~lutcore.hw.fp.fused_sum`) rounded once to the accumulators' format (FP32,
+    or FP16 saturating at +-65504), scaled by ``2**(t*ppc)``.
     """
     g = cfg.g
     leaves = []
@@ -47,15 +48,24 @@ def fp_cell_value(cfg: TileConfig, tables, row: int, beat, col: int, m: Module) 
                 m.d.comb += exp.eq(leaf.exp + (j - 1))
                 leaves.append((leaf.sign ^ flip, leaf.sig, exp))
     shift = beat.t * cfg.planes_per_cycle if cfg.beats_per_slice > 1 else 0
-    return fused_sum(m, leaves, LOWEST_EXP, f"v_{row}_{col}", exp_offset=shift)
+    return fused_sum(
+        m,
+        leaves,
+        LOWEST_EXP,
+        f"v_{row}_{col}",
+        exp_offset=shift,
+        fmt=cfg.acc_fmt,
+        saturate=cfg.saturate,
+    )
 
 
 class FpLutArray(LutArray):
     """``M x N`` FP-table LUT cells (``arch = "fplut"``); the FP32 accumulators double as the
     result register.
 
-    Each issued beat adds the cell's FP32 beat value (:func:`fp_cell_value`) to its
-    accumulator with one FP32 addition (nearest even; a tile's first beat adds to +0). With
+    Each issued beat adds the cell's beat value (:func:`fp_cell_value`) to its accumulator
+    with one addition in ``acc_format`` (FP32, or FP16 saturating at +-65504; nearest even;
+    a tile's first beat adds to +0). With
     ``pipeline == 2`` a register follows the beat value. Members as
     :class:`~lutcore.hw.lut_array.LutArray`, ``tables`` carrying FP16 entries.
     """
@@ -78,4 +88,4 @@ class FpLutArray(LutArray):
         for row in range(cfg.M):
             for col in range(cfg.N):
                 values[row, col] = fp_cell_value(cfg, tables, row, lanes, col, m)
-        accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
+        accumulate(m, cfg, values, AccumulatePorts.of(self), add=accumulator_add(cfg))

@@ -8,7 +8,15 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from .accumulate import AccumulatePorts, accumulate
 from .columns import column_array
 from .config import FP16
-from .fp import ALIGN_EXTRA_BITS, finite, fp32_add, fused_sum, normalize, round_pack, unpack
+from .fp import (
+    ALIGN_EXTRA_BITS,
+    accumulator_add,
+    finite,
+    fused_sum,
+    normalize,
+    round_pack,
+    unpack,
+)
 from .layouts import act_layout
 from .mac_array import MacArray, beat_digits
 from .util import named
@@ -26,8 +34,9 @@ def dequant_weight(m: Module, digit: Value, scale: Value, name: str) -> Signal:
     return round_pack(m, FP16, u.sign ^ (digit < 0), norm, 0, name)
 
 
-def dot_product(m: Module, acts: list, weights: list, name: str, stage=None) -> Signal:
-    """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as an FP32 word: the exact
+def dot_product(m: Module, cfg, acts: list, weights: list, name: str, stage=None) -> Signal:
+    """One fused dot product ``sum_k a_k * w_k`` of FP16 fields as a word of the
+    accumulators' format (FP32, or FP16 saturating at +-65504): the exact
     11 x 11-bit products summed by :func:`~lutcore.hw.fp.fused_sum` (aligned to the largest product
     keeping :data:`~lutcore.hw.fp.ALIGN_EXTRA_BITS` bits, truncated, summed exactly, rounded once).
     ``stage(value, name)``, if given, registers the exact sum before the rounding."""
@@ -38,7 +47,9 @@ def dot_product(m: Module, acts: list, weights: list, name: str, stage=None) -> 
         m.d.comb += [sig.eq(a.sig * w.sig), exp.eq(a.exp + w.exp)]
         terms.append((a.sign ^ w.sign, sig, exp))
     # below every product exponent: zero products never win
-    return fused_sum(m, terms, 2 * FP16.min_exp, name, stage=stage)
+    return fused_sum(
+        m, terms, 2 * FP16.min_exp, name, stage=stage, fmt=cfg.acc_fmt, saturate=cfg.saturate
+    )
 
 
 class FpMacArray(MacArray):
@@ -48,9 +59,9 @@ class FpMacArray(MacArray):
     (:func:`~lutcore.hw.mac_array.weight_digit`: code minus zero point, or the signed code) is
     dequantized once per (column, k) to FP16 with the column's scale and shared by the ``M``
     rows; each cell takes the fused FP16 dot product of its ``K`` activations and weights
-    (:func:`dot_product`) and adds it to its FP32 accumulator (:func:`~lutcore.hw.fp.fp_add`,
-    nearest
-    even). ``pipeline == 2`` pipelines the cell like an FP unit: registers after the weight
+    (:func:`dot_product`) and adds it to its accumulator (:func:`~lutcore.hw.fp.fp_add`,
+    nearest even; FP32, or FP16 saturating at +-65504 with ``acc_format = "fp16"``).
+    ``pipeline == 2`` pipelines the cell like an FP unit: registers after the weight
     dequantization (with the activations), after the exact aligned sum, and after the dot
     product's rounding (three stages before the accumulator; the control sees a tile's last
     beat in any of them through ``last_pending``).
@@ -111,10 +122,10 @@ class FpMacArray(MacArray):
         for row in range(cfg.M):
             for col in range(cfg.N):
                 values[row, col] = dot_product(
-                    m, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
+                    m, cfg, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
                 )
         if not deep or self.signature.column:  # a column's control arrives staged
-            accumulate(m, cfg, values, AccumulatePorts.of(self), add=fp32_add)
+            accumulate(m, cfg, values, AccumulatePorts.of(self), add=accumulator_add(cfg))
             return
         # the beat's control follows its data through the two stages above; the accumulate
         # stage adds the third (after the rounding) and reports its own pending last beat
@@ -128,5 +139,5 @@ class FpMacArray(MacArray):
         inner = AccumulatePorts(
             valid, **fields, o=self.o, last_pending=Signal(name="acc_last_pending")
         )
-        accumulate(m, cfg, values, inner, add=fp32_add)
+        accumulate(m, cfg, values, inner, add=accumulator_add(cfg))
         m.d.comb += self.last_pending.eq(inner.last_pending | Cat(*pending).any())

@@ -71,8 +71,8 @@ def cmd_layout(cfg: TileConfig) -> StructLayout:
 
 def result_layout(cfg: TileConfig) -> ArrayLayout:
     """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``
-    (FP32 words for the FP tiles)."""
-    word = unsigned(32) if cfg.fp_words else signed(cfg.acc_bits)
+    (the FP tiles: words of their ``acc_format``, FP32 or FP16)."""
+    word = unsigned(cfg.result_bits) if cfg.fp_words else signed(cfg.acc_bits)
     return ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
 
 
@@ -290,11 +290,11 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     it) and ``total`` (the group's activation sum ``S``, signed ``total_bits``).
     BCQ: ``planes[i]`` (signed ``acc_bits``, plane ``i``'s +-1 dot product), ``alpha[i]``,
     ``offset`` and ``total``. Floating-point activations add the block exponent ``x``.
-    The FP-table tile's results (zero points applied in the tile): ``acc`` an FP32 word and
-    ``scale``.
+    The FP-table tile's results (zero points applied in the tile): ``acc`` a word of its
+    ``acc_format`` (FP32 or FP16) and ``scale``.
     """
     if cfg.fp_tables:
-        return StructLayout({"acc": unsigned(32), "scale": unsigned(16)})
+        return StructLayout({"acc": unsigned(cfg.result_bits), "scale": unsigned(16)})
     members: dict = {}
     if cfg.weight_format == "bcq":
         members["planes"] = ArrayLayout(signed(cfg.acc_bits), cfg.w_bits)

@@ -64,6 +64,18 @@ PRESETS: dict[str, TileConfig] = {
     ),
     # LUT Tensor Core's FP-table design point: FP16 tables, FP adds, FP32 accumulation
     "fplut_w2": tile_config("fplut", M=2, N=8, K=4, w_bits=2, group=64, max_k=256),
+    # the FP-table tile with LUT Tensor Core's own accumulation: FP16, no zero point
+    "fplut_w2_acc16": tile_config(
+        "fplut",
+        M=2,
+        N=8,
+        K=4,
+        w_bits=2,
+        weight_format="signed",
+        group=64,
+        max_k=256,
+        acc_format="fp16",
+    ),
     # the SRAM-PIM tile: two banks of B=4 tables, 3-bit weights
     "pim_b4": tile_config("pim", M=4, N=4, K=8, w_bits=3, max_k=128),
     # the QoR designs beside the paper's tile: a minimal unsigned-table 1-bit tile and a

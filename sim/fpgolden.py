@@ -38,6 +38,8 @@ __all__ = [
     "dequant_weights",
     "fp_dot",
     "fp32_add",
+    "acc_add",
+    "fused_sum",
     "fp_tables",
     "fplut_matmul",
     "relative_error",
@@ -249,7 +251,7 @@ def linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
 
 def _fplut_linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
     """:func:`linear` on the FP-table tile: a unit is one quantization group; the tile gives
-    FP32 words ``acc`` of ``x @ (codes - zero)`` over the unit (:func:`fplut_matmul`), the
+    ``acc_format`` words ``acc`` of ``x @ (codes - zero)`` over the unit (:func:`fplut_matmul`), the
     dequant converter rounds ``acc * scale`` once into ``out_format`` (:func:`dequant` with
     the word's significand as the integer and its exponent as ``X``)."""
     if weights.kind != "rtn":
@@ -262,7 +264,7 @@ def _fplut_linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
     for j in range(n_units):
         rows = slice(j * unit, (j + 1) * unit)
         acc[:, :, j] = fplut_matmul(cfg, x[:, rows], weights.codes[rows], weights.zero[j])
-        sign, sig, exp, _ = decode(acc[:, :, j], FP32)
+        sign, sig, exp, _ = decode(acc[:, :, j], cfg.acc_fmt)
         ints = np.where(sign == 1, -sig, sig)[..., None]
         words[:, :, j] = dequant(ints, weights.scale[j][None, :, None], exp, cfg.out_fmt)
     return {"acc": acc, "units": words, "y": sum_units(words, cfg.out_fmt)}
@@ -306,11 +308,12 @@ def dequant_weights(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
         return to_bits(exact, FP16)
 
 
-def fp_dot(a_words: np.ndarray, w_words: np.ndarray) -> np.ndarray:
-    """The FP16 baseline's fused dot products ``a_words[M, K] . w_words[K, N]`` as FP32 words
-    ``[M, N]``: exact products ``sa*sw * 2**(ea+ew)``; each aligned to the largest exponent
-    ``E`` of the non-zero products, keeping :data:`ALIGN_EXTRA_BITS` bits below ``E``, its
-    magnitude truncated there; the signed sum is exact and rounded once (nearest even)."""
+def fp_dot(a_words: np.ndarray, w_words: np.ndarray, fmt: FpFormat = FP32) -> np.ndarray:
+    """The FP16 baseline's fused dot products ``a_words[M, K] . w_words[K, N]`` as ``fmt``
+    words ``[M, N]``: exact products ``sa*sw * 2**(ea+ew)``; each aligned to the largest
+    exponent ``E`` of the non-zero products, keeping :data:`ALIGN_EXTRA_BITS` bits below
+    ``E``, its magnitude truncated there; the signed sum is exact and rounded once (nearest
+    even; FP16 saturates at +-65504)."""
     sa, siga, ea, _ = decode(finite_fp16(a_words), FP16)
     sw, sigw, ew, _ = decode(w_words, FP16)
     sig = siga[:, :, None] * sigw[None, :, :]  # [M, K, N]
@@ -322,7 +325,10 @@ def fp_dot(a_words: np.ndarray, w_words: np.ndarray) -> np.ndarray:
     total = np.where(sign == 1, -mag, mag).sum(axis=1)
     out = np.empty(total.shape, np.int64)
     for idx in np.ndindex(total.shape):
-        out[idx] = round_to_format(int(total[idx]), int(top[idx]) - ALIGN_EXTRA_BITS, FP32)
+        out[idx] = round_to_format(int(total[idx]), int(top[idx]) - ALIGN_EXTRA_BITS, fmt)
+    if fmt != FP32:  # saturate: an infinity (never a NaN here) becomes the largest finite
+        inf = fmt.exp_field_max << fmt.frac_bits
+        out = np.where((out & ~(1 << (fmt.width - 1))) == inf, out - 1, out)
     return out
 
 
@@ -332,11 +338,33 @@ def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return to_bits(total + np.float32(0.0), FP32)
 
 
-def fused_sum_fp32(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
-    """FP32 words of ``sum_t (-1)**sign * sig * 2**exp`` over the last axis, as the FP tiles'
-    fused adders define it: each term aligned to the largest exponent ``E`` of the non-zero
-    terms keeping :data:`ALIGN_EXTRA_BITS` bits below it, truncated toward zero, the signed
-    sum exact, then one rounding to nearest even (an exact zero is +0)."""
+def _saturated(value: np.ndarray, fmt: FpFormat) -> np.ndarray:
+    """``fmt`` words of float64 ``value`` rounded once (nearest even), a magnitude beyond the
+    largest finite number saturating to it (clipping first rounds the same: every value
+    between the largest finite number and the next binade rounds to one of the two)."""
+    largest = float(
+        from_bits(((fmt.exp_field_max - 1) << fmt.frac_bits) | ((1 << fmt.frac_bits) - 1), fmt)
+    )
+    return to_bits(np.clip(value, -largest, largest) + 0.0, fmt)
+
+
+def acc_add(cfg, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The FP tiles' accumulator addition in ``cfg.acc_format``: :func:`fp32_add`, or FP16
+    words added exactly in float64 (two FP16 numbers differ by at most 2**40: exact) and
+    rounded once, saturating at +-65504."""
+    if cfg.acc_format == "fp32":
+        return fp32_add(a, b)
+    return _saturated(from_bits(a, FP16) + from_bits(b, FP16), FP16)
+
+
+def fused_sum(
+    sign: np.ndarray, sig: np.ndarray, exp: np.ndarray, fmt: FpFormat = FP32
+) -> np.ndarray:
+    """``fmt`` words of ``sum_t (-1)**sign * sig * 2**exp`` over the last axis, as the FP
+    tiles' fused adders define it: each term aligned to the largest exponent ``E`` of the
+    non-zero terms keeping :data:`ALIGN_EXTRA_BITS` bits below it, truncated toward zero,
+    the signed sum exact, then one rounding to nearest even (an exact zero is +0; FP16
+    saturates at +-65504)."""
     top = np.where(sig > 0, exp, np.iinfo(np.int32).min).max(axis=-1)
     live = top > np.iinfo(np.int32).min
     top = np.where(live, top, 0)
@@ -345,7 +373,7 @@ def fused_sum_fp32(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.nda
     total = np.where(sign == 1, -mag, mag).sum(axis=-1)
     # |total| < 2**53: the float64 value is exact and its cast to float32 is one rounding
     value = np.ldexp(total.astype(np.float64), top - ALIGN_EXTRA_BITS) + 0.0
-    return to_bits(value, FP32)
+    return to_bits(value, FP32) if fmt == FP32 else _saturated(value, fmt)
 
 
 def fp_tables(a_words: np.ndarray, g: int) -> np.ndarray:
@@ -372,7 +400,7 @@ def fp_tables(a_words: np.ndarray, g: int) -> np.ndarray:
 
 
 def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarray:
-    """The FP-table tile (``arch = "fplut"``): FP32 words ``[M, N]`` of ``A @ (Wq - z)`` for
+    """The FP-table tile (``arch = "fplut"``): the words ``[M, N]`` of ``A @ (Wq - z)`` for
     FP16 activation words ``a_words[M, k]`` (``k`` a multiple of ``cfg.K``), codes
     ``codes[k, N]`` and zero points ``zero[N]`` (unsigned weights) or signed codes.
 
@@ -380,9 +408,10 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
     ``c`` the entry ``T[p]`` of its bits ``p`` (``T[p] = -T[~p]``), so that ``sum_k a_k (w_bk
     - z_b) = (sum_c T[p_c] + (1 - 2 z_b) * S_c) / 2`` with ``S_c`` the chunk's all-ones entry;
     the signed top plane is negated. Each beat (``planes_per_cycle`` planes) adds its leaves
-    ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`fused_sum_fp32`),
-    and the beat values are accumulated by FP32 additions from +0, slice by slice, beat by
-    beat (planes least significant first).
+    ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`fused_sum`)
+    rounded to ``acc_format``, and the beat values are accumulated by additions in
+    ``acc_format`` (:func:`acc_add`) from +0, slice by slice, beat by beat (planes least
+    significant first). Words of ``acc_format`` ``[M, N]``.
     """
     g, ppc, w = cfg.g, cfg.planes_per_cycle, cfg.w_bits
     a_words, codes = np.asarray(a_words, np.int64), np.asarray(codes, np.int64)
@@ -419,5 +448,5 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
                         )
                     )
             sign, sig, exp = (np.stack([lf[i] for lf in leaves], axis=-1) for i in range(3))
-            acc = fp32_add(acc, fused_sum_fp32(sign, sig, exp))
+            acc = acc_add(cfg, acc, fused_sum(sign, sig, exp, cfg.acc_fmt))
     return acc

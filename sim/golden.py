@@ -194,9 +194,11 @@ def tile_result(
     """One output tile over a runtime K of ``a.shape[1]`` (a multiple of ``K``, at most
     ``max_k``): the sum over its K-slices of :func:`lut_slice` (LUT tile) or
     :func:`mac_slice` (MAC baseline). The FP16 baseline (``scale``: FP16 words per column)
-    returns FP32 words: each slice's fused dot products (:func:`lutcore.sim.fpgolden.fp_dot`) of the
-    activations and the weights dequantized to FP16, accumulated by FP32 additions from +0;
-    the FP-table tile's FP32 words come from :func:`lutcore.sim.fpgolden.fplut_matmul`."""
+    returns words of its ``acc_format``: each slice's fused dot products
+    (:func:`lutcore.sim.fpgolden.fp_dot`) of the activations and the weights dequantized to
+    FP16, accumulated by additions in ``acc_format`` from +0
+    (:func:`lutcore.sim.fpgolden.acc_add`); the FP-table tile's words come from
+    :func:`lutcore.sim.fpgolden.fplut_matmul`."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
         raise ValueError(f"runtime K={k_total}: must be a multiple of K={cfg.K} up to max_k")
@@ -217,8 +219,8 @@ def _fpmac_result(cfg, a, codes, zero, scale):
     weights = fpgolden.dequant_weights(weight_values(cfg, codes, zero), scale)
     acc = np.zeros((cfg.M, cfg.N), np.int64)  # +0
     for k0 in range(0, a.shape[1], cfg.K):
-        dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K])
-        acc = fpgolden.fp32_add(acc, dot)
+        dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K], cfg.acc_fmt)
+        acc = fpgolden.acc_add(cfg, acc, dot)
     return acc
 
 

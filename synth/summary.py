@@ -149,7 +149,18 @@ def fp16_section(rows: list[dict]) -> list[str]:
     design against the FP16 MAC baseline: the LUT tile on block FP (tile plus activation
     and dequant converters), LUT Tensor Core's FP-table tile (plus its dequant converter),
     and the pre-aligned integer MAC (the MAC tile with the LUT tile's converters, FIGNA's
-    idea)."""
+    idea). One table per accumulation of the FP tiles (FP32, and FP16 where the sweep has
+    such points): the FP-table tile and the FP16 MAC are compared at the same one; the
+    integer designs accumulate exactly and appear in both."""
+    lines = _fp16_table(rows, "fp32")
+    if any(r.get("acc_format") == "fp16" for r in ok_rows(rows)):
+        lines += _fp16_table(rows, "fp16")
+    return lines
+
+
+def _fp16_table(rows: list[dict], acc: str) -> list[str]:
+    """:func:`fp16_section`'s table for the FP tiles' points accumulating in ``acc``."""
+    rows = [r for r in rows if r.get("acc_format", acc) == acc]
     best = best_by_width(rows, a_bits=None, act_format="fp16")
     lut_fp16, fp16_mac = PAPERS["lut_tc_w1_fp16_density"], PAPERS["fp16_mac_density"]
     fp = best.get("fpmac", {})
@@ -161,16 +172,17 @@ def fp16_section(rows: list[dict]) -> list[str]:
         ("mac", "pre-aligned MAC (+conv.)", "pre-aligned/FP16 MAC"),
     ]
     designs = [d for d in designs if best.get(d[0])]
+    width = acc.upper()
     lines = [
         "",
-        "## FP16 activations",
+        "## FP16 activations" + ("" if acc == "fp32" else ", FP16 accumulation"),
         "",
         "The block-FP LUT and pre-aligned MAC points include their activation converter "
         "(FP16 -> block FP) and dequant converter (-> FP32 with scales); the FP-table LUT "
-        "tile takes FP16 words into FP16 tables, adds them in floating point into FP32 "
+        f"tile takes FP16 words into FP16 tables, adds them in floating point into {width} "
         "accumulators and includes its dequant converter (the scales); the FP16 MAC "
         "dequantizes weights to FP16, takes fused K-term FP16 dot products and accumulates "
-        "in FP32. Ratios against the FP16 MAC at each width.",
+        f"in {width}. Ratios against the FP16 MAC at each width.",
         "",
         "| w_bits | FP16 MAC TOPS/mm^2 | "
         + " | ".join(f"{label} | {ratio}" for _, label, ratio in designs)

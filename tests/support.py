@@ -31,6 +31,7 @@ CONFIGS: dict[str, TileConfig] = {
         "mac_ternary",
         "fpmac_w2",
         "fplut_w2",
+        "fplut_w2_acc16",
     )
 }
 

@@ -79,19 +79,32 @@ def _exact_sum(terms: list[tuple[int, int]]) -> tuple[int, int]:
     return sum(n << (e - low) for n, e in terms), low
 
 
-def test_fp_add_is_the_exact_sum_rounded_once():
+@pytest.mark.parametrize("saturate", [False, True])
+def test_fp_add_is_the_exact_sum_rounded_once(saturate):
+    """Against the exact sum rounded once; overflowing sums (both near 65504, one sign) give
+    infinity, or with ``saturate`` (the FP16 accumulators) the largest finite number."""
     rng = np.random.default_rng(1)
     a, b = _finite_fp16(rng, 600), _finite_fp16(rng, 600)
     b[:40] = a[:40] ^ 0x8000  # exact cancellation: +0
     b[40:80] = a[40:80] + rng.integers(-2, 3, 40)  # near-cancellation
     b[40:80] &= 0xFBFF
-    dut = _Comb({"a": 16, "b": 16}, 16, lambda m, x, y: fp_add(m, FP16, x, y, "add"))
+    big = rng.integers(0x7800, 0x7BFF, 40, endpoint=True) | (rng.integers(0, 2, 40) << 15)
+    a[80:120], b[80:120] = big, big ^ rng.integers(0, 0x100, 40)  # overflows
+    dut = _Comb(
+        {"a": 16, "b": 16}, 16, lambda m, x, y: fp_add(m, FP16, x, y, "add", saturate=saturate)
+    )
     got = _evaluate(dut, [{"a": int(x), "b": int(y)} for x, y in zip(a, b, strict=True)])
-    want = [
-        fg.round_to_format(*_exact_sum([_value(x, FP16), _value(y, FP16)]), FP16)
-        for x, y in zip(a, b, strict=True)
-    ]
-    problem = first_mismatch(np.array(got), np.array(want))
+    want = np.array(
+        [
+            fg.round_to_format(*_exact_sum([_value(x, FP16), _value(y, FP16)]), FP16)
+            for x, y in zip(a, b, strict=True)
+        ]
+    )
+    infinite = (want & 0x7FFF) == 0x7C00
+    assert infinite.sum() >= 20  # the overflow cases are there
+    if saturate:
+        want = np.where(infinite, want - 1, want)  # 0x7BFF / 0xFBFF: +-65504
+    problem = first_mismatch(np.array(got), want)
     assert problem is None, problem
 
 
@@ -152,7 +165,7 @@ def test_fused_sum_aligns_truncates_and_rounds_once():
         for i in range(n)
     ]
     got = _evaluate(dut, vectors)
-    want = fg.fused_sum_fp32(sign, sig, exp)
+    want = fg.fused_sum(sign, sig, exp)
     problem = first_mismatch(np.array(got), want)
     assert problem is None, problem
 

@@ -134,6 +134,8 @@ BAD = [
         {"arch": "fplut", "weight_format": "ternary"},
         'weight_format="ternary" with arch="fplut": ternary weights run on arch "lut" and "mac"',
     ),
+    ({"arch": "fplut", "acc_format": "bf16"}, 'acc_format="bf16": allowed "fp32", "fp16"'),
+    ({"acc_format": "fp16"}, "acc_format applies to arch fpmac, fplut only"),
     (
         {"arch": "pim", "weight_format": "ternary"},
         'weight_format="ternary" with arch="pim": ternary weights run on arch "lut" and "mac"; '
@@ -189,6 +191,15 @@ def test_ternary_configurations_state_their_code():
     assert tl2.to_dict()["ternary_code"] == "base3" and "ternary_code" not in DEFAULT.to_dict()
     mac = tile_config("mac", weight_format="ternary", planes_per_cycle=2)
     assert mac.w_range == (-1, 1) and mac.macs_per_cycle == mac.M * mac.N * mac.K
+
+
+def test_fp_accumulation_sets_the_result_words():
+    fp32 = tile_config("fplut")
+    fp16 = fp32.replace(acc_format="fp16")
+    assert (fp32.result_bits, fp16.result_bits) == (32, 16) and not fp32.saturate
+    assert fp16.slug == fp32.slug + "_acc16" and fp16.saturate
+    mac = tile_config("fpmac", planes_per_cycle=2, acc_format="fp16")
+    assert mac.result_bits == 16 and mac.slug.endswith("_acc16")
 
 
 def test_default_is_the_paper_tile():

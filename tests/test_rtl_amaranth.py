@@ -85,6 +85,10 @@ SMALL["ternary_g2_pipe2"] = tile_config(
 SMALL["ternary_g5_int16_pipe0"] = tile_config(
     M=1, N=3, K=5, g=5, weight_format="ternary", a_bits=16, pipeline=0, max_k=40
 )
+# FP16 accumulation (saturating at +-65504): the FP16 MAC pipelined, the FP-table tile in
+# pairs of signed planes with pipeline 2 (the FP-table preset with it is in CONFIGS)
+SMALL["fpmac_w2_acc16"] = SMALL["fpmac_w2"].replace(acc_format="fp16")
+SMALL["fplut_signed4_p2_acc16"] = SMALL["fplut_signed4_p2_pipe2"].replace(acc_format="fp16")
 SMALL["mac_serial_signed3_pipe0"] = tile_config(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )

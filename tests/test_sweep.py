@@ -120,7 +120,7 @@ def test_grid_expansion():
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
     assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
     fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
-    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 100
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 106
     assert all(c.act_format == "fp16" for c in fp16)
     # the FP16 shapes: M*N*K = 512 and 2048, K 4..16, N up to 64, M up to 8, every design
     for arch in ("lut", "mac", "fpmac", "fplut"):
@@ -310,6 +310,22 @@ def test_summary_compares_ternary_designs_apart_from_2_bit_weights(tmp_path):
     assert "| 2.00 | 0.5000 |" in table[1] and "**1.67x**" in table[1]
     assert "**1.00x**" in table[2] and "**0.50x**" in table[3]
     assert "## Ternary weights" not in summarize(rows[:2], "no ternary")
+
+
+def test_fp16_summary_compares_fp_tiles_at_equal_accumulation():
+    fp = {"act_format": "fp16", "a_bits": 16}
+    mac, lut = {"planes_per_cycle": 2, **fp}, {"group": 64, **fp}
+    rows = [
+        _row("fpmac", 2, 0.10, **mac),
+        _row("fpmac", 2, 0.20, acc_format="fp16", **mac),
+        _row("fplut", 2, 0.30, **lut),
+        _row("fplut", 2, 0.80, acc_format="fp16", **lut),
+    ]
+    text = summarize(rows, "acc")
+    fp32, fp16 = text.split("## FP16 activations, FP16 accumulation")
+    assert "**3.00x**" in fp32 and "0.8000" not in fp32  # 0.30 / 0.10, FP32 against FP32
+    assert "**4.00x**" in fp16  # 0.80 / 0.20, FP16 against FP16
+    assert "FP16 accumulation" not in summarize(rows[::2], "fp32 only")
 
 
 def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):

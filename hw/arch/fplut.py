@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import FP16, ConfigError, Dequant, FpFormat, Tables, TileConfig
+from ..config import FP16, ConfigError, Dequant, FpAccumulation, FpFormat, Tables, TileConfig
 from ..fp_precompute import FpTablePrecompute
 from ..tile import FpLutTile
 from .record import Arch
@@ -14,7 +14,7 @@ __all__ = ["ARCH", "FpLutConfig"]
 
 
 @dataclass(frozen=True)
-class FpLutConfig(TileConfig, Tables, Dequant):
+class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
     """FP16 activations build symmetric FP16 tables, the array adds looked-up entries in
     floating point and accumulates in FP32; the dequant converter after it (FP32 input)
     applies the scales. Uniform weights (the tile applies zero points itself).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ConfigError, TileConfig
+from ..config import ConfigError, FpAccumulation, TileConfig
 from ..fpmac_tile import FpMacTile
 from .record import Arch
 
@@ -13,7 +13,7 @@ __all__ = ["ARCH", "FpMacConfig"]
 
 
 @dataclass(frozen=True)
-class FpMacConfig(TileConfig):
+class FpMacConfig(TileConfig, FpAccumulation):
     """FP16 activations times weights dequantized to FP16 (a per-column FP16 scale in the
     command), fused K-term dot products, FP32 accumulation. Whole weights per beat
     (``planes_per_cycle == w_bits``), uniform weights; no converters around it.

@@ -23,30 +23,46 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
 
 from lutcore.base.files import write_atomic
-from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig, tile_config
+from lutcore.hw.config import FORMATS, FP16, TileConfig, tile_config
 from lutcore.hw.presets import PRESETS
 from lutcore.sim import fpgolden, golden, model, quant
 
 __all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
 
-#: activation paths: (name, act_format, a_bits, act_block, rounding)
+
+class ActPath(NamedTuple):
+    """An activation path: its name, the activation format and mantissa width, the block
+    (or the FP tile, ``"fplut"``/``"fpmac"``), the rounding and the FP tiles' accumulation."""
+
+    name: str
+    act_format: str
+    a_bits: int
+    block: str
+    rounding: str
+    acc_format: str = "fp32"
+
+
+#: activation paths
 ACT_PATHS = [
-    ("fp16-bfp16-group", "fp16", 16, "group", "rne"),
-    ("fp16-bfp8-group", "fp16", 8, "group", "rne"),
-    ("fp16-bfp8-group-trunc", "fp16", 8, "group", "trunc"),
-    ("fp16-bfp8-chunk", "fp16", 8, "chunk", "rne"),
-    ("bf16-bfp16-group", "bf16", 16, "group", "rne"),
-    ("bf16-bfp8-group", "bf16", 8, "group", "rne"),
+    ActPath("fp16-bfp16-group", "fp16", 16, "group", "rne"),
+    ActPath("fp16-bfp8-group", "fp16", 8, "group", "rne"),
+    ActPath("fp16-bfp8-group-trunc", "fp16", 8, "group", "trunc"),
+    ActPath("fp16-bfp8-chunk", "fp16", 8, "chunk", "rne"),
+    ActPath("bf16-bfp16-group", "bf16", 16, "group", "rne"),
+    ActPath("bf16-bfp8-group", "bf16", 8, "group", "rne"),
     # LUT Tensor Core's FP-table tile (FP16 tables of 4 activations, FP adds, FP32
-    # accumulation; uniform weights only)
-    ("fp16-fptable", "fp16", 16, "fplut", "rne"),
-    # the FP16 baseline (K=4 fused dot products, FP32 accumulation; uniform weights only)
-    ("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
+    # accumulation, or FP16 as the authors' array; uniform weights only)
+    ActPath("fp16-fptable", "fp16", 16, "fplut", "rne"),
+    ActPath("fp16-fptable-acc16", "fp16", 16, "fplut", "rne", "fp16"),
+    # the FP16 baseline (K=4 fused dot products, FP32 or FP16 accumulation; uniform weights)
+    ActPath("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
+    ActPath("fp16-fpmac-acc16", "fp16", 16, "fpmac", "rne", "fp16"),
 ]
 
 #: weight formats: (kind, bits, group)
@@ -76,34 +92,39 @@ FIELDS = [
 ]
 
 
-def fpmac_linear(x_words, qw: quant.QuantWeights):
+def fpmac_linear(x_words, qw: quant.QuantWeights, acc_format: str = "fp32"):
     """The FP16 baseline's golden result for a whole layer: one output tile per group (its
-    scales in the command), the groups' FP32 results summed in K order."""
+    scales in the command) and per 64 columns (a tile's result beat is one wire), the
+    groups' results (``acc_format`` words) summed in K order."""
     t_rows, k_total = x_words.shape
     n = qw.codes.shape[1]
-    cfg = tile_config(
-        arch="fpmac",
-        M=t_rows,
-        N=n,
-        K=4,
-        w_bits=qw.w_bits,
-        planes_per_cycle=qw.w_bits,
-        act_format="fp16",
-        a_bits=16,
-        max_k=qw.group,
-    )
-    units = []
-    for j, k0 in enumerate(range(0, k_total, qw.group)):
-        rows = slice(k0, k0 + qw.group)
-        units.append(
-            golden.tile_result(cfg, x_words[:, rows], qw.codes[rows], qw.zero[j], qw.scale[j])
+    units = np.empty((t_rows, n, k_total // qw.group), np.int64)
+    for c0 in range(0, n, 64):
+        cols = slice(c0, min(n, c0 + 64))
+        cfg = tile_config(
+            arch="fpmac",
+            M=t_rows,
+            N=cols.stop - c0,
+            K=4,
+            w_bits=qw.w_bits,
+            planes_per_cycle=qw.w_bits,
+            act_format="fp16",
+            a_bits=16,
+            max_k=qw.group,
+            acc_format=acc_format,
         )
-    return fpgolden.sum_units(np.stack(units, axis=-1), FP32)
+        for j, k0 in enumerate(range(0, k_total, qw.group)):
+            rows = slice(k0, k0 + qw.group)
+            units[:, cols, j] = golden.tile_result(
+                cfg, x_words[:, rows], qw.codes[rows, cols], qw.zero[j, cols], qw.scale[j, cols]
+            )
+    return fpgolden.sum_units(units, FORMATS[acc_format])
 
 
-def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
-    _, fmt, a_bits, block, rounding = act
-    fplut = block == "fplut"
+def path_config(kind: str, bits: int, group: int, act: ActPath) -> TileConfig:
+    """The tile of one point of the grid: the LUT tile on block FP, or the FP-table tile."""
+    fplut = act.block == "fplut"
+    fmt, a_bits, block, rounding = act.act_format, act.a_bits, act.block, act.rounding
     return tile_config(
         arch="fplut" if fplut else "lut",
         M=2,
@@ -115,8 +136,12 @@ def _config(kind: str, bits: int, group: int, act: tuple) -> TileConfig:
         weight_format="bcq" if kind == "bcq" else "unsigned",
         act_format=fmt,
         a_bits=a_bits,
-        act_block="group" if fplut else block,
-        act_rounding=rounding,
+        # the FP-table tile takes FP16 words whole: no block or rounding of its own
+        **(
+            {"acc_format": act.acc_format}
+            if fplut
+            else {"act_block": block, "act_rounding": rounding}
+        ),
     )
 
 
@@ -144,10 +169,10 @@ def run_layers(out_dir: Path, *, rtl_tokens: int = 0, rtl_columns: int = 16) -> 
         qw = quantized[key]
         if act[3] == "fpmac":
             xb = fpgolden.to_bits(x, FP16)
-            y = fpmac_linear(xb, qw)
+            y = fpmac_linear(xb, qw, act.acc_format)
             cfg = None
         else:
-            cfg = _config(kind, bits, group, act)
+            cfg = path_config(kind, bits, group, act)
             xb = fpgolden.to_bits(x, cfg.act_fmt)
             y = fpgolden.linear(cfg, xb, qw)["y"]
         whole = fpgolden.relative_error(y, x @ w)
