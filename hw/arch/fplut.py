@@ -16,7 +16,8 @@ __all__ = ["ARCH", "FpLutConfig"]
 @dataclass(frozen=True)
 class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
     """FP16 activations build symmetric FP16 tables, the array adds looked-up entries in
-    floating point and accumulates in FP32; the dequant converter after it (FP32 input)
+    floating point and accumulates in FP32 or FP16 (``acc_format``); the dequant converter
+    after it (input in that format)
     applies the scales. Uniform weights (the tile applies zero points itself).
 
     act_format : ``"fp16"`` (the only value: the tables are built from FP16 words).
@@ -26,7 +27,7 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
     arch: ClassVar[str] = "fplut"
     uses_tables: ClassVar[bool] = True
     fp_words: ClassVar[bool] = True
-    #: table entries are FP16 words and results FP32 words (the dequant converter's input)
+    #: table entries are FP16 words and results FP words (the dequant converter's input)
     fp_tables: ClassVar[bool] = True
     cell_model: ClassVar[tuple[float, float]] = (2500.0, 50.0)
 
@@ -59,7 +60,7 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
 
     @property
     def bfp_exp_bits(self) -> int:
-        return 1  # no block exponent: the FP32 results carry their own
+        return 1  # no block exponent: the FP results carry their own
 
     @property
     def fp_slug(self) -> str:
@@ -69,7 +70,8 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
 
     def derived_summary(self) -> str:
         return (
-            f"entries/table = {self.entries} (FP16), FP16 activations, FP32 results, "
+            f"entries/table = {self.entries} (FP16), FP16 activations, "
+            f"{self.acc_format.upper()} accumulation and results, "
             f"beats/slice = {self.beats_per_slice}"
         )
 

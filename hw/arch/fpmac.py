@@ -15,8 +15,9 @@ __all__ = ["ARCH", "FpMacConfig"]
 @dataclass(frozen=True)
 class FpMacConfig(TileConfig, FpAccumulation):
     """FP16 activations times weights dequantized to FP16 (a per-column FP16 scale in the
-    command), fused K-term dot products, FP32 accumulation. Whole weights per beat
-    (``planes_per_cycle == w_bits``), uniform weights; no converters around it.
+    command), fused K-term dot products, FP32 or FP16 accumulation (``acc_format``). Whole
+    weights per beat (``planes_per_cycle == w_bits``), uniform weights; no converters
+    around it.
 
     act_format : ``"fp16"`` (the only value: the tile takes FP16 words).
     a_bits : 16 (the activation word width).
@@ -54,7 +55,8 @@ class FpMacConfig(TileConfig, FpAccumulation):
         return 1 + self.pipeline + (2 if self.pipeline >= 2 else 0)
 
     def derived_summary(self) -> str:
-        return f"FP16 activations, FP32 results, beats/slice = {self.beats_per_slice}"
+        acc, beats = self.acc_format.upper(), self.beats_per_slice
+        return f"FP16 activations, {acc} accumulation and results, beats/slice = {beats}"
 
 
 ARCH = Arch("fpmac", FpMacConfig, FpMacTile, "FP16 MAC tile")
