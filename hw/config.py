@@ -474,7 +474,7 @@ class ActConversion:
                 f'act_block="chunk" with arch={show(self.arch)}: a chunk is the g activations '
                 'of one table; allowed "group"'
             )
-        if self.weight_format == "ternary" and self.act_format != "int" and not self.fp_words:
+        if self.weight_format == "ternary" and self.act_format != "int":
             raise ConfigError(
                 f'act_format={show(self.act_format)} with weight_format="ternary": ternary '
                 'tiles take integer activations (BitNet b1.58: absmax INT8); allowed "int"'
@@ -543,10 +543,6 @@ class FpAccumulation:
 
     def _check(self) -> None:
         _allowed("acc_format", self.acc_format, ACC_FORMATS)
-
-    @property
-    def acc_fmt(self) -> FpFormat:
-        return FORMATS[self.acc_format]
 
     @property
     def saturate(self) -> bool:
@@ -637,7 +633,6 @@ class TileConfig(TileShape, Weights):
             raise ConfigError(
                 f'weight_format="ternary" with arch={show(self.arch)}: ternary weights run on '
                 'arch "lut" and "mac"; allowed "unsigned", "signed"'
-                + ("" if self.fp_words or self.load_command else ', "bcq"')
             )
         # each parameter group's own checks, then the arch's combination
         for group in _CHECK_ORDER:
@@ -716,9 +711,13 @@ class TileConfig(TileShape, Weights):
     def result_bits(self) -> int:
         """Width of one result word: ``acc_bits`` (signed), or the FP accumulators' format
         (:attr:`fp_words`: FP32, or FP16 with ``acc_format = "fp16"``)."""
-        return (
-            FORMATS[getattr(self, "acc_format", "fp32")].width if self.fp_words else self.acc_bits
-        )
+        return self.acc_fmt.width if self.fp_words else self.acc_bits
+
+    @property
+    def acc_fmt(self) -> FpFormat:
+        """Format of the FP tiles' accumulators and result words (``acc_format``; FP32 for an
+        arch that has none)."""
+        return FORMATS[getattr(self, "acc_format", "fp32")]
 
     @property
     def weight_bit_macs_per_cycle(self) -> float:
@@ -785,7 +784,7 @@ class TileConfig(TileShape, Weights):
         return (
             f"{self.arch}_m{self.M}n{self.N}k{self.K}{self._slug_tables()}_w{self.w_bits}{wfmt}"
             f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
-            + ("_acc16" if getattr(self, "acc_format", "fp32") == "fp16" else "")
+            + ("_acc16" if self.acc_fmt == FP16 else "")
         )
 
     @property

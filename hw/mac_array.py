@@ -95,20 +95,24 @@ class MacArray(ColumnArray):
                 [ternary_controls(m, self.beat.payload, n, k) for k in range(cfg.K)]
                 for n in range(cfg.N)
             ]
+
+            def cell(row: int, col: int) -> Value:
+                # add, subtract (one's complement, the +1s gathered in one leaf) or skip
+                terms = [
+                    Mux(add | sub, Mux(sub, ~acts[row][k], acts[row][k]), 0)
+                    for k, (add, sub) in enumerate(controls[col])
+                ]
+                return tree_sum([*terms, tree_sum([sub for _, sub in controls[col]])])
         else:
             digits = beat_digits(m, cfg, self.beat.payload)
+
+            def cell(row: int, col: int) -> Value:
+                return tree_sum([acts[row][k] * digits[col][k] for k in range(cfg.K)])
+
         values = {}
         for row in range(cfg.M):
             for col in range(cfg.N):
-                if cfg.weight_format == "ternary":
-                    # add, subtract (one's complement, the +1s gathered in one leaf) or skip
-                    terms = [
-                        Mux(add | sub, Mux(sub, ~acts[row][k], acts[row][k]), 0)
-                        for k, (add, sub) in enumerate(controls[col])
-                    ]
-                    value = tree_sum([*terms, tree_sum([sub for _, sub in controls[col]])])
-                else:
-                    value = tree_sum([acts[row][k] * digits[col][k] for k in range(cfg.K)])
+                value = cell(row, col)
                 values[row, col] = Signal(value.shape(), name=f"v_{row}_{col}")
                 m.d.comb += values[row, col].eq(value)
         accumulate(m, cfg, values, AccumulatePorts.of(self))

@@ -58,8 +58,7 @@ FLAG_DOCS = {
 def port_docs(cfg: TileConfig) -> dict[str, str]:
     """The meaning of each top-level stream of ``cfg``'s tile."""
     act = "FP16 words" if cfg.fp_words else "signed a_bits"
-    words = getattr(cfg, "acc_format", "fp32").upper()  # the FP tiles' accumulators
-    result = f"{words} words of" if cfg.fp_words else "signed acc_bits ="
+    result = f"{cfg.acc_fmt.name.upper()} words of" if cfg.fp_words else "signed acc_bits ="
     cmd = "one command per output tile: n_slices (runtime K / K)"
     if cfg.load_command:
         cmd += ", load (1: write the tables of n_slices activation beats; 0: compute)"

@@ -137,10 +137,11 @@ def to_bfp(bits, fmt: FpFormat, block: int, a_bits: int, rounding: str):
     return q, x, total, nonfinite
 
 
-def round_to_format(num: int, exp: int, fmt: FpFormat) -> int:
+def round_to_format(num: int, exp: int, fmt: FpFormat, *, saturate: bool = False) -> int:
     """The exact value ``num * 2**exp`` (Python integers) rounded to nearest, ties to even, to
     ``fmt``: subnormals where the value is below the normal range, infinity (of the value's
-    sign) beyond the largest finite number, ``+0`` for an exact zero."""
+    sign; the largest finite number with ``saturate``) beyond the largest finite number,
+    ``+0`` for an exact zero."""
     num, exp = int(num), int(exp)
     if num == 0:
         return 0
@@ -158,7 +159,8 @@ def round_to_format(num: int, exp: int, fmt: FpFormat) -> int:
         q, lsb = q >> 1, lsb + 1
     field = lsb - fmt.min_exp + 1 if q >> f else 0
     if field >= fmt.exp_field_max:
-        return (sign << (fmt.width - 1)) | (fmt.exp_field_max << f)
+        infinity = (sign << (fmt.width - 1)) | (fmt.exp_field_max << f)
+        return infinity - 1 if saturate else infinity  # -1: the largest finite of the sign
     return (sign << (fmt.width - 1)) | (field << f) | (q & ((1 << f) - 1))
 
 
@@ -325,10 +327,8 @@ def fp_dot(a_words: np.ndarray, w_words: np.ndarray, fmt: FpFormat = FP32) -> np
     total = np.where(sign == 1, -mag, mag).sum(axis=1)
     out = np.empty(total.shape, np.int64)
     for idx in np.ndindex(total.shape):
-        out[idx] = round_to_format(int(total[idx]), int(top[idx]) - ALIGN_EXTRA_BITS, fmt)
-    if fmt != FP32:  # saturate: an infinity (never a NaN here) becomes the largest finite
-        inf = fmt.exp_field_max << fmt.frac_bits
-        out = np.where((out & ~(1 << (fmt.width - 1))) == inf, out - 1, out)
+        exp = int(top[idx]) - ALIGN_EXTRA_BITS
+        out[idx] = round_to_format(int(total[idx]), exp, fmt, saturate=fmt != FP32)
     return out
 
 

@@ -134,7 +134,10 @@ def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     ``2 * sum_k a_k (Wq_k - z) = (sum_i c_i - 2z) * S + sum_i c_i * P_i`` with ``S = sum_k a_k``
     (the all-ones entry); unsigned tables ``sum_i c_i * P_i - z * S``. BCQ planes (+-1) are the
     symmetric table's pattern itself: ``P_0`` (symmetric) or ``2 * P_0 - S`` (unsigned).
+    Base-3 ternary groups: :func:`ternary_slice`.
     """
+    if cfg.base3:
+        return ternary_slice(cfg, a, codes)
     g = cfg.g
     entries = stored_entries(build_tables(a, g, cfg.symmetric), g, cfg.symmetric)  # [M, C, E]
     planes = bit_planes(codes, cfg.beats_per_slice * cfg.planes_per_cycle)  # [b, K, N]
@@ -227,9 +230,7 @@ def _fpmac_result(cfg, a, codes, zero, scale):
 #: the golden model of one output tile of each arch: the LUT tile's by table lookups, the
 #: others' (integer) by multiplication, the FP tiles' in FP16/FP32 arithmetic
 TILE_RESULTS = {
-    "lut": lambda cfg, a, codes, zero, scale: _slices(ternary_slice if cfg.base3 else lut_slice)(
-        cfg, a, codes, zero, scale
-    ),
+    "lut": _slices(lut_slice),
     "mac": _slices(mac_slice),
     "pim": _slices(mac_slice),
     "fpmac": _fpmac_result,
