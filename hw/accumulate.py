@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 
 from .config import TileConfig
-from .layouts import result_layout
+from .layouts import result_layout, result_words
 from .util import select
 
 __all__ = ["AccumulatePorts", "accumulate", "control_stages", "present_result"]
@@ -76,6 +76,7 @@ def accumulate(
     values: dict[tuple[int, int], Value],
     ports: AccumulatePorts,
     add=None,
+    load_first: bool = False,
 ) -> None:
     """Add each cell's beat value ``values[row, col]`` (signed, before the beat's shift
     ``t * planes_per_cycle``) into its accumulator, restarting on ``first``, and present the
@@ -91,6 +92,9 @@ def accumulate(
     words, :func:`~lutcore.hw.fp.accumulator_add`; a
     restart adds to ``+0``, the all-zero word, in either case); their values come already
     scaled by the beat's ``2**(t * planes_per_cycle)``.
+
+    ``load_first``: a restart loads the value itself instead of adding it to 0 (the same
+    result where no value is ``-0``), so ``first`` and its fanout stay off the adder's path.
     """
     if cfg.pipeline >= 2:
         staged = {}
@@ -104,15 +108,15 @@ def accumulate(
 
     ppc, beats = cfg.planes_per_cycle, cfg.beats_per_slice
     # The accumulators are the result register; data flip-flops need no reset.
-    accs = Signal(result_layout(cfg), reset_less=True)
-    m.d.comb += ports.o.payload.eq(accs)
+    accs = Signal(result_layout(cfg, row_sums=False), reset_less=True)
+    m.d.comb += result_words(ports.o.payload).eq(accs)
     for (row, col), v in values.items():
         acc = accs[row][col]
         shifted = v if beats == 1 or add else select([v << (i * ppc) for i in range(beats)], t)
         acc_next = Signal(acc.shape(), name=f"acc_next_{row}_{col}")
-        base = Mux(first, 0, acc)
+        base = acc if load_first else Mux(first, 0, acc)
         total = base + shifted if add is None else add(m, base, shifted, f"acc_add_{row}_{col}")
-        m.d.comb += acc_next.eq(total)
+        m.d.comb += acc_next.eq(Mux(first, shifted, total) if load_first else total)
         with m.If(valid):
             m.d.sync += acc.eq(acc_next)
     if not ports.staged:

@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 
 from .accumulate import AccumulatePorts, control_stages, present_result
 from .config import TileConfig
-from .layouts import ArraySignature, beat_layout, control_layout
+from .layouts import ArraySignature, beat_layout, control_layout, result_words
 from .units import place
 
 __all__ = ["COLUMN_FIELDS", "ColumnArray", "column_array"]
@@ -56,7 +56,7 @@ def column_array(
             "beat__payload": _fields(col_beat, pick),
             "beat__valid": array.beat.valid,
             "control": _fields(control_layout(cfg), staged.__getitem__),
-            "o__payload": Cat(*(array.o.payload[r][n] for r in range(cfg.M))),
+            "o__payload": Cat(*(result_words(array.o.payload)[r][n] for r in range(cfg.M))),
             "o__ready": array.o.ready,
         }
         place(m, f"col_{n}", column, key, ports)

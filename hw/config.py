@@ -45,6 +45,7 @@ __all__ = [
 ACT_BITS_ALLOWED = (4, 8, 16)
 WEIGHT_FORMATS = ("unsigned", "signed", "bcq", "ternary")
 TERNARY_CODES = ("planes", "base3")
+OFFSETS = ("cell", "output")
 #: the table index widths a base-3 table takes ((3**g - 1) / 2 entries: 4, 13, 40, 121)
 BASE3_G = (2, 3, 4, 5)
 ACT_FORMATS = ("int", "fp16", "bf16")
@@ -63,6 +64,7 @@ DEFAULT_MAX_K = 4096
 CHOICES: dict[str, tuple] = {
     "weight_format": WEIGHT_FORMATS,
     "ternary_code": TERNARY_CODES,
+    "offset": OFFSETS,
     "a_bits": ACT_BITS_ALLOWED,
     "act_format": ACT_FORMATS,
     "act_block": ACT_BLOCKS,
@@ -81,6 +83,7 @@ PARAMETERS = (
     "g",
     "symmetric",
     "ternary_code",
+    "offset",
     "w_bits",
     "weight_format",
     "a_bits",
@@ -314,6 +317,12 @@ class Weights:
     def has_zero_point(self) -> bool:
         return self.weight_format == "unsigned"
 
+    @property
+    def zero_in_tile(self) -> bool:
+        """The tile applies the zero points (they come in the command); with
+        ``offset = "output"`` the dequant converter does instead."""
+        return self.has_zero_point and not getattr(self, "offset_out", False)
+
 
 @dataclass(frozen=True)
 class Tables:
@@ -329,11 +338,21 @@ class Tables:
         value ``v = sum_j t_j * 3**j``, sent as its magnitude ``|v|`` and a sign bit (``g = 3``:
         5 bits, 1.67 bits a weight, as bitnet.cpp's TL2), looked up in a table of the
         ``(3**g - 1)/2`` sums with ``v > 0`` (``T[-v] = -T[v]``, ``T[0] = 0``).
+    offset : where the symmetric table's offset term goes (LUT Tensor Core's weight
+        reinterpretation, ``sum_k a_k (w_k - z) = sum_b c_b 2**(b-1) T_b + (C - 2z)/2 * S``
+        with ``C = sum_b c_b 2**b``, ``c_b = -1`` for the signed top plane, else 1):
+        ``"cell"`` adds the slice sum ``S`` as one more leaf in every cell each beat;
+        ``"output"`` leaves it out of the cells (which then accumulate twice the rest,
+        ``sum_b c_b 2**b T_b``), accumulates ``S`` once per row and sends it on ``y`` beside
+        the results, and the dequant converter forms ``(acc + (C - 2z) * S) / 2`` once per
+        output (the zero points then go to the converter, not the command). The integer
+        tile takes it with floating-point activations (its dequant converter applies it).
     """
 
     g: int = 4
     symmetric: bool = True
     ternary_code: str = "base3"
+    offset: str = "cell"
 
     def _check(self) -> None:
         if not 1 <= self.g <= 6:
@@ -357,6 +376,16 @@ class Tables:
                     ' with ternary_code="base3": a base-3 table is sign-symmetric and a beat '
                     "holds one group code per table; allowed symmetric=true, planes_per_cycle=1"
                 )
+        _allowed("offset", self.offset, OFFSETS)
+        if self.offset_out and not (
+            self.symmetric and self.weight_format in ("unsigned", "signed")
+        ):
+            raise ConfigError(
+                f'offset="output" with symmetric={show(self.symmetric)}, '
+                f"weight_format={show(self.weight_format)}: only symmetric tables of uniform "
+                "weights have an offset term; allowed symmetric=true with weight_format "
+                '"unsigned" or "signed" (or offset="cell")'
+            )
         if self.symmetric and self.g < 2:
             raise ConfigError(
                 f"g={self.g} with symmetric=true: a symmetric table needs g >= 2 "
@@ -366,6 +395,18 @@ class Tables:
             raise ConfigError(
                 f"K={self.K}: must be a multiple of g={self.g} in {self.g}..{MAX_DIM}"
             )
+
+    @property
+    def offset_out(self) -> bool:
+        """The offset term is applied once per output, after the array (``offset``); ``y``
+        then carries each row's activation sum ``S`` beside the results."""
+        return self.offset == "output"
+
+    @property
+    def offset_coefficient(self) -> int:
+        """``C = sum_b c_b 2**b`` of the weight reinterpretation (``2**w_bits - 1`` unsigned,
+        ``-1`` signed): the output's offset term is ``(C - 2z)/2 * S``."""
+        return -1 if self.signed_codes else (1 << self.w_bits) - 1
 
     @property
     def chunks(self) -> int:
@@ -691,6 +732,10 @@ class TileConfig(TileShape, Weights):
         """Signed accumulator/result width: exact for any runtime K up to ``max_k``."""
         alo, ahi = self.a_range
         wlo, whi = self.w_range
+        if getattr(self, "offset_out", False):
+            # sum_b c_b 2**b sum_k a_k (2 w_bk - 1): every plane's +-1 at full weight
+            bound = self.max_k * max(-alo, ahi) * ((1 << self.w_bits) - 1)
+            return bits_for_range(-bound, bound)
         products = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
         return bits_for_range(self.max_k * min(products), self.max_k * max(products))
 
@@ -785,6 +830,7 @@ class TileConfig(TileShape, Weights):
             f"{self.arch}_m{self.M}n{self.N}k{self.K}{self._slug_tables()}_w{self.w_bits}{wfmt}"
             f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
             + ("_acc16" if self.acc_fmt == FP16 else "")
+            + ("_offout" if getattr(self, "offset_out", False) else "")
         )
 
     @property
@@ -805,10 +851,14 @@ class TileConfig(TileShape, Weights):
 
     def to_dict(self) -> dict[str, Any]:
         """Only the parameters that apply to the arch, ``arch`` first (``ternary_code`` only
-        with ternary weights)."""
-        own = [
-            p for p in self.parameters() if p != "ternary_code" or self.weight_format == "ternary"
-        ]
+        with ternary weights, ``offset`` only where a table has an offset term)."""
+        applies = {
+            "ternary_code": self.weight_format == "ternary",
+            "offset": self.symmetric and self.weight_format in ("unsigned", "signed")
+            if self.uses_tables
+            else False,
+        }
+        own = [p for p in self.parameters() if applies.get(p, True)]
         return {p: self.arch if p == "arch" else getattr(self, p) for p in own}
 
     def to_json(self) -> str:

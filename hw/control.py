@@ -104,7 +104,7 @@ class TileControl(wiring.Component):
         ]
         if cfg.scale_in_command:
             m.d.comb += issued.scale.eq(self.cmd.payload.scale)
-        if cfg.has_zero_point:
+        if cfg.zero_in_tile:
             for n in range(cfg.N):
                 zero = self.cmd.payload.zero[n]
                 groups = [zero.word_select(i, cfg.planes_per_cycle) for i in range(beats)]

@@ -17,15 +17,33 @@ __all__ = ["DequantConverter", "DequantLane"]
 
 
 def lane_depth(cfg: TileConfig) -> int:
-    """Pipeline stages of a lane: 5 for one term, 8 for several (see the converter)."""
-    return 5 if cfg.dequant_terms == 1 else 8
+    """Pipeline stages of a lane: 5 for one term, 8 for several, 2 more for the FP-table
+    tile's offset term (see the converter)."""
+    return (5 if cfg.dequant_terms == 1 else 8) + (2 if offset_sum_applies(cfg) else 0)
+
+
+def offset_sum_applies(cfg: TileConfig) -> bool:
+    """The lane adds the FP-table tile's offset term itself (``offset = "output"``)."""
+    return cfg.fp_tables and cfg.offset_out
+
+
+def offset_clamp(cfg: TileConfig) -> tuple[int, int]:
+    """``(W, D)`` of the offset sum: ``W`` the wider term magnitude (bits), ``D`` the largest
+    alignment shift kept exactly. A term ``D`` or more bits below the other's LSB counts
+    only as a sticky 1 below it: its magnitude is then under ``2**-(p + 2)`` of the larger
+    term's leading bit (``p`` the output's significand bits), so the rounded product with the
+    scale is the same (:meth:`DequantLane.offset_sum`)."""
+    k_bits = max(1, abs(cfg.offset_coefficient).bit_length())
+    width = cfg.acc_fmt.frac_bits + 1 + k_bits
+    return width, width + cfg.out_fmt.frac_bits + 1 + 3
 
 
 class DequantConverter(wiring.Component):
     """``dequant_lanes`` outputs per cycle, each ``round(2**x * sum_t I_t * c_t)`` in
     ``out_format`` with a single round to nearest, ties to even; the sum is exact.
 
-    Terms ``(I_t, c_t)``: uniform weights ``(acc - zero * total, scale)``; BCQ weights
+    Terms ``(I_t, c_t)``: uniform weights ``(acc - zero * total, scale)`` (the integer tile
+    with ``offset = "output"``: ``(acc + (C - 2 zero) * total, scale)`` at ``x - 1``); BCQ weights
     ``(planes[i], alpha[i])`` for every plane and ``(total, offset)``. Coefficients are FP16
     (any finite value, subnormals included; an infinite or NaN coefficient gives the
     canonical NaN), ``x`` the activations' block exponent (0 for integer activations).
@@ -33,6 +51,11 @@ class DequantConverter(wiring.Component):
     results are finite FP32 or FP16 words (its ``acc_format``): the term is
     ``(+-sig, scale)`` and ``x`` the word's exponent, so the output is
     ``round(acc * scale)``.
+
+    With ``offset = "output"`` the FP-table tile's item also holds the row sum ``total``
+    (``S``) and the zero point: the lane first forms ``(acc + (C - 2z) * S) / 2`` exactly as an
+    integer and an exponent (two more stages ahead: the terms' fields and the small product
+    ``S * (C - 2z)``; then the aligned sum), which is then the one term.
 
     Pipeline: (1) the integers (``acc - zero * total``) and the coefficients' fields; (2)
     sign and magnitude of each; (3) exact unsigned products; with several terms (4) each
@@ -94,9 +117,62 @@ class DequantLane(wiring.Component):
         if cfg.weight_format == "bcq":
             pairs = [(item.planes[i], item.alpha[i]) for i in range(cfg.w_bits)]
             return [*pairs, (item.total, item.offset)]
+        if getattr(cfg, "offset_out", False):  # twice the result; x is lowered by one
+            k = cfg.offset_coefficient - (item.zero << 1 if cfg.has_zero_point else 0)
+            return [(item.acc + k * item.total, item.scale)]
         if cfg.has_zero_point:
             return [(item.acc - item.zero * item.total, item.scale)]
         return [(item.acc, item.scale)]
+
+    def offset_sum(self, m: Module, item, reg) -> tuple:
+        """``(acc + (C - 2z) * S) / 2`` of an FP-table item (``offset = "output"``) as
+        ``(integer, exponent, scale word)`` two register stages later, with ``C``
+        :attr:`~lutcore.hw.config.Tables.offset_coefficient`.
+
+        (a) both words' fields, the offset term's significand ``sig_S * |C - 2z|`` and its
+        sign; (b) the term with the larger exponent shifted left
+        by the exponent difference onto the other's LSB and the two added, exact. A
+        difference beyond ``D`` (:func:`offset_clamp`) shifts by ``D`` and keeps of the
+        smaller term only a sticky 1 of its sign (a zero stays 0); the exponent one lower
+        (the halving)."""
+        cfg = self.cfg
+        fmt = cfg.acc_fmt
+        width, clamp = offset_clamp(cfg)
+        a = unpack(m, fmt, item.acc, "lane_acc")
+        s = unpack(m, fmt, item.total, "lane_tot")
+        c = cfg.offset_coefficient
+        if cfg.has_zero_point:
+            k = Signal(signed(cfg.w_bits + 2), name="lane_k")
+            m.d.comb += k.eq(c - (item.zero << 1))
+            k_neg, k_mag = k < 0, Mux(k < 0, -k, k)[: cfg.w_bits + 1]
+        else:
+            k_neg, k_mag = int(c < 0), abs(c)
+        # (a)
+        a_sign, a_mag, a_exp = reg(a.sign, "acc_sign"), reg(a.sig, "acc_sig"), reg(a.exp, "acc_exp")
+        s_sign = reg(s.sign ^ k_neg, "tot_sign")
+        s_mag = reg(s.sig * k_mag, "tot_mag")
+        s_exp = reg(s.exp, "tot_exp")
+        scale = reg(item.scale, "scale_a")
+        # (b)
+        diff = Signal(signed(len(a_exp) + 2), name="lane_diff")
+        m.d.comb += diff.eq(a_exp - s_exp)
+        acc_big = diff >= 0
+        dist = Mux(acc_big, diff, -diff)
+        far = dist > clamp
+        shift = Signal(range(clamp + 1), name="lane_shift")
+        m.d.comb += shift.eq(Mux(far, clamp, dist))
+        big_mag = Mux(acc_big, a_mag, s_mag)
+        small_mag = Mux(acc_big, s_mag, a_mag)
+        small_kept = Mux(far, small_mag.any(), small_mag)
+        big = Signal(width + clamp, name="lane_big")
+        m.d.comb += big.eq(big_mag << shift)
+        big_neg, small_neg = Mux(acc_big, a_sign, s_sign), Mux(acc_big, s_sign, a_sign)
+        total = Signal(signed(width + clamp + 2), name="lane_offset_sum")
+        m.d.comb += total.eq(Mux(big_neg, -big, big) + Mux(small_neg, -small_kept, small_kept))
+        exp = Mux(far, Mux(acc_big, a_exp, s_exp) - clamp, Mux(acc_big, s_exp, a_exp))
+        exp_q = Signal(signed(len(a_exp) + 2), name="lane_offset_exp")
+        m.d.comb += exp_q.eq(exp - 1)  # the halving
+        return reg(total, "offset_sum"), reg(exp_q, "offset_exp"), reg(scale, "scale_b")
 
     def elaborate(self, platform) -> Module:
         cfg = self.cfg
@@ -110,15 +186,21 @@ class DequantLane(wiring.Component):
 
         # 1: the integers (acc - zero * S, or an FP result's significand) and the
         # coefficients' fields
-        acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if cfg.fp_tables else None
-        terms = self.terms(item, acc)
+        if offset_sum_applies(cfg):
+            total, x_in, scale = self.offset_sum(m, item, reg)
+            terms = [(total, scale)]
+        else:
+            acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if cfg.fp_tables else None
+            terms = self.terms(item, acc)
+            x_in = acc.exp if cfg.fp_tables else item.x if cfg.act_format != "int" else 0
+            if getattr(cfg, "offset_out", False):
+                x_in = x_in - 1  # the integer tile's acc + (C - 2z) * S is twice the sum
         coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
         ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]
         sigs = [reg(c.sig, f"sig{t}") for t, c in enumerate(coeffs)]
         negs = [reg(c.sign, f"neg{t}") for t, c in enumerate(coeffs)]
         exps = [reg(c.exp, f"exp{t}") for t, c in enumerate(coeffs)]
         nan = reg(Cat(*(Cat(c.inf, c.nan) for c in coeffs)).any(), "nan1")
-        x_in = acc.exp if cfg.fp_tables else item.x if cfg.act_format != "int" else 0
         base = coeffs[0].exp
         for c in coeffs[1:]:
             base = Mux(c.exp < base, c.exp, base)

@@ -55,6 +55,7 @@ def part_name(cfg: TileConfig, part: str) -> str:
         return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"
     if part == "dequant":  # the FP-table tile's converter takes FP32 (or FP16) words
         source = f"{cfg.acc_format}in_" if cfg.fp_tables else ""
+        source += "offout_" if getattr(cfg, "offset_out", False) else ""  # adds the offset
         return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
     raise ValueError(
         f"part {part!r}: allowed tile, act_converter, dequant, {', '.join(PIM_CONVERTERS)}"

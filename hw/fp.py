@@ -252,6 +252,14 @@ def fused_sum(
     registers the exact sum and ``E`` before normalization; ``saturate`` rounds a sum
     beyond ``fmt``'s range to its largest finite number.
     """
+    if len(terms) == 1:  # nothing to align: the term is exact, normalize and round it
+        sign, sig, exp = terms[0]
+        if stage is not None:
+            sign, sig, exp = (
+                stage(v, f"{name}_{w}_q") for v, w in zip(terms[0], "sme", strict=True)
+            )
+        norm = normalize(m, sig, exp + exp_offset, f"{name}_n")
+        return round_pack(m, fmt, sign, norm, Const(0, 1), name, saturate=saturate)
     exps = []
     for k, (_, sig, exp) in enumerate(terms):
         e = Signal(signed(max(len(exp), lowest.bit_length() + 1)), name=f"{name}_e{k}")

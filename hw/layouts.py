@@ -19,6 +19,7 @@ __all__ = [
     "weight_layout",
     "cmd_layout",
     "result_layout",
+    "result_words",
     "table_layout",
     "beat_layout",
     "control_layout",
@@ -62,18 +63,33 @@ def cmd_layout(cfg: TileConfig) -> StructLayout:
     members = {"n_slices": unsigned(cfg.slice_count_bits)}
     if cfg.load_command:  # 1: write the tables of n_slices activation beats; 0: compute
         members["load"] = unsigned(1)
-    if cfg.has_zero_point:
+    if cfg.zero_in_tile:
         members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
     if cfg.scale_in_command:
         members["scale"] = ArrayLayout(unsigned(16), cfg.N)
     return StructLayout(members)
 
 
-def result_layout(cfg: TileConfig) -> ArrayLayout:
+def result_layout(cfg: TileConfig, *, row_sums: bool = True):
     """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``
-    (the FP tiles: words of their ``acc_format``, FP32 or FP16)."""
+    (the FP tiles: words of their ``acc_format``, FP32 or FP16).
+
+    With ``offset = "output"`` (and ``row_sums``) a struct: ``acc[m][n]`` twice the results
+    without the offset term, ``sum_b c_b 2**b sum_k A[m,k] * (2 w_bkn - 1)``, and
+    ``total[m]`` the row's activation sum ``S_m = sum_k A[m,k]`` (same words); the output
+    is ``(acc[m][n] + (C - 2 z_n) * total[m]) / 2``
+    (:attr:`~lutcore.hw.config.Tables.offset`).
+    ``acc`` comes first: its bits are where the plain layout has them."""
     word = unsigned(cfg.result_bits) if cfg.fp_words else signed(cfg.acc_bits)
-    return ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
+    words = ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
+    if not (row_sums and getattr(cfg, "offset_out", False)):
+        return words
+    return StructLayout({"acc": words, "total": ArrayLayout(word, cfg.M)})
+
+
+def result_words(payload):
+    """The ``[m][n]`` results of a :func:`result_layout` payload (without any row sums)."""
+    return payload.acc if isinstance(payload.shape(), StructLayout) else payload
 
 
 def table_layout(cfg: TileConfig) -> StructLayout:
@@ -225,7 +241,8 @@ class ArraySignature(wiring.Signature):
     beat : ``In(stream.Signature(beat_layout(cfg), always_ready=True))``
         The issued weight beats with their control.
     o : ``Out(stream.Signature(result_layout(cfg)))``
-        One result per output tile (the accumulators are the result register).
+        One result per output tile (the accumulators are the result register; a column's
+        has no row sums).
     last_pending : ``Out(1)``
         A tile's last beat is in the array's own pipeline register.
     control : ``In(control_layout(cfg))``
@@ -239,7 +256,7 @@ class ArraySignature(wiring.Signature):
         members = {
             operands: In(layout),
             "beat": In(stream.Signature(beat_layout(cfg), always_ready=True)),
-            "o": Out(stream.Signature(result_layout(cfg))),
+            "o": Out(stream.Signature(result_layout(cfg, row_sums=not column))),
             "last_pending": Out(1),
         }
         if column:
@@ -287,14 +304,23 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
 
     Uniform weights: ``acc`` (signed ``acc_bits``, the tile's result for one group),
     ``scale``; unsigned weights also ``zero`` (unsigned ``w_bits``; 0 when the tile applied
-    it) and ``total`` (the group's activation sum ``S``, signed ``total_bits``).
+    it) and ``total`` (the group's activation sum ``S``, signed ``total_bits``); with
+    ``offset = "output"`` ``acc`` is the tile's ``acc`` (twice the result without the offset
+    term), and ``total`` and the zero point come for signed weights too (``zero`` unsigned
+    weights only).
     BCQ: ``planes[i]`` (signed ``acc_bits``, plane ``i``'s +-1 dot product), ``alpha[i]``,
     ``offset`` and ``total``. Floating-point activations add the block exponent ``x``.
     The FP-table tile's results (zero points applied in the tile): ``acc`` a word of its
-    ``acc_format`` (FP32 or FP16) and ``scale``.
+    ``acc_format`` (FP32 or FP16) and ``scale``; with ``offset = "output"`` also ``total``
+    (the row sum ``S``, a word of the same format) and, for unsigned weights, ``zero``.
     """
     if cfg.fp_tables:
-        return StructLayout({"acc": unsigned(cfg.result_bits), "scale": unsigned(16)})
+        members = {"acc": unsigned(cfg.result_bits), "scale": unsigned(16)}
+        if cfg.offset_out:
+            members["total"] = unsigned(cfg.result_bits)
+            if cfg.has_zero_point:
+                members["zero"] = unsigned(cfg.w_bits)
+        return StructLayout(members)
     members: dict = {}
     if cfg.weight_format == "bcq":
         members["planes"] = ArrayLayout(signed(cfg.acc_bits), cfg.w_bits)
@@ -305,7 +331,7 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
         members["scale"] = unsigned(16)
         if cfg.has_zero_point:
             members["zero"] = unsigned(cfg.w_bits)
-    if cfg.has_zero_point or cfg.weight_format == "bcq":
+    if cfg.has_zero_point or cfg.weight_format == "bcq" or getattr(cfg, "offset_out", False):
         members["total"] = signed(cfg.total_bits)
     if cfg.act_format != "int":
         members["x"] = signed(cfg.bfp_exp_bits)

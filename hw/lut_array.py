@@ -10,7 +10,7 @@ from .accumulate import AccumulatePorts, accumulate
 from .columns import ColumnArray
 from .config import TileConfig
 from .layouts import table_layout
-from .util import named, select, tree_sum
+from .util import named, select, stage, tree_sum
 
 __all__ = ["LutArray", "beat_lanes", "cell_value", "group_partial", "plane_partial"]
 
@@ -23,6 +23,9 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
     ``S``, ``sum_k a_k*(w_k - z) = (sum_c T[idx_c] + (1 - 2z)*S) / 2``, so the offset is one
     more leaf of the tree and the halving is exact. Negations (the index MSB, ``z``, ``neg``)
     are one's complements whose ``+1`` carries are gathered into a single small leaf.
+
+    With ``offset = "output"`` only ``sum_c T[idx_c]`` (twice ``Q`` less its offset term, which
+    the dequant converter applies: :meth:`LutArray.row_sums`).
 
     Unsigned table: ``sum_c T[idx_c] - z*S``.
 
@@ -55,6 +58,8 @@ def plane_partial(cfg: TileConfig, table, row: int, bits: Value, zbit: Value, ne
             return tree_sum([*leaves, tree_sum(carries)])
         leaves = [v << 1 for v in leaves] + [~total]
         return tree_sum([*leaves, tree_sum(carries) << 1, 1])
+    if cfg.symmetric and getattr(cfg, "offset_out", False):
+        return tree_sum([*leaves, tree_sum(carries)])  # twice Q less its offset: no halving
     if cfg.symmetric:
         leaf(total, zbit ^ neg)
         return tree_sum([*leaves, tree_sum(carries)]) >> 1  # signed: arithmetic shift
@@ -95,7 +100,7 @@ def cell_value(cfg: TileConfig, table, row: int, beat, col: int) -> Value:
     terms = []
     for j in range(ppc):
         neg = beat.neg if j == ppc - 1 else 0
-        zbit = beat.zbits[col][j] if cfg.has_zero_point else 0
+        zbit = beat.zbits[col][j] if cfg.zero_in_tile else 0
         q = plane_partial(cfg, table, row, beat.planes[col][j], zbit, neg)
         terms.append(q << j if j else q)
     return tree_sum(terms)
@@ -184,3 +189,42 @@ class LutArray(ColumnArray):
                 m.d.comb += values[row, col].eq(value)
 
         accumulate(m, cfg, values, AccumulatePorts.of(self))
+
+    def elaborate(self, platform) -> Module:
+        m = super().elaborate(platform)
+        if getattr(self.cfg, "offset_out", False) and not self.signature.column:
+            self.row_sums(m)
+        return m
+
+    def slice_sum(self, m: Module, row: int) -> Value:
+        """Row ``row``'s activation sum over the current slice (the tables' ``total``)."""
+        return self.tables.total[row]
+
+    def sum_add(self, m: Module, a: Value, b: Value, name: str) -> Value:
+        """The row sums' accumulator addition (integers; the FP-table tile's in its format)."""
+        return a + b
+
+    def row_sums(self, m: Module) -> None:
+        """``offset = "output"``: ``o.payload.total[m]``, row ``m``'s activation sum over the
+        tile: the slice sum (:meth:`slice_sum`) added once per slice (on its first beat,
+        ``t == 0``) into an accumulator restarting on ``first``, staged as the cells' values
+        are (``pipeline == 2``), so it is complete with them."""
+        cfg = self.cfg
+        beat = self.beat.payload
+        valid, t, first = self.beat.valid, beat.t, beat.first
+        if cfg.pipeline >= 2:  # one register stage, as the cells' values and their control
+            valid = stage(m, 1, valid, "sums_valid_q", data=False)
+            t, first = stage(m, 1, t, "sums_t_q"), stage(m, 1, first, "sums_first_q")
+        for row in range(cfg.M):
+            value = self.slice_sum(m, row)
+            if cfg.pipeline >= 2:
+                value = stage(m, 1, value, f"s_{row}_q")
+            out = self.o.payload.total[row]
+            total = Signal(out.shape(), name=f"total_{row}", reset_less=True)
+            total_next = Signal(out.shape(), name=f"total_next_{row}")
+            m.d.comb += total_next.eq(
+                self.sum_add(m, Mux(first, 0, total), value, f"total_add_{row}")
+            )
+            with m.If(valid & (t == 0)):
+                m.d.sync += total.eq(total_next)
+            m.d.comb += out.eq(total)

@@ -32,6 +32,7 @@ INTERFACE_DOCS = {
     "interface-mac.md": "mac_paper",
     "interface-fpmac.md": "fpmac_w2",
     "interface-fplut.md": "fplut_w2",
+    "interface-fplut-offout.md": "fplut_w2_offout",
     "interface-pim.md": "pim_b4",
     "interface-ternary.md": "ternary_base3",
 }
@@ -157,6 +158,30 @@ def payload_fields(layout: Layout, index_names: str) -> list[tuple[str, str, str
     return rows
 
 
+def _result_text(cfg) -> str:
+    """What one ``y`` beat holds, for the protocol section."""
+    if getattr(cfg, "offset_out", False):
+        return (
+            "`acc[m][n] = sum_b c_b 2^b sum_k A[m, k] * (2 w_b[k, n] - 1)` (twice the result "
+            f"without its offset term; `c_b = -1` for a signed top plane, else 1) and "
+            "`total[m] = sum_k A[m, k]`, as "
+            f"{cfg.acc_format.upper()} words; `Y[m, n] = (acc[m][n] + (C - 2 zero[n]) * "
+            f"total[m]) / 2` with `C = {cfg.offset_coefficient}`, which the dequant converter "
+            "forms (zero points in its items) before the scale."
+        )
+    if cfg.fp_words:
+        return (
+            "the "
+            f"{cfg.acc_format.upper()} words of `Y[m, n] = sum_k A[m, k] * (Wq[k, n] - "
+            "zero[n])` (signed weights: `Wq` as two's complement) as the tile's floating-point "
+            "arithmetic rounds them (`docs/design.md`)."
+        )
+    return (
+        "`Y[m, n] = sum_k A[m, k] * (Wq[k, n] - zero[n])` (signed weights: `Wq` as two's "
+        "complement), exact."
+    )
+
+
 def wavedrom_gemv(cfg: TileConfig) -> dict:
     """WaveDrom of one short GEMV (two K-slices, one output tile) in Amaranth's simulator,
     all streams unthrottled."""
@@ -222,16 +247,20 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "",
         "Per output tile (M rows x N columns of Y over a runtime K of `n_slices * K`):",
         "",
-        f"1. `cmd`: one beat with `n_slices` (1..{cfg.max_slices}) and, for unsigned "
-        "weights, the zero point of each column. The tile holds it for the whole output tile "
-        "and accepts it with the tile's last weight beat.",
+        f"1. `cmd`: one beat with `n_slices` (1..{cfg.max_slices})"
+        + (
+            " and, for unsigned weights, the zero point of each column."
+            if not getattr(cfg, "offset_out", False)
+            else " (no zero points: the dequant converter applies them)."
+        )
+        + " The tile holds it for the whole output tile and accepts it with the tile's last "
+        "weight beat.",
         "2. `a`: `n_slices` beats, slice `s` holds `A[m, s*K + k]`.",
         f"3. `w`: `n_slices * {cfg.beats_per_slice}` beats, slice-major; within a slice, beat "
         f"`t` holds weight bit planes `t*{cfg.planes_per_cycle}` .. "
         f"`t*{cfg.planes_per_cycle} + {cfg.planes_per_cycle - 1}` (least significant first) "
         "of `Wq[s*K + k, n]`.",
-        "4. `y`: one beat, `Y[m, n] = sum_k A[m, k] * (Wq[k, n] - zero[n])` "
-        "(signed weights: `Wq` as two's complement), exact.",
+        f"4. `y`: one beat, {_result_text(cfg)}",
         "",
         "The streams are independent: activations for the next slices may run ahead (the "
         "table buffer holds the slice in use and the next one), and the next tile's `cmd` "
@@ -278,7 +307,8 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "",
         "```",
         "tiles = for each output tile (m0, n0) and each K range of up to max_k",
-        "cmd sender: for each tile: send {n_slices, zero[0..N-1]}",
+        "cmd sender: for each tile: send {n_slices"
+        + (", zero[0..N-1]}" if cfg.zero_in_tile else "}"),
         "a sender:   for each tile: for s in slices: send A[m0:m0+M, s*K:(s+1)*K]",
         f"w sender:   for each tile: for s in slices: for t in 0..{cfg.beats_per_slice - 1}: "
         "send bit planes of Wq[s*K:(s+1)*K, n0:n0+N]",

@@ -116,9 +116,18 @@ def run_linear(
     results, _ = simulate_jobs(cfg, jobs, seed=seed + 1, p_gap=0.1, p_stall=0.2)
     t_rows, n_units = q.shape[0], q.shape[1] // unit
     acc = np.zeros((t_rows + cfg.M, columns.shape[1] + cfg.N, n_units), np.int64)
+    offset_out = getattr(cfg, "offset_out", False)
     for job, res in zip(jobs, results, strict=True):
         _check(f"tile result rows {job.row0}.. cols {job.col0}.. k {job.k0}", res, job.expected)
-        acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, job.k0 // unit] = res
+        acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, job.k0 // unit] = res[
+            :, : cfg.N
+        ]
+        if offset_out:  # the tile's row sums are the converter's block sums
+            _check(
+                f"tile row sums rows {job.row0}.. k {job.k0}",
+                res[:, cfg.N],
+                pad_rows(total[:, job.k0 // unit], job.row0, cfg.M),
+            )
     acc = acc[:t_rows, : columns.shape[1]]
 
     # 3. dequant converter
@@ -127,7 +136,8 @@ def run_linear(
         for col in range(want["units"].shape[1]):
             for j in range(n_units):
                 grp = j * unit // weights.group
-                item = {"total": int(total[t, j])} if cfg.weight_format != "signed" else {}
+                with_total = cfg.weight_format != "signed" or offset_out
+                item = {"total": int(total[t, j])} if with_total else {}
                 if cfg.act_format != "int":
                     item["x"] = int(xe[t, j])
                 if weights.kind == "bcq":
@@ -141,6 +151,14 @@ def run_linear(
                     item["zero"] = int(weights.zero[grp, col])
                 items.append(item)
     return _dequantize(cfg, items, want, seed)
+
+
+def pad_rows(values: np.ndarray, row0: int, rows: int) -> np.ndarray:
+    """``values[row0 : row0 + rows]``, zeros past the end (the tile's padded rows)."""
+    out = np.zeros(rows, np.int64)
+    part = values[row0 : row0 + rows]
+    out[: len(part)] = part
+    return out
 
 
 def _dequantize(cfg: TileConfig, items: list[dict], want: dict, seed: int) -> dict:
@@ -161,26 +179,36 @@ def _dequantize(cfg: TileConfig, items: list[dict], want: dict, seed: int) -> di
 
 def _run_fplut(cfg: TileConfig, x: np.ndarray, weights: QuantWeights, want: dict, seed: int):
     """:func:`run_linear` on the FP-table tile: FP16 words straight into the tile, one output
-    tile per quantization group with that group's zero points in the command, then the
-    dequant converter on the FP32 results."""
+    tile per quantization group with that group's zero points in the command (with
+    ``offset = "output"`` in the dequant items, with the row sums), then the dequant
+    converter on the tile's results."""
     if weights.kind != "rtn" or weights.w_bits != cfg.w_bits or weights.group != cfg.group:
         raise ValueError(f"weights {weights.name} do not match the tile's {cfg.fp_slug}")
     unit = weights.group
     t_rows, n = x.shape[0], weights.codes.shape[1]
     acc = np.zeros((t_rows + cfg.M, n + cfg.N, x.shape[1] // unit), np.int64)
+    totals = np.zeros((t_rows + cfg.M, acc.shape[2]), np.int64)
     for j in range(acc.shape[2]):
         rows = slice(j * unit, (j + 1) * unit)
         jobs = gemm_jobs(cfg, x[:, rows], weights.codes[rows], weights.zero[j], k_per_tile=unit)
         results, _ = simulate_jobs(cfg, jobs, seed=seed + j, p_gap=0.1, p_stall=0.2)
         for job, res in zip(jobs, results, strict=True):
             _check(f"tile result rows {job.row0}.. cols {job.col0}.. group {j}", res, job.expected)
-            acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, j] = res
-    acc = acc[:t_rows, :n]
+            acc[job.row0 : job.row0 + cfg.M, job.col0 : job.col0 + cfg.N, j] = res[:, : cfg.N]
+            if cfg.offset_out:  # the row sums, the same in every column tile
+                totals[job.row0 : job.row0 + cfg.M, j] = res[:, cfg.N]
+    acc, totals = acc[:t_rows, :n], totals[:t_rows]
     _check("tile results", acc, want["acc"])
-    items = [
-        {"acc": int(acc[t, col, j]), "scale": int(weights.scale[j, col])}
-        for t in range(t_rows)
-        for col in range(n)
-        for j in range(acc.shape[2])
-    ]
+    if cfg.offset_out:
+        _check("tile row sums", totals, want["total"])
+    items = []
+    for t in range(t_rows):
+        for col in range(n):
+            for j in range(acc.shape[2]):
+                item = {"acc": int(acc[t, col, j]), "scale": int(weights.scale[j, col])}
+                if cfg.offset_out:
+                    item["total"] = int(totals[t, j])
+                    if cfg.has_zero_point:
+                        item["zero"] = int(weights.zero[j, col])
+                items.append(item)
     return _dequantize(cfg, items, want, seed)

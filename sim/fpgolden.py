@@ -255,7 +255,8 @@ def _fplut_linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
     """:func:`linear` on the FP-table tile: a unit is one quantization group; the tile gives
     ``acc_format`` words ``acc`` of ``x @ (codes - zero)`` over the unit (:func:`fplut_matmul`), the
     dequant converter rounds ``acc * scale`` once into ``out_format`` (:func:`dequant` with
-    the word's significand as the integer and its exponent as ``X``)."""
+    the word's significand as the integer and its exponent as ``X``; with ``offset =
+    "output"`` :func:`offset_dequant` of the words and the row sums ``total[T, units]``)."""
     if weights.kind != "rtn":
         raise ValueError(f"weights {weights.name}: the FP-table tile takes uniform weights")
     unit = weights.group
@@ -263,13 +264,50 @@ def _fplut_linear(cfg, x: np.ndarray, weights) -> dict[str, np.ndarray]:
     n = weights.codes.shape[1]
     acc = np.empty((x.shape[0], n, n_units), np.int64)
     words = np.empty_like(acc)
+    totals = np.empty((x.shape[0], n_units), np.int64)
     for j in range(n_units):
         rows = slice(j * unit, (j + 1) * unit)
-        acc[:, :, j] = fplut_matmul(cfg, x[:, rows], weights.codes[rows], weights.zero[j])
+        out = fplut_matmul(cfg, x[:, rows], weights.codes[rows], weights.zero[j])
+        acc[:, :, j] = out[:, :n]
+        if cfg.offset_out:
+            zero = weights.zero[j] if cfg.has_zero_point else None
+            words[:, :, j] = offset_dequant(cfg, out[:, :n], out[:, n:], zero, weights.scale[j])
+            totals[:, j] = out[:, n]
+            continue
         sign, sig, exp, _ = decode(acc[:, :, j], cfg.acc_fmt)
         ints = np.where(sign == 1, -sig, sig)[..., None]
         words[:, :, j] = dequant(ints, weights.scale[j][None, :, None], exp, cfg.out_fmt)
-    return {"acc": acc, "units": words, "y": sum_units(words, cfg.out_fmt)}
+    out = {"acc": acc, "units": words, "y": sum_units(words, cfg.out_fmt)}
+    return out | ({"total": totals} if cfg.offset_out else {})
+
+
+def offset_dequant(cfg, acc, total, zero, scale) -> np.ndarray:
+    """The dequant converter on the FP-table tile's results with ``offset = "output"``:
+    ``round(scale * (acc + (C - 2z) * S) / 2)`` with one rounding to nearest even into
+    ``out_format`` (the sum and product exact; ``C`` the weight reinterpretation's
+    coefficient, :attr:`~lutcore.hw.config.Tables.offset_coefficient`). ``acc[..., N]``,
+    ``total[...]`` (broadcast against ``acc``) ``acc_format`` words, ``zero[N]`` (or
+    ``None``), ``scale[N]`` FP16 words; a non-finite scale gives the canonical NaN."""
+    acc = np.asarray(acc, np.int64)
+    total = np.broadcast_to(np.asarray(total, np.int64), acc.shape)
+    zero = np.zeros(acc.shape[-1], np.int64) if zero is None else np.asarray(zero, np.int64)
+    k = np.broadcast_to(cfg.offset_coefficient - 2 * zero, acc.shape)
+    scale = np.broadcast_to(np.asarray(scale, np.int64), acc.shape)
+    fields = [decode(v, f) for v, f in ((acc, cfg.acc_fmt), (total, cfg.acc_fmt), (scale, FP16))]
+    out = np.empty(acc.shape, np.int64)
+    for idx in np.ndindex(acc.shape):
+        (sa, ma, ea, _), (ss, ms, es, _), (sc, mc, ec, kind) = (
+            tuple(int(f[i][idx]) for i in range(4)) for f in fields
+        )
+        if kind:
+            out[idx] = cfg.out_fmt.canonical_nan
+            continue
+        base = min(ea, es)
+        exact = ((-ma if sa else ma) << (ea - base)) + (
+            (-ms if ss else ms) * int(k[idx]) << (es - base)
+        )
+        out[idx] = round_to_format(exact * (-mc if sc else mc), base + ec - 1, cfg.out_fmt)
+    return out
 
 
 def sum_units(words: np.ndarray, fmt: FpFormat) -> np.ndarray:
@@ -412,11 +450,18 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
     rounded to ``acc_format``, and the beat values are accumulated by additions in
     ``acc_format`` (:func:`acc_add`) from +0, slice by slice, beat by beat (planes least
     significant first). Words of ``acc_format`` ``[M, N]``.
+
+    With ``offset = "output"`` the leaves ``S_c`` are left out (and the zero points unused),
+    the others scaled by ``2**b`` (twice the value, halved by :func:`offset_dequant`), and
+    a column ``N`` is appended: each row's sum ``S``, per slice the fused sum of its
+    chunks' last entries, accumulated by additions in ``acc_format`` from +0 (``[M, N+1]``;
+    the output is then :func:`offset_dequant`'s).
     """
     g, ppc, w = cfg.g, cfg.planes_per_cycle, cfg.w_bits
     a_words, codes = np.asarray(a_words, np.int64), np.asarray(codes, np.int64)
     rows, cols = a_words.shape[0], codes.shape[1]
     acc = np.zeros((rows, cols), np.int64)  # +0
+    total = np.zeros(rows, np.int64)
     for k0 in range(0, a_words.shape[1], cfg.K):
         entries = fp_tables(a_words[:, k0 : k0 + cfg.K], g)  # [M, C, E]
         e_sign, e_sig, e_exp, _ = decode(entries, FP16)
@@ -436,9 +481,11 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
                         (
                             e_sign[:, c, pick] ^ (1 - msb[c])[None, :] ^ negate,
                             e_sig[:, c, pick],
-                            e_exp[:, c, pick] + b - 1,
+                            e_exp[:, c, pick] + b - (0 if cfg.offset_out else 1),
                         )
                     )
+                    if cfg.offset_out:
+                        continue
                     last = np.full(cols, entries.shape[-1] - 1)
                     leaves.append(
                         (
@@ -449,4 +496,8 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
                     )
             sign, sig, exp = (np.stack([lf[i] for lf in leaves], axis=-1) for i in range(3))
             acc = acc_add(cfg, acc, fused_sum(sign, sig, exp, cfg.acc_fmt))
-    return acc
+        if cfg.offset_out:  # the slice's chunk sums, once per slice
+            total = acc_add(
+                cfg, total, fused_sum(*(v[..., -1] for v in (e_sign, e_sig, e_exp)), cfg.acc_fmt)
+            )
+    return np.concatenate([acc, total[:, None]], axis=1) if cfg.offset_out else acc

@@ -134,7 +134,9 @@ def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     ``2 * sum_k a_k (Wq_k - z) = (sum_i c_i - 2z) * S + sum_i c_i * P_i`` with ``S = sum_k a_k``
     (the all-ones entry); unsigned tables ``sum_i c_i * P_i - z * S``. BCQ planes (+-1) are the
     symmetric table's pattern itself: ``P_0`` (symmetric) or ``2 * P_0 - S`` (unsigned).
-    Base-3 ternary groups: :func:`ternary_slice`.
+    Base-3 ternary groups: :func:`ternary_slice`. With ``offset = "output"`` the tile's own
+    ``[M, N+1]``: ``sum_i c_i P_i`` and, in column ``N``, ``S`` (the dequant converter forms
+    ``((sum_i c_i - 2z) * S + sum_i c_i P_i) / 2``).
     """
     if cfg.base3:
         return ternary_slice(cfg, a, codes)
@@ -151,6 +153,8 @@ def lut_slice(cfg: TileConfig, a: np.ndarray, codes: np.ndarray, zero: np.ndarra
     s = np.asarray(a, dtype=np.int64).sum(axis=1)[:, None]  # S per row
     if cfg.weight_format == "bcq":
         return partial[0] if cfg.symmetric else 2 * partial[0] - s
+    if getattr(cfg, "offset_out", False):  # the tile's y: acc = sum_i c_i P_i, and S
+        return np.concatenate([weighted, s], axis=1)
     z = np.zeros(cfg.N, np.int64) if zero is None else np.asarray(zero, np.int64)
     if cfg.symmetric:
         twice = (coeff.sum() - 2 * z)[None, :] * s + weighted
@@ -210,9 +214,9 @@ def tile_result(
 
 def _slices(method):
     def result(cfg, a, codes, zero, scale):
-        out = np.zeros((cfg.M, cfg.N), np.int64)
+        out = 0
         for k0 in range(0, a.shape[1], cfg.K):
-            out += method(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
+            out = out + method(cfg, a[:, k0 : k0 + cfg.K], codes[k0 : k0 + cfg.K], zero)
         return out
 
     return result

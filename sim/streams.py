@@ -61,7 +61,7 @@ def encode_cmd(
 ) -> int:
     layout = cmd_layout(cfg)
     word = n_slices << layout["n_slices"].offset
-    if cfg.has_zero_point:
+    if cfg.zero_in_tile:
         word |= pack(zero, cfg.w_bits) << layout["zero"].offset
     if cfg.scale_in_command:
         word |= pack(scale, 16) << layout["scale"].offset
@@ -112,8 +112,13 @@ def gemm_jobs(
 
 
 def decode_result(cfg: TileConfig, word: int) -> np.ndarray:
-    signed = not cfg.fp_words  # FP32 words are unsigned bit patterns
-    return unpack(word, cfg.M * cfg.N, cfg.result_bits, signed=signed).reshape(cfg.M, cfg.N)
+    """One ``y`` beat as ``[M, N]`` words (with ``offset = "output"``: ``[M, N + 1]``, column
+    ``N`` the row sums, as the golden model gives them)."""
+    signed = not cfg.fp_words  # FP words are unsigned bit patterns
+    sums = cfg.M if getattr(cfg, "offset_out", False) else 0
+    words = unpack(word, cfg.M * cfg.N + sums, cfg.result_bits, signed=signed)
+    out = words[: cfg.M * cfg.N].reshape(cfg.M, cfg.N)
+    return np.concatenate([out, words[cfg.M * cfg.N :, None]], axis=1) if sums else out
 
 
 def first_mismatch(got: np.ndarray, want: np.ndarray) -> str | None:

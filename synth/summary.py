@@ -196,7 +196,8 @@ def _fp16_table(rows: list[dict], acc: str) -> list[str]:
             r = best[arch].get(w)
             cells += (
                 [
-                    f"{r['tops_per_mm2']:.4f} (a{r['a_bits']}, {r['fmax_mhz']:.0f} MHz)",
+                    f"{r['tops_per_mm2']:.4f} (a{r['a_bits']}, {r['fmax_mhz']:.0f} MHz"
+                    + (", offset out)" if r.get("offset") == "output" else ")"),
                     f"**{r['tops_per_mm2'] / base:.2f}x**",
                 ]
                 if r and base > 0

@@ -32,6 +32,7 @@ CONFIGS: dict[str, TileConfig] = {
         "fpmac_w2",
         "fplut_w2",
         "fplut_w2_acc16",
+        "fplut_w2_offout",
     )
 }
 
@@ -91,7 +92,8 @@ def dequant_items(
     coeffs = rng.integers(0, 0x7C00, (n, terms)) | (rng.integers(0, 2, (n, terms)) << 15)
     if cfg.act_format != "int":
         lo, hi = -(1 << (cfg.bfp_exp_bits - 1)), (1 << (cfg.bfp_exp_bits - 1)) - 1
-        x = rng.integers(lo, hi, n, endpoint=True)
+        offset = int(getattr(cfg, "offset_out", False))  # room for x - 1 and x + 1
+        x = rng.integers(lo + offset, hi - offset, n, endpoint=True)
     else:
         x = np.zeros(n, np.int64)
     coeffs[0] = 0x7BFF  # largest scale with the largest integers: overflow to inf in fp16
@@ -117,7 +119,20 @@ def dequant_items(
             items.append({"acc": int(word), "scale": int(coeffs[b, 0])})
             ints_g.append([-int(sig) if sign else int(sig)])
             continue
-        if cfg.weight_format == "bcq":
+        if getattr(cfg, "offset_out", False):
+            # the integer tile's twice-the-result and row sum: (acc + (C - 2z) * S) * 2**(x-1)
+            # (the corners with S = 0 and x one higher, so that they stay the corners)
+            total = int(rng.integers(-(1 << (cfg.total_bits - 2)), 1 << (cfg.total_bits - 2)))
+            total = total if b > 7 else 0
+            zero = int(rng.integers(0, 1 << cfg.w_bits)) if cfg.has_zero_point else 0
+            item |= {"acc": int(ints[b, 0]), "scale": int(coeffs[b, 0]), "total": total}
+            item |= {"zero": zero} if cfg.has_zero_point else {}
+            if b <= 7:
+                item["x"] = int(x[b]) + 1
+            else:
+                x[b] -= 1
+            ints_g.append([int(ints[b, 0]) + (cfg.offset_coefficient - 2 * zero) * total])
+        elif cfg.weight_format == "bcq":
             item |= {
                 "planes": ints[b, :-1].tolist(),
                 "alpha": coeffs[b, :-1].tolist(),

@@ -136,6 +136,20 @@ BAD = [
     ),
     ({"arch": "fplut", "acc_format": "bf16"}, 'acc_format="bf16": allowed "fp32", "fp16"'),
     ({"acc_format": "fp16"}, "acc_format applies to arch fpmac, fplut only"),
+    ({"offset": "out"}, 'offset="out": allowed "cell", "output"'),
+    (
+        {"offset": "output"},
+        'offset="output" with act_format="int": the offset term is applied by the dequant',
+    ),
+    (
+        {"offset": "output", "symmetric": False},
+        'offset="output" with symmetric=false, weight_format="unsigned": only symmetric tables',
+    ),
+    (
+        {"offset": "output", "weight_format": "bcq", "act_format": "fp16", "a_bits": 16},
+        'offset="output" with symmetric=true, weight_format="bcq"',
+    ),
+    ({"arch": "mac", "offset": "output"}, "offset applies to arch"),
     (
         {"arch": "pim", "weight_format": "ternary"},
         'weight_format="ternary" with arch="pim": ternary weights run on arch "lut" and "mac"; '
@@ -222,6 +236,24 @@ def test_accumulator_width_is_exact_for_max_k():
     bound = 4096 * 128 * 3
     assert -(1 << (cfg.acc_bits - 1)) <= -bound and bound <= (1 << (cfg.acc_bits - 1)) - 1
     assert not (bound <= (1 << (cfg.acc_bits - 2)) - 1)  # one bit fewer would overflow
+
+
+def test_offset_out_widths_and_names():
+    """Offset out of the array: the accumulators hold every plane's +-1 dot product at its
+    full weight, the slug and dequant say so, and the
+    knob is in the configuration only where a table has an offset term."""
+    signed = tile_config(w_bits=2, weight_format="signed", act_format="fp16", a_bits=8)
+    out = signed.replace(offset="output")
+    assert (
+        out.offset_coefficient == -1
+        and signed.replace(weight_format="unsigned").replace(offset="output").offset_coefficient
+        == 3
+    )
+    bound = out.max_k * 128 * 3  # |sum_b c_b 2**b (2w - 1) a| <= max_k * 128 * (2**2 - 1)
+    assert (1 << (out.acc_bits - 2)) - 1 < bound <= (1 << (out.acc_bits - 1)) - 1
+    assert out.slug.endswith("_offout") and not out.zero_in_tile
+    assert "offset" in signed.to_dict() and "offset" not in tile_config(arch="mac").to_dict()
+    assert "offset" not in tile_config(symmetric=False).to_dict()
 
 
 def test_toml_and_json_files(tmp_path):

@@ -136,6 +136,10 @@ def test_slug_distinguishes_every_parameter():
         ]
     } | {DEFAULT}
     assert len({top_name(c) for c in variants}) == len(variants)
+    fp = PRESETS["fplut_w2_acc16"]  # the FP-table tile's knobs
+    fp_variants = {fp, fp.replace(offset="output"), fp.replace(acc_format="fp32")}
+    assert len({top_name(c) for c in fp_variants}) == len(fp_variants)
+    assert len({part_name(c, "dequant") for c in fp_variants}) == len(fp_variants)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

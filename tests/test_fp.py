@@ -158,6 +158,19 @@ DEQUANT_CONFIGS = {
     "bcq3_bf16_fp16out": DEFAULT.replace(
         N=6, weight_format="bcq", w_bits=3, act_format="bf16", a_bits=8, out_format="fp16"
     ),
+    # the integer tile with its offset out of the array: acc + (C - 2z) * S, halved
+    "lut_offout_w2u_fp16act": DEFAULT.replace(
+        N=4, w_bits=2, act_format="fp16", a_bits=16, offset="output"
+    ),
+    "lut_offout_w2s_bf16_fp16out": DEFAULT.replace(
+        N=4,
+        w_bits=2,
+        weight_format="signed",
+        act_format="bf16",
+        a_bits=8,
+        out_format="fp16",
+        offset="output",
+    ),
     # FP32 results of the FP-table tile times the scale
     "fplut_fp16out": DEFAULT.replace(
         arch="fplut", N=8, act_format="fp16", a_bits=16, out_format="fp16"
@@ -183,6 +196,86 @@ def test_dequant_converter_matches_golden(name):
     assert want[6] & 1 == 0 and want[7] & 1 == 0
     if cfg.out_fmt is FP16 and (cfg.act_format == "int" or cfg.arch == "fplut"):
         assert want[0] & 0x7FFF == inf
+
+
+OFFSET_DEQUANT_CONFIGS = {
+    # FP32 results and row sums, unsigned weights (C = 3, zero points in the items)
+    "fplut_offout_w2u_fp32": DEFAULT.replace(
+        arch="fplut", N=8, w_bits=2, act_format="fp16", a_bits=16, offset="output"
+    ),
+    # FP16 ones, signed weights (C = -1), FP16 out
+    "fplut_offout_w2s_acc16_fp16out": DEFAULT.replace(
+        arch="fplut",
+        N=8,
+        w_bits=2,
+        weight_format="signed",
+        act_format="fp16",
+        a_bits=16,
+        acc_format="fp16",
+        out_format="fp16",
+        offset="output",
+    ),
+}
+
+
+def random_fp_words(fmt, n: int, rng) -> np.ndarray:
+    """Finite ``fmt`` words of either sign over the whole exponent range (zeros, subnormals
+    and the largest magnitudes included)."""
+    words = rng.integers(0, fmt.exp_field_max << fmt.frac_bits, n) | (
+        rng.integers(0, 2, n) << (fmt.width - 1)
+    )
+    near = rng.integers(0, 4, n) == 0  # a quarter near 1.0: terms that cancel and round
+    one = (fmt.bias - rng.integers(0, 3, n)) << fmt.frac_bits
+    return np.where(near, (words & ~(fmt.exp_field_max << fmt.frac_bits)) | one, words)
+
+
+@pytest.mark.parametrize("name", OFFSET_DEQUANT_CONFIGS)
+def test_dequant_converter_adds_the_offset_term(name):
+    """``offset = "output"``: the lane's ``round(scale * (acc + (C - 2z)/2 * S))`` equals the
+    exact golden sum rounded once, over random words of the whole range, the far-apart
+    exponents that take the sticky shortcut, exact cancellation and special scales."""
+    from lutcore.hw.dequant import offset_clamp
+
+    cfg = OFFSET_DEQUANT_CONFIGS[name]
+    fmt, lanes, n = cfg.acc_fmt, cfg.dequant_lanes, 80 * cfg.dequant_lanes
+    rng = np.random.default_rng(5)
+    acc, total = random_fp_words(fmt, n, rng), random_fp_words(fmt, n, rng)
+    zero = rng.integers(0, 1 << cfg.w_bits, n) if cfg.has_zero_point else np.zeros(n, int)
+    scale = rng.integers(0, 0x7C00, n) | (rng.integers(0, 2, n) << 15)
+    k = cfg.offset_coefficient - 2 * zero
+    # exact cancellation: acc = -(C - 2z) * S, with S = 1 (the sum is +0)
+    one = fg.to_bits(np.array([1.0]), fmt)[0]
+    acc[0], total[0] = fg.to_bits(np.array([-float(k[0])]), fmt)[0], one
+    scale[1], scale[2], scale[3] = 0x7C00, 0x7E01, 0x8000  # inf, NaN, -0 scales
+    scale[4] = 0x0001  # the smallest subnormal scale
+    total[5] = 1  # the smallest subnormal row sum beside a large result
+    acc[6] = 0  # a zero result: only the offset term
+    # far apart: large results beside subnormal row sums, and the other way round
+    top = (fmt.exp_field_max - 1) << fmt.frac_bits
+    far = slice(8, 8 + n // 4)
+    big = (
+        top
+        | rng.integers(0, 1 << fmt.frac_bits, n // 4)
+        | (rng.integers(0, 2, n // 4) << (fmt.width - 1))
+    )
+    tiny = rng.integers(1, 1 << fmt.frac_bits, n // 4)
+    acc[far], total[far] = np.where(np.arange(n // 4) % 2, (big, tiny), (tiny, big))
+    items = []
+    for b in range(n):
+        item = {"acc": int(acc[b]), "scale": int(scale[b]), "total": int(total[b])}
+        items.append(item | ({"zero": int(zero[b])} if cfg.has_zero_point else {}))
+    dut = DequantConverter(cfg)
+    layout = dut.i.payload.shape()
+    beats = [layout.const(items[i : i + lanes]) for i in range(0, n, lanes)]
+    outs, _ = simulate_stream(dut, beats, seed=4, p_gap=0.3, p_stall=0.4)
+    got = np.array([int(o[lane]) for o in outs for lane in range(lanes)])
+    want = fg.offset_dequant(cfg, acc, total, zero if cfg.has_zero_point else None, scale)
+    assert first_mismatch(got, want) is None, first_mismatch(got, want)
+    assert want[0] == 0 and want[1] == want[2] == cfg.out_fmt.canonical_nan
+    # the sticky shortcut was taken (and equalled the exact rounding) for many items
+    _, _, ea, _ = fg.decode(acc, fmt)
+    _, _, es, _ = fg.decode(total, fmt)
+    assert (np.abs(ea - es) > offset_clamp(cfg)[1]).sum() > n // 10
 
 
 # ---- a real layer through the RTL -------------------------------------------------------
@@ -259,6 +352,39 @@ PATHS["fplut_rtn3_g64"] = (
         max_k=512,
     ),
     "query",
+)
+
+
+#: the offset out of the array: the row sums and zero points through the dequant converter,
+#: on the integer tile and on the FP-table tile
+PATHS["rtn2_g64_fp16a8_offout"] = (
+    tile_config(
+        M=2,
+        N=16,
+        K=8,
+        w_bits=2,
+        act_format="fp16",
+        a_bits=8,
+        group=64,
+        max_k=512,
+        offset="output",
+    ),
+    "ffn_up",
+)
+PATHS["fplut_rtn2_g64_offout"] = (
+    tile_config(
+        arch="fplut",
+        M=2,
+        N=12,
+        K=4,
+        w_bits=2,
+        act_format="fp16",
+        a_bits=16,
+        group=64,
+        max_k=512,
+        offset="output",
+    ),
+    "attn_out",
 )
 
 
@@ -453,10 +579,21 @@ def test_fplut_golden_is_close_to_float():
     err = fg.relative_error(got, ref)
     assert err["mean"] < 2.0**-11 and err["max"] < 2.0**-8, err
     signed = cfg.replace(weight_format="signed", planes_per_cycle=3)
-    codes = rng.integers(-4, 4, (64, 8))
-    got = fg.from_bits(fg.fplut_matmul(signed, a, codes, None), FP32)
-    err = fg.relative_error(got, fg.from_bits(a, FP16) @ codes)
+    scodes = rng.integers(-4, 4, (64, 8))
+    got = fg.from_bits(fg.fplut_matmul(signed, a, scodes, None), FP32)
+    err = fg.relative_error(got, fg.from_bits(a, FP16) @ scodes)
     assert err["mean"] < 2.0**-11 and err["max"] < 2.0**-8, err
+    # the offset out of the array: the row sums are the activations' sums, and the dequant
+    # converter's (acc + (C - 2z) * S) / 2 at scale 1.0 is the same product
+    one = np.full(8, 0x3C00)
+    for c, cd, z in ((cfg, codes, zero), (signed, scodes, None)):
+        out = fg.fplut_matmul(c.replace(offset="output"), a, cd, z)
+        sums = fg.from_bits(out[:, -1], FP32)
+        assert np.allclose(sums, fg.from_bits(a, FP16).sum(axis=1), rtol=2.0**-10), sums
+        ref = fg.from_bits(a, FP16) @ (cd - (0 if z is None else z[None, :]))
+        y = fg.offset_dequant(c.replace(offset="output"), out[:, :-1], out[:, -1:], z, one)
+        err = fg.relative_error(fg.from_bits(y, FP32), ref)
+        assert err["mean"] < 2.0**-11 and err["max"] < 2.0**-8, err
 
 
 def test_fp_table_precompute_matches_golden():

@@ -10,7 +10,7 @@ from lutcore.hw.config import tile_config
 from lutcore.hw.precompute import TablePrecompute
 from lutcore.sim import golden
 from lutcore.sim.amaranth_driver import simulate_jobs
-from lutcore.sim.scenario import random_scenario
+from lutcore.sim.scenario import code_range, random_scenario
 from lutcore.sim.streams import assemble, first_mismatch, gemm_jobs, pack, unpack
 
 from .support import CONFIGS
@@ -89,6 +89,51 @@ SMALL["ternary_g5_int16_pipe0"] = tile_config(
 # pairs of signed planes with pipeline 2 (the FP-table preset with it is in CONFIGS)
 SMALL["fpmac_w2_acc16"] = SMALL["fpmac_w2"].replace(acc_format="fp16")
 SMALL["fplut_signed4_p2_acc16"] = SMALL["fplut_signed4_p2_pipe2"].replace(acc_format="fp16")
+# the offset out of the array (weight reinterpretation): unsigned with zero points, two
+# chunks, unpipelined; the goal's cell (one chunk, one plane a beat, FP16) with pipeline 2
+SMALL["fplut_k8_offout_pipe0"] = SMALL["fplut_k8_pipe0"].replace(offset="output")
+SMALL["fplut_signed2_offout_acc16_pipe2"] = tile_config(
+    arch="fplut",
+    M=2,
+    N=3,
+    K=4,
+    w_bits=2,
+    weight_format="signed",
+    act_format="fp16",
+    a_bits=16,
+    pipeline=2,
+    group=16,
+    max_k=48,
+    acc_format="fp16",
+    offset="output",
+)
+# ...and on the integer tile (block-FP activations, the dequant converter applies it)
+SMALL["lut_offout_w3_pipe2"] = tile_config(
+    M=2,
+    N=4,
+    K=8,
+    w_bits=3,
+    act_format="fp16",
+    a_bits=8,
+    pipeline=2,
+    max_k=64,
+    group=32,
+    offset="output",
+)
+SMALL["lut_offout_signed2_g2_pipe0"] = tile_config(
+    M=1,
+    N=3,
+    K=4,
+    g=2,
+    w_bits=2,
+    weight_format="signed",
+    act_format="fp16",
+    a_bits=8,
+    pipeline=0,
+    group=16,
+    max_k=32,
+    offset="output",
+)
 SMALL["mac_serial_signed3_pipe0"] = tile_config(
     arch="mac", M=3, N=4, K=5, w_bits=3, weight_format="signed", a_bits=4, pipeline=0, max_k=40
 )
@@ -106,9 +151,48 @@ def test_tile_matches_golden_with_backpressure(name):
         assert problem is None, f"tile {i}: {problem}"
     if cfg.fp_words:  # floating point: the golden model is the reference
         return
-    whole = assemble(cfg, jobs, results, (sc.a.shape[0], sc.codes.shape[1]))
+    shape = (sc.a.shape[0], sc.codes.shape[1])
+    if getattr(cfg, "offset_out", False):  # what the dequant converter forms from y
+        acc = assemble(cfg, jobs, [r[:, : cfg.N] for r in results], shape)
+        sums = assemble(cfg, jobs, [np.repeat(r[:, cfg.N :], cfg.N, 1) for r in results], shape)
+        zero = 0 if sc.zero is None else sc.zero[None, :]
+        twice = acc + (cfg.offset_coefficient - 2 * zero) * sums
+        assert (twice % 2 == 0).all()
+        results, jobs = None, None
+        whole = twice // 2
+    else:
+        whole = assemble(cfg, jobs, results, shape)
     problem = first_mismatch(whole, golden.reference_matmul(cfg, sc.a, sc.codes, sc.zero))
     assert problem is None, problem
+
+
+@pytest.mark.parametrize("name", ["fplut_signed2_offout_acc16_pipe2", "fplut_k8_offout_pipe0"])
+def test_fp_offset_out_at_the_fp16_extremes(name):
+    """The offset out of the array at the ends of FP16: a row of subnormal activations
+    (subnormal entries, doubled by shifting their bits) and a row near 65504 (entries in
+    the top binade, whose doubling saturates), every word and row sum equal to the golden
+    model's."""
+    from lutcore.sim import fpgolden as fg
+
+    cfg = SMALL[name]
+    rng = np.random.default_rng(8)
+    k = 4 * cfg.K
+    tiny = rng.integers(1, 1 << 7, k) * 2.0**-24 * rng.choice([-1, 1], k)  # subnormals
+    huge = rng.uniform(33000, 65504, k) * rng.choice([-1, 1], k)
+    a = fg.to_bits(np.stack([tiny, huge] + [huge] * (cfg.M - 2))[: max(cfg.M, 2)], fg.FP16)
+    lo, hi = code_range(cfg)
+    codes = rng.integers(lo, hi, (k, cfg.N), endpoint=True)
+    zero = rng.integers(0, 1 << cfg.w_bits, cfg.N) if cfg.has_zero_point else None
+    entries = fg.fp_tables(a[:, : cfg.K], cfg.g)
+    field = (entries >> 10) & 0x1F
+    assert (field[0] == 0).all() and (field[1] == 30).any()  # the corners are there
+    # one slice per output tile: a saturated doubled entry beside one of the other sign
+    # lands in the result instead of in an accumulator already saturated
+    jobs = gemm_jobs(cfg, a, codes, zero, k_per_tile=cfg.K)
+    results, _ = simulate_jobs(cfg, jobs, seed=2, p_gap=0.3, p_stall=0.3)
+    for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
+        problem = first_mismatch(got, job.expected)
+        assert problem is None, f"tile {i}: {problem}"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ActConversion, Dequant, Tables, TileConfig
+from ..config import ActConversion, ConfigError, Dequant, Tables, TileConfig
 from ..tile import LutTile
 from .record import Arch
 
@@ -21,6 +21,14 @@ class LutConfig(TileConfig, Tables, ActConversion, Dequant):
     arch: ClassVar[str] = "lut"
     takes_ternary: ClassVar[bool] = True
     uses_tables: ClassVar[bool] = True
+
+    def _check_arch(self) -> None:
+        if self.offset_out and self.act_format == "int":
+            raise ConfigError(
+                'offset="output" with act_format="int": the offset term is applied by the '
+                'dequant converter, which integer activations do not have; allowed "cell", '
+                'or floating-point activations ("fp16", "bf16")'
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:

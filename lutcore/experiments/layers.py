@@ -38,7 +38,8 @@ __all__ = ["ACT_PATHS", "WEIGHT_FORMATS", "run_layers"]
 
 class ActPath(NamedTuple):
     """An activation path: its name, the activation format and mantissa width, the block
-    (or the FP tile, ``"fplut"``/``"fpmac"``), the rounding and the FP tiles' accumulation."""
+    (or the FP tile, ``"fplut"``/``"fpmac"``), the rounding, the FP tiles' accumulation and
+    the FP-table tile's offset (:attr:`~lutcore.hw.config.Tables.offset`)."""
 
     name: str
     act_format: str
@@ -46,6 +47,7 @@ class ActPath(NamedTuple):
     block: str
     rounding: str
     acc_format: str = "fp32"
+    offset: str = "cell"
 
 
 #: activation paths
@@ -60,6 +62,8 @@ ACT_PATHS = [
     # accumulation, or FP16 as the authors' array; uniform weights only)
     ActPath("fp16-fptable", "fp16", 16, "fplut", "rne"),
     ActPath("fp16-fptable-acc16", "fp16", 16, "fplut", "rne", "fp16"),
+    # ...and as the authors' array: FP16 accumulation, the offset out of the array
+    ActPath("fp16-fptable-acc16-offout", "fp16", 16, "fplut", "rne", "fp16", "output"),
     # the FP16 baseline (K=4 fused dot products, FP32 or FP16 accumulation; uniform weights)
     ActPath("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
     ActPath("fp16-fpmac-acc16", "fp16", 16, "fpmac", "rne", "fp16"),
@@ -138,7 +142,7 @@ def path_config(kind: str, bits: int, group: int, act: ActPath) -> TileConfig:
         a_bits=a_bits,
         # the FP-table tile takes FP16 words whole: no block or rounding of its own
         **(
-            {"acc_format": act.acc_format}
+            {"acc_format": act.acc_format, "offset": act.offset}
             if fplut
             else {"act_block": block, "act_rounding": rounding}
         ),
