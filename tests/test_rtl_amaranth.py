@@ -92,20 +92,8 @@ SMALL["fplut_signed4_p2_acc16"] = SMALL["fplut_signed4_p2_pipe2"].replace(acc_fo
 # the offset out of the array (weight reinterpretation): unsigned with zero points, two
 # chunks, unpipelined; the goal's cell (one chunk, one plane a beat, FP16) with pipeline 2
 SMALL["fplut_k8_offout_pipe0"] = SMALL["fplut_k8_pipe0"].replace(offset="output")
-SMALL["fplut_signed2_offout_acc16_pipe2"] = tile_config(
-    arch="fplut",
-    M=2,
-    N=3,
-    K=4,
-    w_bits=2,
-    weight_format="signed",
-    act_format="fp16",
-    a_bits=16,
-    pipeline=2,
-    group=16,
-    max_k=48,
-    acc_format="fp16",
-    offset="output",
+SMALL["fplut_signed2_offout_acc16_pipe2"] = SMALL["fplut_signed4_p2_acc16"].replace(
+    M=2, g=4, w_bits=2, planes_per_cycle=1, offset="output"
 )
 # ...and on the integer tile (block-FP activations, the dequant converter applies it)
 SMALL["lut_offout_w3_pipe2"] = tile_config(
