@@ -23,6 +23,8 @@ __all__ = [
     "BF16",
     "FORMATS",
     "FP16",
+    "FIXED_LSB",
+    "LARGEST_FIXED",
     "FP32",
     "PARAMETERS",
     "ActConversion",
@@ -52,7 +54,7 @@ ACT_FORMATS = ("int", "fp16", "bf16")
 ACT_BLOCKS = ("group", "chunk")
 ROUNDINGS = ("rne", "trunc")
 OUT_FORMATS = ("fp32", "fp16")
-ACC_FORMATS = ("fp32", "fp16")
+ACC_FORMATS = ("fp32", "fp16", "fixed")
 PIPELINE_ALLOWED = (0, 1, 2)
 #: the widest stream payload (bits): Amaranth's limit on one wire, Verilog-2005's minimum
 MAX_WIRE_BITS = 1 << 16
@@ -569,21 +571,36 @@ class ActConversion:
         return bits_for_range(self.bfp_block * lo, self.bfp_block * hi)
 
 
+#: exponent of the fixed-point accumulators' LSB (``acc_format = "fixed"``): the smallest
+#: FP16 subnormal, so that every FP16 table entry is an integer
+FIXED_LSB = FP16.min_exp
+#: the largest FP16 magnitude (the tables saturate there) in those units
+LARGEST_FIXED = ((1 << (FP16.frac_bits + 1)) - 1) << (FP16.max_exp - FIXED_LSB)
+
+
 @dataclass(frozen=True)
 class FpAccumulation:
     """The floating-point accumulators of the FP tiles (FP-table LUT and FP16 MAC).
 
-    acc_format : ``"fp32"`` (FP32 accumulators; each beat's value rounded once to FP32) or
+    acc_format : ``"fp32"`` (FP32 accumulators; each beat's value rounded once to FP32),
         ``"fp16"`` (as LUT Tensor Core's public array RTL: each beat's value rounded to FP16,
-        FP16 additions, FP16 results on ``y``). An FP16 value or sum beyond the largest
-        finite FP16 number saturates to +-65504 (as the FP16 tables do), so every result is
-        finite.
+        FP16 additions, FP16 results on ``y``) or ``"fixed"`` (Kulisch-style: the FP-table
+        tile's FP16 entries as signed integers in units of ``2**-24``, the smallest FP16
+        subnormal, summed and accumulated exactly in ``acc_bits`` integers; the dequant
+        converter normalizes and rounds once per output; FP-table tile with
+        ``offset = "output"`` only). An FP16 value or sum beyond the largest finite FP16
+        number saturates to +-65504 (as the FP16 tables do), so every result is finite.
     """
 
     acc_format: str = "fp32"
 
     def _check(self) -> None:
         _allowed("acc_format", self.acc_format, ACC_FORMATS)
+
+    @property
+    def fixed_acc(self) -> bool:
+        """Exact fixed-point accumulation (``acc_format = "fixed"``): integer results."""
+        return self.acc_format == "fixed"
 
     @property
     def saturate(self) -> bool:
@@ -756,13 +773,22 @@ class TileConfig(TileShape, Weights):
     def result_bits(self) -> int:
         """Width of one result word: ``acc_bits`` (signed), or the FP accumulators' format
         (:attr:`fp_words`: FP32, or FP16 with ``acc_format = "fp16"``)."""
-        return self.acc_fmt.width if self.fp_words else self.acc_bits
+        return self.acc_fmt.width if self.fp_results else self.acc_bits
+
+    @property
+    def fp_results(self) -> bool:
+        """The result words on ``y`` are FP words (:attr:`acc_fmt`): the FP tiles, except
+        with exact fixed-point accumulation (``acc_format = "fixed"``, signed integers)."""
+        return self.fp_words and not getattr(self, "fixed_acc", False)
 
     @property
     def acc_fmt(self) -> FpFormat:
         """Format of the FP tiles' accumulators and result words (``acc_format``; FP32 for an
-        arch that has none)."""
-        return FORMATS[getattr(self, "acc_format", "fp32")]
+        arch that has none). Fixed-point accumulators have none (:attr:`fp_results`)."""
+        name = getattr(self, "acc_format", "fp32")
+        if name not in FORMATS:
+            raise ValueError(f"acc_format={show(name)} has no floating-point format")
+        return FORMATS[name]
 
     @property
     def weight_bit_macs_per_cycle(self) -> float:
@@ -829,7 +855,7 @@ class TileConfig(TileShape, Weights):
         return (
             f"{self.arch}_m{self.M}n{self.N}k{self.K}{self._slug_tables()}_w{self.w_bits}{wfmt}"
             f"_{act}a{self.a_bits}_p{self.planes_per_cycle}_kmax{self.max_k}_pipe{self.pipeline}"
-            + ("_acc16" if self.acc_fmt == FP16 else "")
+            + {"fp16": "_acc16", "fixed": "_accfix"}.get(getattr(self, "acc_format", ""), "")
             + ("_offout" if getattr(self, "offset_out", False) else "")
         )
 

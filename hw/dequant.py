@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import FP16, TileConfig
+from .config import FIXED_LSB, FP16, TileConfig
 from .fp import Normalized, normalize, round_pack, unpack
 from .layouts import dequant_item_layout
 from .units import place
@@ -23,8 +23,9 @@ def lane_depth(cfg: TileConfig) -> int:
 
 
 def offset_sum_applies(cfg: TileConfig) -> bool:
-    """The lane adds the FP-table tile's offset term itself (``offset = "output"``)."""
-    return cfg.fp_tables and cfg.offset_out
+    """The lane adds the FP-table tile's offset term to FP words itself (``offset =
+    "output"``; exact fixed-point results take the integer tile's term instead)."""
+    return cfg.fp_tables and cfg.offset_out and not cfg.fixed_acc
 
 
 def offset_clamp(cfg: TileConfig) -> tuple[int, int]:
@@ -50,7 +51,8 @@ class DequantConverter(wiring.Component):
     Overflow gives infinity of the sum's sign, an exact zero ``+0``. The FP-table tile's
     results are finite FP32 or FP16 words (its ``acc_format``): the term is
     ``(+-sig, scale)`` and ``x`` the word's exponent, so the output is
-    ``round(acc * scale)``.
+    ``round(acc * scale)``; with ``acc_format = "fixed"`` its results are integers in units
+    of ``2**-24`` and take the integer tile's offset term at ``x = -24 - 1``.
 
     With ``offset = "output"`` the FP-table tile's item also holds the row sum ``total``
     (``S``) and the zero point: the lane first forms ``(acc + (C - 2z) * S) / 2`` exactly as an
@@ -112,7 +114,7 @@ class DequantLane(wiring.Component):
         """``(integer, coefficient word)`` pairs of one item (see the class docstring);
         ``acc`` the unpacked result word of the FP-table tile."""
         cfg = self.cfg
-        if cfg.fp_tables:
+        if cfg.fp_results:
             return [(Mux(acc.sign, -acc.sig, acc.sig), item.scale)]
         if cfg.weight_format == "bcq":
             pairs = [(item.planes[i], item.alpha[i]) for i in range(cfg.w_bits)]
@@ -190,11 +192,15 @@ class DequantLane(wiring.Component):
             total, x_in, scale = self.offset_sum(m, item, reg)
             terms = [(total, scale)]
         else:
-            acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if cfg.fp_tables else None
+            fp_acc = cfg.fp_tables and cfg.fp_results
+            acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if fp_acc else None
             terms = self.terms(item, acc)
-            x_in = acc.exp if cfg.fp_tables else item.x if cfg.act_format != "int" else 0
+            if cfg.fp_tables:  # an FP word's exponent, or the fixed-point results' LSB
+                x_in = acc.exp if fp_acc else FIXED_LSB
+            else:
+                x_in = item.x if cfg.act_format != "int" else 0
             if getattr(cfg, "offset_out", False):
-                x_in = x_in - 1  # the integer tile's acc + (C - 2z) * S is twice the sum
+                x_in = x_in - 1  # an integer acc + (C - 2z) * S is twice the sum
         coeffs = [unpack(m, FP16, c, f"{name}_c{t}") for t, (_, c) in enumerate(terms)]
         ints = [reg(value, f"int{t}") for t, (value, _) in enumerate(terms)]
         sigs = [reg(c.sig, f"sig{t}") for t, c in enumerate(coeffs)]

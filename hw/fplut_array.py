@@ -1,18 +1,23 @@
 """The FP-table tile's array: ``M x N`` cells that look up FP16 table entries and add them in
-floating point into FP32 (or FP16) accumulators."""
+floating point into FP32 (or FP16) accumulators, or exactly into fixed-point ones."""
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 from .accumulate import AccumulatePorts, accumulate
-from .config import FP16, TileConfig
+from .columns import column_array
+from .config import FIXED_LSB, FP16, TileConfig
 from .fp import FpValue, accumulator_add, fused_sum, unpack
 from .fp_precompute import LARGEST_FP16
+from .layouts import fixed_table_layout
 from .lut_array import LutArray, beat_lanes
-from .util import named, select
+from .util import carry_select_add, named, select, tree_sum
 
-__all__ = ["FpLutArray"]
+__all__ = ["FixedTableColumn", "FpLutArray", "fixed_tables"]
+
+#: bits per carry-select segment of the fixed-point row sums (``acc_format = "fixed"``)
+ROW_SUM_SEGMENT = 16
 
 #: below every leaf exponent (an FP16 entry's smallest, minus the half): zero leaves never win
 LOWEST_EXP = FP16.min_exp - 2
@@ -111,6 +116,42 @@ def fp_word_leaf(cfg: TileConfig, words, beat, col: int, m: Module, name: str) -
     return value
 
 
+def fixed_tables(m: Module, cfg: TileConfig, tables) -> Signal:
+    """The FP16 tables (:func:`~lutcore.hw.layouts.table_layout`) as exact fixed-point ones
+    (:func:`~lutcore.hw.layouts.fixed_table_layout`): each entry ``(-1)**s * sig * 2**e`` as
+    the signed integer ``+-sig << (e - FIXED_LSB)`` (the tables are finite: they saturate at
+    +-65504), each row's ``total`` the sum of its chunks' last entries ``S_c``. Converted
+    once for all ``N`` columns."""
+    out = Signal(fixed_table_layout(cfg), name="fixed_tables")
+    shift_bits = (FP16.max_exp - FIXED_LSB).bit_length()
+    for r in range(cfg.M):
+        sums = []  # each chunk's S_c, its own signal (not a slice of `out`: no false loop)
+        for c in range(cfg.chunks):
+            for e, word in enumerate(tables.entries[r][c]):
+                u = unpack(m, FP16, word, f"t_{r}_{c}_{e}")
+                mag = Signal(len(out.entries[r][c][e]), name=f"t_{r}_{c}_{e}_mag")
+                value = Signal.like(out.entries[r][c][e], name=f"t_{r}_{c}_{e}_fixed")
+                m.d.comb += [
+                    mag.eq(u.sig << (u.exp - FIXED_LSB).as_unsigned()[:shift_bits]),
+                    value.eq(Mux(u.sign, -mag, mag)),
+                    out.entries[r][c][e].eq(value),
+                ]
+            sums.append(value)
+        m.d.comb += out.total[r].eq(tree_sum(sums))
+    return out
+
+
+class FixedTableColumn(LutArray):
+    """One column of :class:`FpLutArray` with exact fixed-point accumulation
+    (``acc_format = "fixed"``): the integer tile's cells
+    (:func:`~lutcore.hw.lut_array.cell_value`, ``offset = "output"``: ``sum_c +-T[idx_c]``
+    per plane, no halving) on the fixed-point tables, integer shift-and-add into signed
+    ``acc_bits`` accumulators. ``tables``: :func:`~lutcore.hw.layouts.fixed_table_layout`."""
+
+    UNIT = "fplut_fixed_column"
+    operand_layout = staticmethod(fixed_table_layout)
+
+
 class FpLutArray(LutArray):
     """``M x N`` FP-table LUT cells (``arch = "fplut"``); the FP32 accumulators double as the
     result register.
@@ -120,9 +161,27 @@ class FpLutArray(LutArray):
     a tile's first beat adds to +0). With
     ``pipeline == 2`` a register follows the beat value. Members as
     :class:`~lutcore.hw.lut_array.LutArray`, ``tables`` carrying FP16 entries.
+
+    ``acc_format = "fixed"``: the tables are converted once to exact fixed-point integers
+    (:func:`fixed_tables`) and the ``N`` columns are :class:`FixedTableColumn` units; the row
+    sums are those integers' too. Exact, with no rounding before the dequant converter.
     """
 
     UNIT = "fplut_column"
+
+    def elaborate(self, platform) -> Module:
+        cfg = self.cfg
+        if not cfg.fixed_acc:
+            return super().elaborate(platform)
+        m = Module()
+        self.fixed = fixed_tables(m, cfg, self.tables)
+
+        def column() -> FixedTableColumn:
+            return FixedTableColumn(cfg.replace(N=1), column=True)
+
+        column_array(m, self, column, FixedTableColumn.UNIT, self.control_depth, self.fixed)
+        self.row_sums(m)
+        return m
 
     def elaborate_cells(self, m: Module) -> None:
         cfg = self.cfg
@@ -155,8 +214,10 @@ class FpLutArray(LutArray):
 
     def slice_sum(self, m: Module, row: int) -> Value:
         """Row ``row``'s slice sum ``S = sum_c S_c``: its chunks' last entries in one fused sum
-        rounded to ``acc_format``."""
+        rounded to ``acc_format`` (exact fixed-point: their integer sum)."""
         cfg = self.cfg
+        if cfg.fixed_acc:
+            return self.fixed.total[row]
         leaves = []
         for c in range(cfg.chunks):
             e = unpack(m, FP16, self.tables.entries[row][c][-1], f"s_{row}_{c}")
@@ -164,4 +225,7 @@ class FpLutArray(LutArray):
         return fused_sum(m, leaves, LOWEST_EXP, f"s_{row}", fmt=cfg.acc_fmt, saturate=cfg.saturate)
 
     def sum_add(self, m: Module, a: Value, b: Value, name: str) -> Value:
+        if self.cfg.fixed_acc:  # wide: carry-select segments, as fast as the columns' adders
+            width = len(self.o.payload.total[0])
+            return carry_select_add(m, a, b, width, ROW_SUM_SEGMENT, name)
         return accumulator_add(self.cfg)(m, a, b, name)

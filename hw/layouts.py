@@ -12,7 +12,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout, StructLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import SramBanks, TileConfig
+from .config import LARGEST_FIXED, SramBanks, TileConfig
 
 __all__ = [
     "act_layout",
@@ -21,6 +21,7 @@ __all__ = [
     "result_layout",
     "result_words",
     "table_layout",
+    "fixed_table_layout",
     "beat_layout",
     "control_layout",
     "TileSignature",
@@ -72,7 +73,8 @@ def cmd_layout(cfg: TileConfig) -> StructLayout:
 
 def result_layout(cfg: TileConfig, *, row_sums: bool = True):
     """One output tile: ``[m][n]`` signed ``acc_bits``, the exact ``sum_k A[m,k] * W[k,n]``
-    (the FP tiles: words of their ``acc_format``, FP32 or FP16).
+    (the FP tiles: words of their ``acc_format``, FP32 or FP16; with ``"fixed"`` signed
+    ``acc_bits`` integers in units of ``2**-24``).
 
     With ``offset = "output"`` (and ``row_sums``) a struct: ``acc[m][n]`` twice the results
     without the offset term, ``sum_b c_b 2**b sum_k A[m,k] * (2 w_bkn - 1)``, and
@@ -80,7 +82,7 @@ def result_layout(cfg: TileConfig, *, row_sums: bool = True):
     is ``(acc[m][n] + (C - 2 z_n) * total[m]) / 2``
     (:attr:`~lutcore.hw.config.Tables.offset`).
     ``acc`` comes first: its bits are where the plain layout has them."""
-    word = unsigned(cfg.result_bits) if cfg.fp_words else signed(cfg.acc_bits)
+    word = unsigned(cfg.result_bits) if cfg.fp_results else signed(cfg.acc_bits)
     words = ArrayLayout(ArrayLayout(word, cfg.N), cfg.M)
     if not (row_sums and getattr(cfg, "offset_out", False)):
         return words
@@ -113,6 +115,19 @@ def table_layout(cfg: TileConfig) -> StructLayout:
             ),
             "total": ArrayLayout(signed(cfg.sum_bits), cfg.M),
         }
+    )
+
+
+def fixed_table_layout(cfg: TileConfig) -> StructLayout:
+    """The FP-table tile's tables with exact fixed-point accumulation (``acc_format =
+    "fixed"``) as its cells take them: ``entries[m][c][e]`` each FP16 entry of
+    :func:`table_layout` as a signed integer in units of ``2**-24`` (``LARGEST_FIXED`` at
+    most), and ``total[m]`` the row's slice sum ``sum_c S_c`` (the chunks' last entries)."""
+    word = signed(LARGEST_FIXED.bit_length() + 1)
+    entries = ArrayLayout(ArrayLayout(word, cfg.entries), cfg.chunks)
+    total = signed((LARGEST_FIXED * cfg.chunks).bit_length() + 1)
+    return StructLayout(
+        {"entries": ArrayLayout(entries, cfg.M), "total": ArrayLayout(total, cfg.M)}
     )
 
 
@@ -312,8 +327,15 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     ``offset`` and ``total``. Floating-point activations add the block exponent ``x``.
     The FP-table tile's results (zero points applied in the tile): ``acc`` a word of its
     ``acc_format`` (FP32 or FP16) and ``scale``; with ``offset = "output"`` also ``total``
-    (the row sum ``S``, a word of the same format) and, for unsigned weights, ``zero``.
+    (the row sum ``S``, a word of the same format) and, for unsigned weights, ``zero``; with
+    ``acc_format = "fixed"`` ``acc`` (signed ``acc_bits``) and ``total`` (signed
+    ``total_bits``) are integers in units of ``2**-24``.
     """
+    if cfg.fp_tables and cfg.fixed_acc:
+        members = {"acc": signed(cfg.acc_bits), "scale": unsigned(16)}
+        if cfg.has_zero_point:
+            members["zero"] = unsigned(cfg.w_bits)
+        return StructLayout(members | {"total": signed(cfg.total_bits)})
     if cfg.fp_tables:
         members = {"acc": unsigned(cfg.result_bits), "scale": unsigned(16)}
         if cfg.offset_out:

@@ -104,6 +104,9 @@ PRESETS: dict[str, TileConfig] = {
 # array (the dequant converter adds it), so one chunk and one plane a beat is one FP16 add
 # per cell; pipeline 2
 PRESETS["fplut_w2_offout"] = PRESETS["fplut_w2_acc16"].replace(offset="output", pipeline=2)
+# and with exact fixed-point accumulation (integers of 2**-24, one rounding per output in
+# the dequant converter): the FP-table tile at the integer tile's clock
+PRESETS["fplut_w2_fixed"] = PRESETS["fplut_w2_offout"].replace(acc_format="fixed")
 
 
 def preset(name: str) -> TileConfig:

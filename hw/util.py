@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 
-__all__ = ["named", "select", "stage", "stream_stages", "tree_max", "tree_sum"]
+__all__ = ["carry_select_add", "named", "select", "stage", "stream_stages", "tree_max", "tree_sum"]
 
 
 def tree_sum(values: list[Value]) -> Value:
@@ -14,6 +14,35 @@ def tree_sum(values: list[Value]) -> Value:
         pairs = zip(values[::2], values[1::2], strict=False)
         values = [a + b for a, b in pairs] + values[len(values) & ~1 :]
     return values[0]
+
+
+def carry_select_add(m: Module, a: Value, b: Value, width: int, segment: int, name: str) -> Signal:
+    """``a + b`` (signed) truncated to ``width`` bits, as a carry-select adder: the low
+    ``segment`` bits ripple, every higher segment is added twice (carry in 0 and 1) at the
+    same time and picked by the carry below it. Yosys maps a ``+`` to a ripple carry chain
+    (``$lcu``); a wide accumulator's chain then sets the clock."""
+    wide = []
+    for v, tag in ((a, "a"), (b, "b")):  # sign-extended to the sum's width
+        w = Signal(signed(width), name=f"{name}_{tag}")
+        m.d.comb += w.eq(v)
+        wide.append(w)
+    out = Signal(signed(width), name=name)
+    parts, carry = [], None
+    for lo in range(0, width, segment):
+        hi = min(width, lo + segment)
+        sa, sb = wide[0][lo:hi], wide[1][lo:hi]
+        if carry is None:
+            total = Signal(hi - lo + 1, name=f"{name}_s{lo}")
+            m.d.comb += total.eq(sa + sb)
+        else:
+            zero, one = (Signal(hi - lo + 1, name=f"{name}_s{lo}_c{c}") for c in (0, 1))
+            m.d.comb += [zero.eq(sa + sb), one.eq(sa + sb + 1)]
+            total = Signal(hi - lo + 1, name=f"{name}_s{lo}")
+            m.d.comb += total.eq(Mux(carry, one, zero))
+        parts.append(total[: hi - lo])
+        carry = total[hi - lo]
+    m.d.comb += out.eq(Cat(*parts))
+    return out
 
 
 def tree_max(values: list[Value]) -> Value:

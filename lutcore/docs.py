@@ -33,6 +33,7 @@ INTERFACE_DOCS = {
     "interface-fpmac.md": "fpmac_w2",
     "interface-fplut.md": "fplut_w2",
     "interface-fplut-offout.md": "fplut_w2_offout",
+    "interface-fplut-fixed.md": "fplut_w2_fixed",
     "interface-pim.md": "pim_b4",
     "interface-ternary.md": "ternary_base3",
 }
@@ -59,7 +60,12 @@ FLAG_DOCS = {
 def port_docs(cfg: TileConfig) -> dict[str, str]:
     """The meaning of each top-level stream of ``cfg``'s tile."""
     act = "FP16 words" if cfg.fp_words else "signed a_bits"
-    result = f"{cfg.acc_fmt.name.upper()} words of" if cfg.fp_words else "signed acc_bits ="
+    if cfg.fp_results:
+        result = f"{cfg.acc_fmt.name.upper()} words of"
+    elif cfg.fp_words:  # exact fixed-point accumulation
+        result = "signed acc_bits integers (units of 2^-24) of"
+    else:
+        result = "signed acc_bits ="
     cmd = "one command per output tile: n_slices (runtime K / K)"
     if cfg.load_command:
         cmd += ", load (1: write the tables of n_slices activation beats; 0: compute)"
@@ -158,6 +164,18 @@ def payload_fields(layout: Layout, index_names: str) -> list[tuple[str, str, str
     return rows
 
 
+def _words_text(cfg) -> str:
+    """What the result words are: FP words, fixed-point or plain integers."""
+    if cfg.fp_results:
+        return f"{cfg.acc_format.upper()} words"
+    if cfg.fp_words:
+        return (
+            "signed integers in units of 2^-24 (the FP16 table entries as exact fixed point, "
+            "summed with no rounding)"
+        )
+    return "signed integers"
+
+
 def _result_text(cfg) -> str:
     """What one ``y`` beat holds, for the protocol section."""
     if getattr(cfg, "offset_out", False):
@@ -165,7 +183,7 @@ def _result_text(cfg) -> str:
             "`acc[m][n] = sum_b c_b 2^b sum_k A[m, k] * (2 w_b[k, n] - 1)` (twice the result "
             f"without its offset term; `c_b = -1` for a signed top plane, else 1) and "
             "`total[m] = sum_k A[m, k]`, as "
-            f"{cfg.acc_format.upper()} words; `Y[m, n] = (acc[m][n] + (C - 2 zero[n]) * "
+            f"{_words_text(cfg)}; `Y[m, n] = (acc[m][n] + (C - 2 zero[n]) * "
             f"total[m]) / 2` with `C = {cfg.offset_coefficient}`, which the dequant converter "
             "forms (zero points in its items) before the scale."
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lutcore.hw.config import BF16, FORMATS, FP16, FP32, FpFormat
+from lutcore.hw.config import BF16, FIXED_LSB, FORMATS, FP16, FP32, FpFormat
 
 __all__ = [
     "FpFormat",
@@ -287,12 +287,16 @@ def offset_dequant(cfg, acc, total, zero, scale) -> np.ndarray:
     ``out_format`` (the sum and product exact; ``C`` the weight reinterpretation's
     coefficient, :attr:`~lutcore.hw.config.Tables.offset_coefficient`). ``acc[..., N]``,
     ``total[...]`` (broadcast against ``acc``) ``acc_format`` words, ``zero[N]`` (or
-    ``None``), ``scale[N]`` FP16 words; a non-finite scale gives the canonical NaN."""
+    ``None``), ``scale[N]`` FP16 words; a non-finite scale gives the canonical NaN. With
+    ``acc_format = "fixed"`` ``acc`` and ``total`` are integers in units of ``2**-24``."""
     acc = np.asarray(acc, np.int64)
     total = np.broadcast_to(np.asarray(total, np.int64), acc.shape)
     zero = np.zeros(acc.shape[-1], np.int64) if zero is None else np.asarray(zero, np.int64)
     k = np.broadcast_to(cfg.offset_coefficient - 2 * zero, acc.shape)
     scale = np.broadcast_to(np.asarray(scale, np.int64), acc.shape)
+    if cfg.fixed_acc:  # integers in units of 2**FIXED_LSB: the integer tile's offset term
+        ints = (acc + k * total)[..., None]  # |acc|, |S| < 2**53 for any k below 2**20
+        return dequant(ints, scale[..., None], FIXED_LSB - 1, cfg.out_fmt)
     fields = [decode(v, f) for v, f in ((acc, cfg.acc_fmt), (total, cfg.acc_fmt), (scale, FP16))]
     out = np.empty(acc.shape, np.int64)
     for idx in np.ndindex(acc.shape):
@@ -449,7 +453,9 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
     ``+-T[p_c] * 2**(b-1)`` and ``+-S_c * 2**(b-1)`` in one fused sum (:func:`fused_sum`)
     rounded to ``acc_format``, and the beat values are accumulated by additions in
     ``acc_format`` (:func:`acc_add`) from +0, slice by slice, beat by beat (planes least
-    significant first). Words of ``acc_format`` ``[M, N]``.
+    significant first). Words of ``acc_format`` ``[M, N]``; with ``acc_format = "fixed"``
+    the leaves are summed exactly instead (:func:`fixed_sum`, integers in units of
+    ``2**-24``), beat by beat and slice by slice, with no rounding.
 
     With ``offset = "output"`` the leaves ``S_c`` are left out (and the zero points unused),
     the others scaled by ``2**b`` (twice the value, halved by :func:`offset_dequant`), and
@@ -495,9 +501,23 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
                         )
                     )
             sign, sig, exp = (np.stack([lf[i] for lf in leaves], axis=-1) for i in range(3))
-            acc = acc_add(cfg, acc, fused_sum(sign, sig, exp, cfg.acc_fmt))
+            if cfg.fixed_acc:
+                acc = acc + fixed_sum(sign, sig, exp)
+            else:
+                acc = acc_add(cfg, acc, fused_sum(sign, sig, exp, cfg.acc_fmt))
         if cfg.offset_out:  # the slice's chunk sums, once per slice
-            total = acc_add(
-                cfg, total, fused_sum(*(v[..., -1] for v in (e_sign, e_sig, e_exp)), cfg.acc_fmt)
-            )
+            sums = [v[..., -1] for v in (e_sign, e_sig, e_exp)]
+            if cfg.fixed_acc:
+                total = total + fixed_sum(*sums)
+            else:
+                total = acc_add(cfg, total, fused_sum(*sums, cfg.acc_fmt))
     return np.concatenate([acc, total[:, None]], axis=1) if cfg.offset_out else acc
+
+
+def fixed_sum(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """The exact sum over the last axis of ``(-1)**sign * sig * 2**exp`` as integers in units
+    of ``2**FIXED_LSB`` (the fixed-point accumulators, ``acc_format = "fixed"``)."""
+    if (exp < FIXED_LSB).any():
+        raise ValueError(f"a term below the fixed-point LSB 2**{FIXED_LSB}")
+    value = np.where(sign == 1, -sig, sig).astype(np.int64) << (exp - FIXED_LSB)
+    return value.sum(axis=-1)

@@ -114,7 +114,7 @@ def gemm_jobs(
 def decode_result(cfg: TileConfig, word: int) -> np.ndarray:
     """One ``y`` beat as ``[M, N]`` words (with ``offset = "output"``: ``[M, N + 1]``, column
     ``N`` the row sums, as the golden model gives them)."""
-    signed = not cfg.fp_words  # FP words are unsigned bit patterns
+    signed = not cfg.fp_results  # FP words are unsigned bit patterns
     sums = cfg.M if getattr(cfg, "offset_out", False) else 0
     words = unpack(word, cfg.M * cfg.N + sums, cfg.result_bits, signed=signed)
     out = words[: cfg.M * cfg.N].reshape(cfg.M, cfg.N)

@@ -33,6 +33,7 @@ CONFIGS: dict[str, TileConfig] = {
         "fplut_w2",
         "fplut_w2_acc16",
         "fplut_w2_offout",
+        "fplut_w2_fixed",
     )
 }
 

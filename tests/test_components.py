@@ -108,6 +108,28 @@ def test_fp_add_is_the_exact_sum_rounded_once(saturate):
     assert problem is None, problem
 
 
+def test_carry_select_add_is_the_wrapped_signed_sum():
+    """The carry-select adder (the fixed-point row sums) against Python's sum wrapped to its
+    width, for narrower signed operands (sign-extended), carries across every segment
+    boundary (all-ones segments plus one) and wrap-around."""
+    from lutcore.hw.util import carry_select_add
+
+    width, segment = 23, 5
+    rng = np.random.default_rng(6)
+    a = [*rng.integers(-(1 << 22), 1 << 22, 300), (1 << 22) - 1, -1, -(1 << 22), 0b11111]
+    b = [*rng.integers(-(1 << 17), 1 << 17, 300), 1, 1, -1, 1]
+    dut = _Comb(
+        {"a": signed(23), "b": signed(18)},
+        signed(width),
+        lambda m, x, y: carry_select_add(m, x, y, width, segment, "sum"),
+    )
+    got = _evaluate(dut, [{"a": int(x), "b": int(y)} for x, y in zip(a, b, strict=True)])
+    wrap = 1 << width
+    want = [((int(x) + int(y) + wrap // 2) % wrap) - wrap // 2 for x, y in zip(a, b, strict=True)]
+    problem = first_mismatch(np.array(got), np.array(want))
+    assert problem is None, problem
+
+
 def test_normalize_and_round_pack_round_once_to_nearest_even():
     """Every magnitude width through ``normalize``, then ``round_pack`` to FP16: the exact
     value ``(-1)**s * mag * 2**exp`` rounded once (subnormals, overflow to infinity, +0)."""

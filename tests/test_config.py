@@ -8,6 +8,7 @@ import pytest
 
 from lutcore.cli import main
 from lutcore.hw.config import ConfigError, TileConfig, tile_config
+from lutcore.hw.emit import part_name
 from lutcore.hw.presets import DEFAULT
 
 BAD = [
@@ -134,7 +135,20 @@ BAD = [
         {"arch": "fplut", "weight_format": "ternary"},
         'weight_format="ternary" with arch="fplut": ternary weights run on arch "lut" and "mac"',
     ),
-    ({"arch": "fplut", "acc_format": "bf16"}, 'acc_format="bf16": allowed "fp32", "fp16"'),
+    (
+        {"arch": "fplut", "acc_format": "bf16"},
+        'acc_format="bf16": allowed "fp32", "fp16", "fixed"',
+    ),
+    (
+        {"arch": "fplut", "acc_format": "fixed"},
+        'acc_format="fixed" with offset="cell": the exact fixed-point accumulators take the '
+        "looked-up entries only",
+    ),
+    (
+        {"arch": "fpmac", "acc_format": "fixed"},
+        'acc_format="fixed" with arch="fpmac": the exact fixed-point accumulation is built for '
+        "the FP-table tile only",
+    ),
     ({"acc_format": "fp16"}, "acc_format applies to arch fpmac, fplut only"),
     ({"offset": "out"}, 'offset="out": allowed "cell", "output"'),
     (
@@ -254,6 +268,22 @@ def test_offset_out_widths_and_names():
     assert out.slug.endswith("_offout") and not out.zero_in_tile
     assert "offset" in signed.to_dict() and "offset" not in tile_config(arch="mac").to_dict()
     assert "offset" not in tile_config(symmetric=False).to_dict()
+
+
+def test_fixed_accumulation_widths_and_names():
+    """Exact fixed-point accumulation: the accumulators hold every plane's entry at 65504
+    (2047 * 2**5, in units of 2**-24) over max_k / g chunks at full weight, the row sums
+    the chunks' 65504 entries; the slug and dequant name say so."""
+    cfg = tile_config(
+        "fplut", w_bits=2, weight_format="signed", offset="output", acc_format="fixed"
+    )
+    largest = 2047 << (5 + 24)
+    bound = cfg.max_k // cfg.g * 3 * largest
+    assert (1 << (cfg.acc_bits - 2)) - 1 < bound <= (1 << (cfg.acc_bits - 1)) - 1
+    bound = cfg.max_k // cfg.g * largest
+    assert (1 << (cfg.total_bits - 2)) - 1 < bound <= (1 << (cfg.total_bits - 1)) - 1
+    assert cfg.slug.endswith("_accfix_offout") and not cfg.fp_results and cfg.fp_words
+    assert part_name(cfg, "dequant").startswith("dequant_fixedin_")
 
 
 def test_toml_and_json_files(tmp_path):

@@ -278,6 +278,56 @@ def test_dequant_converter_adds_the_offset_term(name):
     assert (np.abs(ea - es) > offset_clamp(cfg)[1]).sum() > n // 10
 
 
+@pytest.mark.parametrize("out_format", ["fp32", "fp16"])
+def test_dequant_converter_rounds_fixed_point_results_once(out_format):
+    """Exact fixed-point results (``acc_format = "fixed"``): the lane's ``round(scale * (acc
+    + (C - 2z) S) * 2**-25)`` equals the exact product rounded once, over integers of the
+    whole ``acc_bits`` / ``total_bits`` range (and far below it), with exact cancellation,
+    overflow (FP16 out), subnormal results and special scales."""
+    cfg = DEFAULT.replace(
+        arch="fplut",
+        N=8,
+        w_bits=2,
+        act_format="fp16",
+        a_bits=16,
+        offset="output",
+        acc_format="fixed",
+        out_format=out_format,
+    )
+    lanes, n = cfg.dequant_lanes, 80 * cfg.dequant_lanes
+    rng = np.random.default_rng(9)
+    top_a, top_s = (1 << (cfg.acc_bits - 1)) - 1, (1 << (cfg.total_bits - 1)) - 1
+    acc = rng.integers(-top_a, top_a, n) >> rng.integers(0, cfg.acc_bits, n)
+    total = rng.integers(-top_s, top_s, n) >> rng.integers(0, cfg.total_bits, n)
+    zero = rng.integers(0, 1 << cfg.w_bits, n)
+    scale = rng.integers(0, 0x7C00, n) | (rng.integers(0, 2, n) << 15)
+    k = cfg.offset_coefficient - 2 * zero
+    acc[0], total[0] = -k[0] * 12345, 12345  # exact cancellation: +0
+    scale[1], scale[2], scale[3] = 0x7C00, 0x7E01, 0x8000  # inf, NaN, -0 scales
+    acc[4], total[4], scale[4] = top_a, top_s, 0x7BFF  # the largest: inf in FP16
+    acc[5], total[5], scale[5] = 3, 0, 0x0001  # 3 * 2**-49: below FP16's subnormals
+    items = [
+        {"acc": int(a), "scale": int(c), "zero": int(z), "total": int(t)}
+        for a, c, z, t in zip(acc, scale, zero, total, strict=True)
+    ]
+    dut = DequantConverter(cfg)
+    layout = dut.i.payload.shape()
+    beats = [layout.const(items[i : i + lanes]) for i in range(0, n, lanes)]
+    outs, _ = simulate_stream(dut, beats, seed=4, p_gap=0.3, p_stall=0.4)
+    got = np.array([int(o[lane]) for o in outs for lane in range(lanes)])
+    want = fg.offset_dequant(cfg, acc, total, zero, scale)
+    assert first_mismatch(got, want) is None, first_mismatch(got, want)
+    fmt = cfg.out_fmt
+    assert want[0] == 0 and want[1] == want[2] == fmt.canonical_nan
+    # against float64 where it is exact: |acc + k S| < 2**53 times an 11-bit scale
+    exact = (acc + k * total).astype(np.float64) * fg.from_bits(scale, FP16) * 2.0**-25
+    small = (np.abs(acc + k * total) < 1 << 40) & ((scale & 0x7C00) != 0x7C00)
+    with np.errstate(over="ignore"):
+        assert (fg.to_bits(exact[small] + 0.0, fmt) == want[small]).all()
+    if fmt is FP16:
+        assert want[4] == fmt.exp_field_max << fmt.frac_bits and want[5] == 0
+
+
 # ---- a real layer through the RTL -------------------------------------------------------
 
 
@@ -385,6 +435,12 @@ PATHS["fplut_rtn2_g64_offout"] = (
         offset="output",
     ),
     "attn_out",
+)
+
+
+PATHS["fplut_rtn2_g64_fixed"] = (
+    PATHS["fplut_rtn2_g64_offout"][0].replace(acc_format="fixed", pipeline=2),
+    "ffn_down",
 )
 
 

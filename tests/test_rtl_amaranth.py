@@ -95,6 +95,12 @@ SMALL["fplut_k8_offout_pipe0"] = SMALL["fplut_k8_pipe0"].replace(offset="output"
 SMALL["fplut_signed2_offout_acc16_pipe2"] = SMALL["fplut_signed4_p2_acc16"].replace(
     M=2, g=4, w_bits=2, planes_per_cycle=1, offset="output"
 )
+# exact fixed-point accumulation: unsigned, two chunks, unpipelined; signed 4-bit in pairs
+# of planes, g = 2, pipeline 2 (the goal's cell with it is the cocotb preset fplut_w2_fixed)
+SMALL["fplut_k8_fixed_pipe0"] = SMALL["fplut_k8_offout_pipe0"].replace(acc_format="fixed")
+SMALL["fplut_signed4_p2_fixed_pipe2"] = SMALL["fplut_signed4_p2_pipe2"].replace(
+    offset="output", acc_format="fixed"
+)
 # ...and on the integer tile (block-FP activations, the dequant converter applies it)
 SMALL["lut_offout_w3_pipe2"] = tile_config(
     M=2,
@@ -181,6 +187,39 @@ def test_fp_offset_out_at_the_fp16_extremes(name):
     for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
         problem = first_mismatch(got, job.expected)
         assert problem is None, f"tile {i}: {problem}"
+
+
+@pytest.mark.parametrize("name", ["fplut_k8_fixed_pipe0", "fplut_signed4_p2_fixed_pipe2"])
+def test_fixed_accumulation_is_the_exact_matmul(name):
+    """Exact fixed-point accumulation against the integer matmul, not the golden model:
+    with small integer activations every FP16 table entry is exact, so ``acc + (C - 2z) S``
+    from ``y`` must be exactly ``2 * 2**24 * A @ (W - z)`` (any rounding would show); the
+    last tile's activations are all 2047 (entries up to 8188, one bit of FP16's range
+    exceeded: rounded, the golden model still agrees)."""
+    cfg = SMALL[name]
+    rng = np.random.default_rng(12)
+    rows, depth, cols = 2 * cfg.M, 4 * cfg.K, cfg.N + 2
+    a = rng.integers(-255, 256, (rows, depth))
+    lo, hi = code_range(cfg)
+    codes = rng.integers(lo, hi, (depth, cols), endpoint=True)
+    zero = rng.integers(0, 1 << cfg.w_bits, cols) if cfg.has_zero_point else None
+    a_words = golden.fpgolden.to_bits(a.astype(np.float64), golden.fpgolden.FP16)
+    jobs = gemm_jobs(cfg, a_words, codes, zero, k_per_tile=2 * cfg.K)
+    results, _ = simulate_jobs(cfg, jobs, seed=4, p_gap=0.2, p_stall=0.3)
+    for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
+        problem = first_mismatch(got, job.expected)
+        assert problem is None, f"tile {i}: {problem}"
+    shape = (rows, cols)
+    acc, sums = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    for got, job in zip(results, jobs, strict=True):  # the K-tiles of each output add up
+        r, c = slice(job.row0, job.row0 + cfg.M), slice(job.col0, job.col0 + cfg.N)
+        m, n = acc[r, c].shape
+        acc[r, c] += got[:m, :n]
+        sums[r, c] += np.repeat(got[:m, cfg.N :], n, 1)
+    k = cfg.offset_coefficient - 2 * (0 if zero is None else zero[None, :])
+    want = golden.reference_matmul(cfg, a, codes, zero) * (2 << 24)
+    problem = first_mismatch(acc + k * sums, want)
+    assert problem is None, problem
 
 
 @pytest.mark.parametrize(

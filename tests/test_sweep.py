@@ -120,8 +120,10 @@ def test_grid_expansion():
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
     assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
     fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
-    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 112
-    assert sum(c.arch == "fplut" and c.offset_out for c in fp16) == 6  # both knobs, W1/2/4
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 115
+    # the knobs at W1/2/4: FP32/FP16 x offset cell/output, and fixed-point with the offset out
+    assert sum(c.arch == "fplut" and c.offset_out for c in fp16) == 9
+    assert sum(c.arch == "fplut" and c.fixed_acc for c in fp16) == 3
     assert all(c.act_format == "fp16" for c in fp16)
     # the FP16 shapes: M*N*K = 512 and 2048, K 4..16, N up to 64, M up to 8, every design
     for arch in ("lut", "mac", "fpmac", "fplut"):

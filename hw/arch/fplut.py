@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import FP16, ConfigError, Dequant, FpAccumulation, FpFormat, Tables, TileConfig
+from ..config import (
+    FIXED_LSB,
+    FP16,
+    LARGEST_FIXED,
+    ConfigError,
+    Dequant,
+    FpAccumulation,
+    FpFormat,
+    Tables,
+    TileConfig,
+    bits_for_range,
+    show,
+)
 from ..fp_precompute import FpTablePrecompute
 from ..tile import FpLutTile
 from .record import Arch
@@ -44,6 +56,31 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
                 'weight_format="bcq" with arch="fplut": allowed "unsigned", "signed" '
                 "(the FP-table tile applies uniform zero points itself)"
             )
+        if self.fixed_acc and not self.offset_out:
+            raise ConfigError(
+                f'acc_format="fixed" with offset={show(self.offset)}: the exact fixed-point '
+                "accumulators take the looked-up entries only, the dequant converter adds the "
+                'offset term; allowed offset="output" (or acc_format "fp32", "fp16")'
+            )
+
+    @property
+    def acc_bits(self) -> int:
+        """With ``acc_format = "fixed"``: the signed width of ``sum_b c_b 2**b sum_c T_bc``
+        over ``max_k`` activations in units of :data:`FIXED_LSB` (every entry at most
+        65504); otherwise unused (FP words)."""
+        if not self.fixed_acc:
+            return super().acc_bits
+        bound = self.max_slices * self.chunks * ((1 << self.w_bits) - 1) * LARGEST_FIXED
+        return bits_for_range(-bound, bound)
+
+    @property
+    def total_bits(self) -> int:
+        """With ``acc_format = "fixed"``: the signed width of a row sum ``S`` (the chunks' last
+        entries over ``max_k`` activations) in units of :data:`FIXED_LSB`."""
+        if not self.fixed_acc:
+            return super().total_bits
+        bound = self.max_slices * self.chunks * LARGEST_FIXED
+        return bits_for_range(-bound, bound)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -71,8 +108,12 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
     def derived_summary(self) -> str:
         return (
             f"entries/table = {self.entries} (FP16), FP16 activations, "
-            f"{self.acc_format.upper()} accumulation and results, "
-            f"beats/slice = {self.beats_per_slice}"
+            + (
+                f"exact fixed-point accumulation ({self.acc_bits}-bit integers of 2**{FIXED_LSB}), "
+                if self.fixed_acc
+                else f"{self.acc_format.upper()} accumulation and results, "
+            )
+            + f"beats/slice = {self.beats_per_slice}"
         )
 
 

@@ -43,6 +43,11 @@ class FpMacConfig(TileConfig, FpAccumulation):
                 'weight_format="bcq" with arch="fpmac": allowed "unsigned", "signed" '
                 "(the FP16 baseline dequantizes uniform weights)"
             )
+        if self.fixed_acc:
+            raise ConfigError(
+                'acc_format="fixed" with arch="fpmac": the exact fixed-point accumulation is '
+                'built for the FP-table tile only; allowed "fp32", "fp16"'
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -64,6 +64,8 @@ ACT_PATHS = [
     ActPath("fp16-fptable-acc16", "fp16", 16, "fplut", "rne", "fp16"),
     # ...and as the authors' array: FP16 accumulation, the offset out of the array
     ActPath("fp16-fptable-acc16-offout", "fp16", 16, "fplut", "rne", "fp16", "output"),
+    # ...and with exact fixed-point accumulation (one rounding per output, in the converter)
+    ActPath("fp16-fptable-fixed-offout", "fp16", 16, "fplut", "rne", "fixed", "output"),
     # the FP16 baseline (K=4 fused dot products, FP32 or FP16 accumulation; uniform weights)
     ActPath("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
     ActPath("fp16-fpmac-acc16", "fp16", 16, "fpmac", "rne", "fp16"),
