@@ -34,6 +34,7 @@ ports: $(STAMP)  ## regenerate docs/interface*.md and docs/blocks.svg (every arc
 	"$(LUTCORE)" ports --preset fplut_w2 -o docs/interface-fplut.md
 	"$(LUTCORE)" ports --preset fplut_w2_offout -o docs/interface-fplut-offout.md
 	"$(LUTCORE)" ports --preset fplut_w2_fixed -o docs/interface-fplut-fixed.md
+	"$(LUTCORE)" ports --preset fpmac_w2_fixed -o docs/interface-fpmac-fixed.md
 	"$(LUTCORE)" ports --preset pim_b4 -o docs/interface-pim.md
 	"$(LUTCORE)" ports --preset ternary_base3 -o docs/interface-ternary.md
 	"$(LUTCORE)" diagram -o docs/blocks.svg

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
-from .config import FIXED_LSB, FP16, TileConfig
+from .config import FP16, TileConfig
 from .fp import Normalized, normalize, round_pack, unpack
 from .layouts import dequant_item_layout
 from .units import place
 from .util import stage, stream_stages, tree_sum
 
 __all__ = ["DequantConverter", "DequantLane"]
+
+#: 1.0 as an FP16 word: the coefficient of a term that is only normalized and rounded
+FP16_ONE = FP16.bias << FP16.frac_bits
 
 
 def lane_depth(cfg: TileConfig) -> int:
@@ -52,7 +55,10 @@ class DequantConverter(wiring.Component):
     results are finite FP32 or FP16 words (its ``acc_format``): the term is
     ``(+-sig, scale)`` and ``x`` the word's exponent, so the output is
     ``round(acc * scale)``; with ``acc_format = "fixed"`` its results are integers in units
-    of ``2**-24`` and take the integer tile's offset term at ``x = -24 - 1``.
+    of ``2**-24`` and take the integer tile's offset term at ``x = -24 - 1``. The FP16 MAC's
+    exact fixed-point results (``acc_format = "fixed"``, integers of ``2**-48``, the scales
+    already in the weights) are the term ``(acc, 1.0)`` at ``x = -48``: one normalization and
+    rounding to FP32 per output.
 
     With ``offset = "output"`` the FP-table tile's item also holds the row sum ``total``
     (``S``) and the zero point: the lane first forms ``(acc + (C - 2z) * S) / 2`` exactly as an
@@ -116,6 +122,8 @@ class DequantLane(wiring.Component):
         cfg = self.cfg
         if cfg.fp_results:
             return [(Mux(acc.sign, -acc.sig, acc.sig), item.scale)]
+        if cfg.scale_in_command:  # the FP16 MAC's exact sums: the weights carry the scales
+            return [(item.acc, Const(FP16_ONE, 16))]
         if cfg.weight_format == "bcq":
             pairs = [(item.planes[i], item.alpha[i]) for i in range(cfg.w_bits)]
             return [*pairs, (item.total, item.offset)]
@@ -192,11 +200,12 @@ class DequantLane(wiring.Component):
             total, x_in, scale = self.offset_sum(m, item, reg)
             terms = [(total, scale)]
         else:
-            fp_acc = cfg.fp_tables and cfg.fp_results
-            acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if fp_acc else None
+            acc = unpack(m, cfg.acc_fmt, item.acc, f"{name}_acc") if cfg.fp_results else None
             terms = self.terms(item, acc)
-            if cfg.fp_tables:  # an FP word's exponent, or the fixed-point results' LSB
-                x_in = acc.exp if fp_acc else FIXED_LSB
+            if cfg.fp_results:  # an FP word's exponent
+                x_in = acc.exp
+            elif getattr(cfg, "fixed_acc", False):  # the fixed-point results' LSB
+                x_in = cfg.fixed_lsb
             else:
                 x_in = item.x if cfg.act_format != "int" else 0
             if getattr(cfg, "offset_out", False):

@@ -54,7 +54,8 @@ def part_name(cfg: TileConfig, part: str) -> str:
         width = cfg.a_bits if part == "pim_fp16_to_bfp" else cfg.acc_bits
         return f"{part}_{width}b_c{PIM_CONVERT_COLUMNS}"
     if part == "dequant":  # the FP-table tile's converter takes FP32 (or FP16) words
-        source = f"{cfg.acc_format}in_" if cfg.fp_tables else ""
+        fixed = getattr(cfg, "fixed_acc", False)
+        source = f"{cfg.acc_format}in_" if cfg.fp_tables or fixed else ""
         source += "offout_" if getattr(cfg, "offset_out", False) else ""  # adds the offset
         return f"dequant_{source}l{cfg.dequant_lanes}_kmax{cfg.max_k}_{cfg.fp_slug}"
     raise ValueError(

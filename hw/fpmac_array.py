@@ -3,7 +3,7 @@ dot products, FP32 accumulators."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
 from .accumulate import AccumulatePorts, accumulate
 from .columns import column_array
@@ -19,7 +19,7 @@ from .fp import (
 )
 from .layouts import act_layout
 from .mac_array import MacArray, beat_digits
-from .util import named
+from .util import carry_save_sum, carry_select_add, named, tree_sum
 
 __all__ = ["FpMacArray", "ALIGN_EXTRA_BITS"]
 
@@ -50,6 +50,52 @@ def dot_product(m: Module, cfg, acts: list, weights: list, name: str, stage=None
     return fused_sum(
         m, terms, 2 * FP16.min_exp, name, stage=stage, fmt=cfg.acc_fmt, saturate=cfg.saturate
     )
+
+
+#: bits per carry-select segment of the exact fixed-point sums (``acc_format = "fixed"``)
+FIXED_SEGMENT = 16
+
+
+def fixed_dot_product(m: Module, cfg, acts: list, weights: list, name: str, stage=None) -> Value:
+    """:func:`dot_product` exactly (``acc_format = "fixed"``): each 11 x 11-bit product
+    placed by its exponent as an integer of ``2**fixed_lsb`` (below ``2**80``), negated as a
+    one's complement whose ``+1`` carries are one more small term, the ``K`` terms summed by
+    carry-save compressors and one carry-select adder (:func:`~lutcore.hw.util.
+    carry_save_sum`, signed :attr:`~lutcore.hw.config.TileConfig.acc_bits` wide).
+    ``stage(value, name)``, if given, registers each product (significand, shift, sign)
+    ahead of the placement and the sum."""
+    top = 2 * (FP16.max_exp - FP16.min_exp)  # the largest product's shift
+    terms, carries = [], []
+    for k, (a, w) in enumerate(zip(acts, weights, strict=True)):
+        sig = Signal(2 * (FP16.frac_bits + 1), name=f"{name}_p{k}")
+        shift = Signal(range(top + 1), name=f"{name}_ps{k}")
+        neg = Signal(name=f"{name}_pn{k}")
+        m.d.comb += [
+            sig.eq(a.sig * w.sig),
+            shift.eq((a.exp + w.exp - cfg.fixed_lsb).as_unsigned()[: len(shift)]),
+            neg.eq(a.sign ^ w.sign),
+        ]
+        if stage:
+            sig, shift, neg = (stage(v, f"{v.name}_q") for v in (sig, shift, neg))
+        mag = Signal(len(sig) + top, name=f"{name}_pm{k}")
+        term = Signal(signed(len(mag) + 1), name=f"{name}_pt{k}")
+        wide = Cat(mag, Const(0, 1)).as_signed()  # non-negative: its complement is -mag - 1
+        m.d.comb += [mag.eq(sig << shift), term.eq(Mux(neg, ~wide, wide))]
+        terms.append(term)
+        carries.append(neg)
+    ones = Signal(range(len(carries) + 1), name=f"{name}_ones")  # the negations' +1s
+    m.d.comb += ones.eq(tree_sum(carries))
+    return carry_save_sum(m, [*terms, ones], cfg.acc_bits, FIXED_SEGMENT, name)
+
+
+def fixed_add(cfg):
+    """The exact accumulators' addition (``acc_format = "fixed"``): carry-select, ``acc_bits``
+    wide (a ripple chain of 90-odd bits would set the clock)."""
+
+    def add(m: Module, a: Value, b: Value, name: str) -> Value:
+        return carry_select_add(m, a, b, cfg.acc_bits, FIXED_SEGMENT, name)
+
+    return add
 
 
 class FpMacArray(MacArray):
@@ -114,18 +160,22 @@ class FpMacArray(MacArray):
         acts = [
             [finite(m, FP16, acts[r][k], f"a_{r}_{k}") for k in range(cfg.K)] for r in range(cfg.M)
         ]
+        # exact sums take an infinite weight (a scale beyond the contract) as +-65504, as
+        # the activations' rule does; the rounding path unpacks it as it is
+        field = finite if cfg.fixed_acc else unpack
         weights = [
-            [unpack(m, FP16, w, f"wu_{n}_{k}") for k, w in enumerate(c)]
-            for n, c in enumerate(words)
+            [field(m, FP16, w, f"wu_{n}_{k}") for k, w in enumerate(c)] for n, c in enumerate(words)
         ]
         values = {}
+        dot = fixed_dot_product if cfg.fixed_acc else dot_product
         for row in range(cfg.M):
             for col in range(cfg.N):
-                values[row, col] = dot_product(
+                values[row, col] = dot(
                     m, cfg, acts[row], weights[col], f"dp_{row}_{col}", stage=reg if deep else None
                 )
+        add = fixed_add(cfg) if cfg.fixed_acc else accumulator_add(cfg)
         if not deep or self.signature.column:  # a column's control arrives staged
-            accumulate(m, cfg, values, AccumulatePorts.of(self), add=accumulator_add(cfg))
+            accumulate(m, cfg, values, AccumulatePorts.of(self), add=add)
             return
         # the beat's control follows its data through the two stages above; the accumulate
         # stage adds the third (after the rounding) and reports its own pending last beat
@@ -139,5 +189,5 @@ class FpMacArray(MacArray):
         inner = AccumulatePorts(
             valid, **fields, o=self.o, last_pending=Signal(name="acc_last_pending")
         )
-        accumulate(m, cfg, values, inner, add=accumulator_add(cfg))
+        accumulate(m, cfg, values, inner, add=add)
         m.d.comb += self.last_pending.eq(inner.last_pending | Cat(*pending).any())

@@ -329,8 +329,11 @@ def dequant_item_layout(cfg: TileConfig) -> StructLayout:
     ``acc_format`` (FP32 or FP16) and ``scale``; with ``offset = "output"`` also ``total``
     (the row sum ``S``, a word of the same format) and, for unsigned weights, ``zero``; with
     ``acc_format = "fixed"`` ``acc`` (signed ``acc_bits``) and ``total`` (signed
-    ``total_bits``) are integers in units of ``2**-24``.
+    ``total_bits``) are integers in units of ``2**-24``. The FP16 MAC's exact fixed-point
+    results: ``acc`` alone (signed ``acc_bits``, integers of ``2**-48``).
     """
+    if getattr(cfg, "fixed_acc", False) and cfg.scale_in_command:  # the FP16 MAC's sums
+        return StructLayout({"acc": signed(cfg.acc_bits)})
     if cfg.fp_tables and cfg.fixed_acc:
         members = {"acc": signed(cfg.acc_bits), "scale": unsigned(16)}
         if cfg.has_zero_point:

@@ -107,6 +107,9 @@ PRESETS["fplut_w2_offout"] = PRESETS["fplut_w2_acc16"].replace(offset="output", 
 # and with exact fixed-point accumulation (integers of 2**-24, one rounding per output in
 # the dequant converter): the FP-table tile at the integer tile's clock
 PRESETS["fplut_w2_fixed"] = PRESETS["fplut_w2_offout"].replace(acc_format="fixed")
+# the FP16 baseline with the same exact accumulation (integers of 2**-48, normalized and
+# rounded once by a one-term dequant converter)
+PRESETS["fpmac_w2_fixed"] = PRESETS["fpmac_w2"].replace(acc_format="fixed")
 
 
 def preset(name: str) -> TileConfig:

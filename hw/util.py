@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 
-__all__ = ["carry_select_add", "named", "select", "stage", "stream_stages", "tree_max", "tree_sum"]
+__all__ = [
+    "carry_save_sum",
+    "carry_select_add",
+    "named",
+    "select",
+    "stage",
+    "stream_stages",
+    "tree_max",
+    "tree_sum",
+]
 
 
 def tree_sum(values: list[Value]) -> Value:
@@ -43,6 +52,29 @@ def carry_select_add(m: Module, a: Value, b: Value, width: int, segment: int, na
         carry = total[hi - lo]
     m.d.comb += out.eq(Cat(*parts))
     return out
+
+
+def carry_save_sum(m: Module, values: list[Value], width: int, segment: int, name: str) -> Value:
+    """The sum of ``values`` (signed) truncated to ``width`` bits: 3:2 compressors (a full
+    adder per bit, no carry chain) reduce them to two, which one :func:`carry_select_add`
+    adds."""
+    wide = []
+    for i, v in enumerate(values):  # sign-extended to the sum's width
+        w = Signal(signed(width), name=f"{name}_in{i}")
+        m.d.comb += w.eq(v)
+        wide.append(w)
+    values, level = wide, 0
+    while len(values) > 2:
+        out = []
+        for i in range(0, len(values) - 2, 3):
+            a, b, c = values[i : i + 3]
+            s, carry = (Signal(signed(width), name=f"{name}_l{level}_{i}{t}") for t in "sc")
+            m.d.comb += [s.eq(a ^ b ^ c), carry.eq(((a & b) | (a & c) | (b & c)) << 1)]
+            out += [s, carry]
+        values, level = out + values[len(values) - len(values) % 3 :], level + 1
+    if len(values) == 1:
+        return values[0]
+    return carry_select_add(m, values[0], values[1], width, segment, f"{name}_add")
 
 
 def tree_max(values: list[Value]) -> Value:

@@ -34,6 +34,7 @@ INTERFACE_DOCS = {
     "interface-fplut.md": "fplut_w2",
     "interface-fplut-offout.md": "fplut_w2_offout",
     "interface-fplut-fixed.md": "fplut_w2_fixed",
+    "interface-fpmac-fixed.md": "fpmac_w2_fixed",
     "interface-pim.md": "pim_b4",
     "interface-ternary.md": "ternary_base3",
 }
@@ -162,6 +163,22 @@ def payload_fields(layout: Layout, index_names: str) -> list[tuple[str, str, str
 
     walk(layout, "payload", "0", index_names)
     return rows
+
+
+def _fp_contract(cfg) -> list[str]:
+    """The FP tiles' response to special FP16 words (the converters' rule)."""
+    if not cfg.fp_words:
+        return []
+    lines = [
+        "- An FP16 activation that is infinite counts as the largest finite number of its "
+        "sign (+-65504), a NaN as 0."
+    ]
+    if cfg.scale_in_command and getattr(cfg, "fixed_acc", False):
+        lines.append(
+            "- A scale that makes a dequantized weight infinite (beyond 65504) makes that "
+            "weight +-65504 in the exact sums."
+        )
+    return lines
 
 
 def _words_text(cfg) -> str:
@@ -308,6 +325,7 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
         "drops.",
         "- `y.ready` low holds the result (and, at the next tile boundary, the array) "
         "without losing anything.",
+        *_fp_contract(cfg),
         "",
         "## Waveform of one short GEMV",
         "",

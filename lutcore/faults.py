@@ -236,8 +236,10 @@ def wait_for(condition, timeout: float = 120.0):
 
 
 def cached_points(out: Path) -> list[dict]:
-    """The rows cached so far by the :data:`SWEEP_GRID` sweep into ``out``."""
-    return [json.loads(p.read_text()) for p in sorted((out / "faults" / "points").glob("*.json"))]
+    """The rows cached so far by the :data:`SWEEP_GRID` sweep into ``out`` (not a point
+    being written: its temporary name starts with a dot)."""
+    points = sorted((out / "faults" / "points").glob("*.json"))
+    return [json.loads(p.read_text()) for p in points if not p.name.startswith(".")]
 
 
 def stop_time(sig: int, jobs: int, tmp: Path) -> dict:

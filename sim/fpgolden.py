@@ -175,7 +175,8 @@ def dequant(
     scale)``; BCQ weights ``(P_i, alpha_i)`` for every plane and ``(S, offset)``. A non-finite
     coefficient makes the result the canonical NaN.
     """
-    ints = np.asarray(ints, np.int64)
+    ints = np.asarray(ints)
+    ints = ints if ints.dtype == object else ints.astype(np.int64)  # object: wider than 63 bits
     coeffs = np.broadcast_to(np.asarray(coeffs, np.int64), ints.shape)
     x = np.broadcast_to(np.asarray(x, np.int64), ints.shape[:-1])
     sign, sig, exp, kind = decode(coeffs, coeff_fmt)
@@ -372,6 +373,25 @@ def fp_dot(a_words: np.ndarray, w_words: np.ndarray, fmt: FpFormat = FP32) -> np
         exp = int(top[idx]) - ALIGN_EXTRA_BITS
         out[idx] = round_to_format(int(total[idx]), exp, fmt, saturate=fmt != FP32)
     return out
+
+
+def fixed_units(words: np.ndarray) -> np.ndarray:
+    """FP16 words as exact integers of ``2**FIXED_LSB`` (Python integers in an object array),
+    after the converters' rule (:func:`finite_fp16`: an infinity counts as +-65504, a NaN as
+    0)."""
+    sign, sig, exp, _ = decode(finite_fp16(words), FP16)
+    ints = [
+        (-int(m) if s else int(m)) << int(e - FIXED_LSB)
+        for s, m, e in zip(sign.ravel(), sig.ravel(), exp.ravel(), strict=True)
+    ]
+    return np.array(ints, dtype=object).reshape(sign.shape)
+
+
+def fixed_dot(a_words: np.ndarray, w_words: np.ndarray) -> np.ndarray:
+    """The FP16 baseline with exact fixed-point accumulation: ``a_words[M, k] @
+    w_words[k, N]`` summed exactly, as integers of ``2**(2 * FIXED_LSB)`` (Python integers:
+    a sum reaches 93 bits; the operands as :func:`fixed_units`)."""
+    return fixed_units(a_words).dot(fixed_units(w_words))
 
 
 def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -204,7 +204,8 @@ def tile_result(
     returns words of its ``acc_format``: each slice's fused dot products
     (:func:`lutcore.sim.fpgolden.fp_dot`) of the activations and the weights dequantized to
     FP16, accumulated by additions in ``acc_format`` from +0
-    (:func:`lutcore.sim.fpgolden.acc_add`); the FP-table tile's words come from
+    (:func:`lutcore.sim.fpgolden.acc_add`), or with ``acc_format = "fixed"`` the exact sum of
+    all products (:func:`lutcore.sim.fpgolden.fixed_dot`); the FP-table tile's words come from
     :func:`lutcore.sim.fpgolden.fplut_matmul`."""
     k_total = a.shape[1]
     if k_total % cfg.K or not cfg.K <= k_total <= cfg.max_k:
@@ -224,6 +225,8 @@ def _slices(method):
 
 def _fpmac_result(cfg, a, codes, zero, scale):
     weights = fpgolden.dequant_weights(weight_values(cfg, codes, zero), scale)
+    if cfg.fixed_acc:  # exact: integers of 2**fixed_lsb (Python integers: up to 93 bits)
+        return fpgolden.fixed_dot(a, weights)
     acc = np.zeros((cfg.M, cfg.N), np.int64)  # +0
     for k0 in range(0, a.shape[1], cfg.K):
         dot = fpgolden.fp_dot(a[:, k0 : k0 + cfg.K], weights[k0 : k0 + cfg.K], cfg.acc_fmt)

@@ -29,7 +29,14 @@ def pack(values: np.ndarray, width: int) -> int:
 
 
 def unpack(word: int, count: int, width: int, *, signed: bool = True) -> np.ndarray:
-    """Inverse of :func:`pack`: ``count`` fields of ``width`` bits from ``word``."""
+    """Inverse of :func:`pack`: ``count`` fields of ``width`` bits from ``word`` (Python
+    integers in an object array for fields wider than 62 bits)."""
+    if width > 62:
+        word, mask = int(word), (1 << width) - 1
+        fields = [(word >> (i * width)) & mask for i in range(count)]
+        if signed:
+            fields = [f - (1 << width) if f >> (width - 1) else f for f in fields]
+        return np.array(fields, dtype=object)
     nbytes = (count * width + 7) // 8
     raw = np.frombuffer(int(word).to_bytes(nbytes, "little"), dtype=np.uint8)
     bits = np.unpackbits(raw, bitorder="little")[: count * width].astype(np.int64)

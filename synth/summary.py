@@ -149,12 +149,13 @@ def fp16_section(rows: list[dict]) -> list[str]:
     design against the FP16 MAC baseline: the LUT tile on block FP (tile plus activation
     and dequant converters), LUT Tensor Core's FP-table tile (plus its dequant converter),
     and the pre-aligned integer MAC (the MAC tile with the LUT tile's converters, FIGNA's
-    idea). One table per accumulation of the FP tiles (FP32, and FP16 where the sweep has
-    such points): the FP-table tile and the FP16 MAC are compared at the same one; the
-    integer designs accumulate exactly and appear in both."""
+    idea). One table per accumulation of the FP tiles (FP32, and FP16 and exact fixed point
+    where the sweep has such points): the FP-table tile and the FP16 MAC are compared at
+    the same one; the integer designs accumulate exactly and appear in each."""
     lines = _fp16_table(rows, "fp32")
-    if any(r.get("acc_format") == "fp16" for r in ok_rows(rows)):
-        lines += _fp16_table(rows, "fp16")
+    for acc in ("fp16", "fixed"):
+        if any(r.get("acc_format") == acc for r in ok_rows(rows)):
+            lines += _fp16_table(rows, acc)
     return lines
 
 
@@ -175,14 +176,24 @@ def _fp16_table(rows: list[dict], acc: str) -> list[str]:
     width = acc.upper()
     lines = [
         "",
-        "## FP16 activations" + ("" if acc == "fp32" else ", FP16 accumulation"),
+        "## FP16 activations"
+        + {"fp32": "", "fp16": ", FP16 accumulation"}.get(acc, ", exact fixed-point accumulation"),
         "",
         "The block-FP LUT and pre-aligned MAC points include their activation converter "
-        "(FP16 -> block FP) and dequant converter (-> FP32 with scales); the FP-table LUT "
-        f"tile takes FP16 words into FP16 tables, adds them in floating point into {width} "
-        "accumulators and includes its dequant converter (the scales); the FP16 MAC "
-        "dequantizes weights to FP16, takes fused K-term FP16 dot products and accumulates "
-        f"in {width}. Ratios against the FP16 MAC at each width.",
+        "(FP16 -> block FP) and dequant converter (-> FP32 with scales); "
+        + (
+            "the FP-table LUT tile takes FP16 words into FP16 tables, sums the looked-up "
+            "entries exactly in fixed-point accumulators and includes its dequant converter "
+            "(the scales, one rounding); the FP16 MAC dequantizes weights to FP16 and sums "
+            "the exact products of K-term dot products in fixed-point accumulators, with a "
+            "one-term dequant converter (one rounding to FP32)."
+            if acc == "fixed"
+            else "the FP-table LUT tile takes FP16 words into FP16 tables, adds them in "
+            f"floating point into {width} accumulators and includes its dequant converter "
+            "(the scales); the FP16 MAC dequantizes weights to FP16, takes fused K-term FP16 "
+            f"dot products and accumulates in {width}."
+        )
+        + " Ratios against the FP16 MAC at each width.",
         "",
         "| w_bits | FP16 MAC TOPS/mm^2 | "
         + " | ".join(f"{label} | {ratio}" for _, label, ratio in designs)

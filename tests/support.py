@@ -34,6 +34,7 @@ CONFIGS: dict[str, TileConfig] = {
         "fplut_w2_acc16",
         "fplut_w2_offout",
         "fplut_w2_fixed",
+        "fpmac_w2_fixed",
     )
 }
 

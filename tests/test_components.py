@@ -130,6 +130,32 @@ def test_carry_select_add_is_the_wrapped_signed_sum():
     assert problem is None, problem
 
 
+def test_carry_save_sum_is_the_wrapped_signed_sum():
+    """The carry-save sum (the FP16 MAC's exact dot products) of five signed terms of
+    different widths against Python's sum wrapped to its width, sums that wrap included."""
+    from lutcore.hw.util import carry_save_sum
+
+    width = 21
+    rng = np.random.default_rng(7)
+    widths = [21, 21, 14, 9, 3]
+    vectors = [
+        {f"v{i}": int(rng.integers(-(1 << (w - 1)), 1 << (w - 1))) for i, w in enumerate(widths)}
+        for _ in range(300)
+    ]
+    vectors.append({f"v{i}": (1 << (w - 1)) - 1 for i, w in enumerate(widths)})  # wraps
+    vectors.append({f"v{i}": -(1 << (w - 1)) for i, w in enumerate(widths)})
+    dut = _Comb(
+        {f"v{i}": signed(w) for i, w in enumerate(widths)},
+        signed(width),
+        lambda m, *vs: carry_save_sum(m, list(vs), width, 4, "sum"),
+    )
+    got = _evaluate(dut, vectors)
+    wrap = 1 << width
+    want = [(sum(v.values()) + wrap // 2) % wrap - wrap // 2 for v in vectors]
+    problem = first_mismatch(np.array(got), np.array(want))
+    assert problem is None, problem
+
+
 def test_normalize_and_round_pack_round_once_to_nearest_even():
     """Every magnitude width through ``normalize``, then ``round_pack`` to FP16: the exact
     value ``(-1)**s * mag * 2**exp`` rounded once (subnormals, overflow to infinity, +0)."""

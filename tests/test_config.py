@@ -144,11 +144,6 @@ BAD = [
         'acc_format="fixed" with offset="cell": the exact fixed-point accumulators take the '
         "looked-up entries only",
     ),
-    (
-        {"arch": "fpmac", "acc_format": "fixed"},
-        'acc_format="fixed" with arch="fpmac": the exact fixed-point accumulation is built for '
-        "the FP-table tile only",
-    ),
     ({"acc_format": "fp16"}, "acc_format applies to arch fpmac, fplut only"),
     ({"offset": "out"}, 'offset="out": allowed "cell", "output"'),
     (
@@ -284,6 +279,13 @@ def test_fixed_accumulation_widths_and_names():
     assert (1 << (cfg.total_bits - 2)) - 1 < bound <= (1 << (cfg.total_bits - 1)) - 1
     assert cfg.slug.endswith("_accfix_offout") and not cfg.fp_results and cfg.fp_words
     assert part_name(cfg, "dequant").startswith("dequant_fixedin_")
+    # the FP16 MAC's: max_k products of two 65504s in units of 2**-48, normalized by a
+    # one-term dequant converter (its own part)
+    mac = tile_config("fpmac", acc_format="fixed")
+    bound = mac.max_k * largest**2
+    assert (1 << (mac.acc_bits - 2)) - 1 < bound <= (1 << (mac.acc_bits - 1)) - 1
+    assert mac.parts == ("tile", "dequant") and tile_config("fpmac").parts == ("tile",)
+    assert part_name(mac, "dequant").startswith("dequant_fixedin_") and mac.slug.endswith("_accfix")
 
 
 def test_toml_and_json_files(tmp_path):

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from lutcore.hw.act_converter import ActConverter
 from lutcore.hw.config import BF16, FP16, FP32, tile_config
-from lutcore.hw.dequant import DequantConverter
-from lutcore.hw.presets import DEFAULT
+from lutcore.hw.dequant import FP16_ONE, DequantConverter
+from lutcore.hw.presets import DEFAULT, PRESETS
 from lutcore.sim import fpgolden as fg
 from lutcore.sim import quant
 from lutcore.sim.amaranth_driver import simulate_stream
@@ -326,6 +326,34 @@ def test_dequant_converter_rounds_fixed_point_results_once(out_format):
         assert (fg.to_bits(exact[small] + 0.0, fmt) == want[small]).all()
     if fmt is FP16:
         assert want[4] == fmt.exp_field_max << fmt.frac_bits and want[5] == 0
+
+
+def test_dequant_converter_normalizes_the_fp16_macs_exact_sums():
+    """The FP16 MAC with exact fixed-point accumulation: its one-term dequant converter
+    rounds ``acc * 2**-48`` once to FP32, over integers of the whole 93-bit range and far
+    below it, the extremes, zero and subnormal results; where ``acc`` fits a float64
+    exactly that rounding is NumPy's (an independent reference)."""
+    cfg = PRESETS["fpmac_w2_fixed"]
+    lanes, n = cfg.dequant_lanes, 120
+    rng = np.random.default_rng(13)
+    top = (1 << (cfg.acc_bits - 1)) - 1
+    acc = [
+        (int(rng.integers(-(1 << 62), 1 << 62)) << int(rng.integers(0, cfg.acc_bits - 62)))
+        >> int(rng.integers(0, cfg.acc_bits))
+        for _ in range(n)
+    ]
+    acc[:4] = [top, -top - 1, 0, 1]  # the extremes, +0, 2**-48
+    dut = DequantConverter(cfg)
+    layout = dut.i.payload.shape()
+    beats = [layout.const([{"acc": a} for a in acc[i : i + lanes]]) for i in range(0, n, lanes)]
+    outs, _ = simulate_stream(dut, beats, seed=4, p_gap=0.3, p_stall=0.4)
+    got = np.array([int(o[lane]) for o in outs for lane in range(lanes)])
+    want = fg.dequant(np.array(acc, dtype=object)[:, None], FP16_ONE, cfg.fixed_lsb, FP32)
+    assert first_mismatch(got, want) is None, first_mismatch(got, want)
+    exact = [i for i, a in enumerate(acc) if abs(a) < 1 << 53]
+    assert len(exact) > n // 4
+    ref = fg.to_bits(np.array([float(acc[i]) for i in exact]) * 2.0**-48, FP32)
+    assert (ref == want[exact]).all() and want[2] == 0
 
 
 # ---- a real layer through the RTL -------------------------------------------------------

@@ -101,6 +101,20 @@ SMALL["fplut_k8_fixed_pipe0"] = SMALL["fplut_k8_offout_pipe0"].replace(acc_forma
 SMALL["fplut_signed4_p2_fixed_pipe2"] = SMALL["fplut_signed4_p2_pipe2"].replace(
     offset="output", acc_format="fixed"
 )
+# ...and on the FP16 MAC: pipelined (its three stages), and signed 3-bit unpipelined
+SMALL["fpmac_w2_fixed"] = SMALL["fpmac_w2"].replace(acc_format="fixed")
+SMALL["fpmac_signed3_fixed_pipe0"] = tile_config(
+    "fpmac",
+    M=1,
+    N=2,
+    K=3,
+    w_bits=3,
+    planes_per_cycle=3,
+    weight_format="signed",
+    pipeline=0,
+    max_k=36,
+    acc_format="fixed",
+)
 # ...and on the integer tile (block-FP activations, the dequant converter applies it)
 SMALL["lut_offout_w3_pipe2"] = tile_config(
     M=2,
@@ -189,13 +203,22 @@ def test_fp_offset_out_at_the_fp16_extremes(name):
         assert problem is None, f"tile {i}: {problem}"
 
 
-@pytest.mark.parametrize("name", ["fplut_k8_fixed_pipe0", "fplut_signed4_p2_fixed_pipe2"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fplut_k8_fixed_pipe0",
+        "fplut_signed4_p2_fixed_pipe2",
+        "fpmac_w2_fixed",
+        "fpmac_signed3_fixed_pipe0",
+    ],
+)
 def test_fixed_accumulation_is_the_exact_matmul(name):
     """Exact fixed-point accumulation against the integer matmul, not the golden model:
-    with small integer activations every FP16 table entry is exact, so ``acc + (C - 2z) S``
-    from ``y`` must be exactly ``2 * 2**24 * A @ (W - z)`` (any rounding would show); the
-    last tile's activations are all 2047 (entries up to 8188, one bit of FP16's range
-    exceeded: rounded, the golden model still agrees)."""
+    with small integer activations every FP16 table entry (and, at scale 1, every FP16
+    weight and product) is exact, so the FP-table tile's ``acc + (C - 2z) S`` from ``y``
+    must be exactly ``2 * 2**24 * A @ (W - z)`` and the FP16 MAC's ``acc`` exactly
+    ``2**48 * 2**e * A @ (W - z)`` at scale ``2**e`` (any rounding would show); its first
+    row is +-65504, so products reach ``2**79`` (the top bit of a placed product)."""
     cfg = SMALL[name]
     rng = np.random.default_rng(12)
     rows, depth, cols = 2 * cfg.M, 4 * cfg.K, cfg.N + 2
@@ -203,22 +226,32 @@ def test_fixed_accumulation_is_the_exact_matmul(name):
     lo, hi = code_range(cfg)
     codes = rng.integers(lo, hi, (depth, cols), endpoint=True)
     zero = rng.integers(0, 1 << cfg.w_bits, cols) if cfg.has_zero_point else None
+    scale, e = None, 0
+    if cfg.scale_in_command:  # 2**e: the largest power of two keeping every weight finite
+        top = int(np.abs(golden.weight_values(cfg, codes, zero)).max())
+        e = int(np.floor(np.log2(65504 / top)))
+        scale = np.full(cols, (e + 15) << 10)
+        a[0] = rng.choice([-65504, 65504], depth)  # with it, products near 2**79
     a_words = golden.fpgolden.to_bits(a.astype(np.float64), golden.fpgolden.FP16)
-    jobs = gemm_jobs(cfg, a_words, codes, zero, k_per_tile=2 * cfg.K)
+    jobs = gemm_jobs(cfg, a_words, codes, zero, k_per_tile=2 * cfg.K, scale=scale)
     results, _ = simulate_jobs(cfg, jobs, seed=4, p_gap=0.2, p_stall=0.3)
     for i, (got, job) in enumerate(zip(results, jobs, strict=True)):
         problem = first_mismatch(got, job.expected)
         assert problem is None, f"tile {i}: {problem}"
     shape = (rows, cols)
-    acc, sums = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    acc, sums = np.zeros(shape, object), np.zeros(shape, object)
     for got, job in zip(results, jobs, strict=True):  # the K-tiles of each output add up
         r, c = slice(job.row0, job.row0 + cfg.M), slice(job.col0, job.col0 + cfg.N)
         m, n = acc[r, c].shape
         acc[r, c] += got[:m, :n]
-        sums[r, c] += np.repeat(got[:m, cfg.N :], n, 1)
-    k = cfg.offset_coefficient - 2 * (0 if zero is None else zero[None, :])
-    want = golden.reference_matmul(cfg, a, codes, zero) * (2 << 24)
-    problem = first_mismatch(acc + k * sums, want)
+        if not cfg.scale_in_command:  # the FP-table tile's row sums, column N
+            sums[r, c] += np.repeat(got[:m, cfg.N :], n, 1)
+    exact = golden.reference_matmul(cfg, a, codes, zero).astype(object)
+    if cfg.scale_in_command:  # the FP16 MAC: integers of 2**-48, weights 2**e times codes
+        problem = first_mismatch(acc, exact * (1 << (48 + e)))
+    else:
+        k = cfg.offset_coefficient - 2 * (0 if zero is None else zero[None, :])
+        problem = first_mismatch(acc + k * sums, exact * (2 << 24))
     assert problem is None, problem
 
 

@@ -120,10 +120,12 @@ def test_grid_expansion():
     assert len(set(shapes)) == len(shapes) == 15 and (2, 16, 16) in shapes
     assert len(load_spec(DEFAULT_SPEC).points) >= 20  # the shipped grids validate
     fp16 = load_spec(DEFAULT_SPEC.with_name("fp16.toml")).points
-    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 115
-    # the knobs at W1/2/4: FP32/FP16 x offset cell/output, and fixed-point with the offset out
+    assert {c.arch for c in fp16} == {"lut", "mac", "fpmac", "fplut"} and len(fp16) == 118
+    # the knobs at W1/2/4: FP32/FP16 x offset cell/output, and fixed-point with the offset
+    # out; the FP16 MAC with each accumulation too
     assert sum(c.arch == "fplut" and c.offset_out for c in fp16) == 9
-    assert sum(c.arch == "fplut" and c.fixed_acc for c in fp16) == 3
+    for arch in ("fplut", "fpmac"):
+        assert sum(c.arch == arch and c.fixed_acc for c in fp16) == 3, arch
     assert all(c.act_format == "fp16" for c in fp16)
     # the FP16 shapes: M*N*K = 512 and 2048, K 4..16, N up to 64, M up to 8, every design
     for arch in ("lut", "mac", "fpmac", "fplut"):
@@ -323,12 +325,16 @@ def test_fp16_summary_compares_fp_tiles_at_equal_accumulation():
         _row("fpmac", 2, 0.20, acc_format="fp16", **mac),
         _row("fplut", 2, 0.30, **lut),
         _row("fplut", 2, 0.80, acc_format="fp16", **lut),
+        _row("fpmac", 2, 0.05, acc_format="fixed", **mac),
+        _row("fplut", 2, 0.35, acc_format="fixed", offset="output", **lut),
     ]
     text = summarize(rows, "acc")
-    fp32, fp16 = text.split("## FP16 activations, FP16 accumulation")
+    fp32, rest = text.split("## FP16 activations, FP16 accumulation")
+    fp16, fixed = rest.split("## FP16 activations, exact fixed-point accumulation")
     assert "**3.00x**" in fp32 and "0.8000" not in fp32  # 0.30 / 0.10, FP32 against FP32
-    assert "**4.00x**" in fp16  # 0.80 / 0.20, FP16 against FP16
-    assert "FP16 accumulation" not in summarize(rows[::2], "fp32 only")
+    assert "**4.00x**" in fp16 and "0.3500" not in fp16  # 0.80 / 0.20, FP16 against FP16
+    assert "**7.00x**" in fixed and "offset out" in fixed  # 0.35 / 0.05, exact against exact
+    assert "FP16 accumulation" not in summarize(rows[:4:2], "fp32 only")
 
 
 def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):

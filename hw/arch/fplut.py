@@ -64,6 +64,11 @@ class FpLutConfig(TileConfig, Tables, Dequant, FpAccumulation):
             )
 
     @property
+    def fixed_lsb(self) -> int:
+        """Exponent of the fixed-point accumulators' LSB (``acc_format = "fixed"``)."""
+        return FIXED_LSB
+
+    @property
     def acc_bits(self) -> int:
         """With ``acc_format = "fixed"``: the signed width of ``sum_b c_b 2**b sum_c T_bc``
         over ``max_k`` activations in units of :data:`FIXED_LSB` (every entry at most

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ConfigError, FpAccumulation, TileConfig
+from ..config import (
+    FIXED_LSB,
+    FP32,
+    LARGEST_FIXED,
+    ConfigError,
+    FpAccumulation,
+    FpFormat,
+    TileConfig,
+    bits_for_range,
+)
 from ..fpmac_tile import FpMacTile
 from .record import Arch
 
@@ -43,15 +52,48 @@ class FpMacConfig(TileConfig, FpAccumulation):
                 'weight_format="bcq" with arch="fpmac": allowed "unsigned", "signed" '
                 "(the FP16 baseline dequantizes uniform weights)"
             )
-        if self.fixed_acc:
-            raise ConfigError(
-                'acc_format="fixed" with arch="fpmac": the exact fixed-point accumulation is '
-                'built for the FP-table tile only; allowed "fp32", "fp16"'
-            )
 
     @property
     def parts(self) -> tuple[str, ...]:
-        return ("tile",)
+        # exact fixed-point results are normalized and rounded by a one-term dequant converter
+        return ("tile", "dequant") if self.fixed_acc else ("tile",)
+
+    @property
+    def fixed_lsb(self) -> int:
+        """Exponent of the fixed-point accumulators' LSB (``acc_format = "fixed"``): the
+        product of two smallest FP16 subnormals, so that every product is an integer."""
+        return 2 * FIXED_LSB
+
+    @property
+    def acc_bits(self) -> int:
+        """With ``acc_format = "fixed"``: the signed width of ``max_k`` products of FP16 words
+        (at most ``65504**2`` each) in units of ``2**fixed_lsb``; otherwise unused (FP words)."""
+        if not self.fixed_acc:
+            return super().acc_bits
+        bound = self.max_k * LARGEST_FIXED**2
+        return bits_for_range(-bound, bound)
+
+    # the dequant converter of exact fixed-point results: it only normalizes and rounds
+    # (the scales are applied to the weights before the products) into FP32
+
+    @property
+    def out_fmt(self) -> FpFormat:
+        return FP32
+
+    @property
+    def dequant_terms(self) -> int:
+        return 1
+
+    @property
+    def dequant_lanes(self) -> int:
+        """Outputs per cycle so the converter keeps up with output tiles of 128 activations
+        (or ``max_k``; shorter tiles stall ``y`` while it drains)."""
+        cycles = max(1, min(128, self.max_k) // self.K) * self.beats_per_slice
+        return max(1, -(-self.M * self.N // cycles))
+
+    @property
+    def fp_slug(self) -> str:
+        return f"fp16mac_w{self.w_bits}{self.weight_format[0]}_fp32"
 
     @property
     def latency_cycles(self) -> int:

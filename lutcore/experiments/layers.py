@@ -29,7 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from lutcore.base.files import write_atomic
-from lutcore.hw.config import FORMATS, FP16, TileConfig, tile_config
+from lutcore.hw.config import FORMATS, FP16, FP32, TileConfig, tile_config
+from lutcore.hw.dequant import FP16_ONE
 from lutcore.hw.presets import PRESETS
 from lutcore.sim import fpgolden, golden, model, quant
 
@@ -69,6 +70,7 @@ ACT_PATHS = [
     # the FP16 baseline (K=4 fused dot products, FP32 or FP16 accumulation; uniform weights)
     ActPath("fp16-fpmac", "fp16", 16, "fpmac", "rne"),
     ActPath("fp16-fpmac-acc16", "fp16", 16, "fpmac", "rne", "fp16"),
+    ActPath("fp16-fpmac-fixed", "fp16", 16, "fpmac", "rne", "fixed"),
 ]
 
 #: weight formats: (kind, bits, group)
@@ -100,17 +102,18 @@ FIELDS = [
 
 def fpmac_linear(x_words, qw: quant.QuantWeights, acc_format: str = "fp32"):
     """The FP16 baseline's golden result for a whole layer: one output tile per group (its
-    scales in the command) and per 64 columns (a tile's result beat is one wire), the
-    groups' results (``acc_format`` words) summed in K order."""
+    scales in the command) and per up to 64 columns (a tile's result beat is one wire), the
+    groups' results (``acc_format`` words; exact fixed-point sums rounded once to FP32)
+    summed in K order."""
     t_rows, k_total = x_words.shape
     n = qw.codes.shape[1]
     units = np.empty((t_rows, n, k_total // qw.group), np.int64)
-    for c0 in range(0, n, 64):
-        cols = slice(c0, min(n, c0 + 64))
-        cfg = tile_config(
+
+    def tile(columns: int) -> TileConfig:
+        return tile_config(
             arch="fpmac",
             M=t_rows,
-            N=cols.stop - c0,
+            N=columns,
             K=4,
             w_bits=qw.w_bits,
             planes_per_cycle=qw.w_bits,
@@ -119,12 +122,20 @@ def fpmac_linear(x_words, qw: quant.QuantWeights, acc_format: str = "fp32"):
             max_k=qw.group,
             acc_format=acc_format,
         )
+
+    step = max(1, min(64, (1 << 16) // (t_rows * tile(1).result_bits)))
+    for c0 in range(0, n, step):
+        cols = slice(c0, min(n, c0 + step))
+        cfg = tile(cols.stop - c0)
         for j, k0 in enumerate(range(0, k_total, qw.group)):
             rows = slice(k0, k0 + qw.group)
-            units[:, cols, j] = golden.tile_result(
+            result = golden.tile_result(
                 cfg, x_words[:, rows], qw.codes[rows, cols], qw.zero[j, cols], qw.scale[j, cols]
             )
-    return fpgolden.sum_units(units, FORMATS[acc_format])
+            if cfg.fixed_acc:  # exact sums: normalized and rounded once to FP32
+                result = fpgolden.dequant(result[..., None], FP16_ONE, cfg.fixed_lsb, cfg.out_fmt)
+            units[:, cols, j] = result
+    return fpgolden.sum_units(units, FP32 if acc_format == "fixed" else FORMATS[acc_format])
 
 
 def path_config(kind: str, bits: int, group: int, act: ActPath) -> TileConfig:
