@@ -585,11 +585,12 @@ class FpAccumulation:
     acc_format : ``"fp32"`` (FP32 accumulators; each beat's value rounded once to FP32),
         ``"fp16"`` (as LUT Tensor Core's public array RTL: each beat's value rounded to FP16,
         FP16 additions, FP16 results on ``y``) or ``"fixed"`` (Kulisch-style: the FP-table
-        tile's FP16 entries as signed integers in units of ``2**-24``, the smallest FP16
-        subnormal, summed and accumulated exactly in ``acc_bits`` integers; the dequant
-        converter normalizes and rounds once per output; FP-table tile with
-        ``offset = "output"`` only). An FP16 value or sum beyond the largest finite FP16
-        number saturates to +-65504 (as the FP16 tables do), so every result is finite.
+        tile's FP16 entries as signed integers of ``2**-24``, the smallest FP16 subnormal,
+        the FP16 MAC's products as integers of ``2**-48``, summed and accumulated exactly in
+        ``acc_bits`` integers; a dequant converter normalizes and rounds once per output;
+        the FP-table tile with ``offset = "output"`` only). An FP16 value or sum beyond the
+        largest finite FP16 number saturates to +-65504 (as the FP16 tables do), so every
+        FP result is finite.
     """
 
     acc_format: str = "fp32"

@@ -64,7 +64,7 @@ def port_docs(cfg: TileConfig) -> dict[str, str]:
     if cfg.fp_results:
         result = f"{cfg.acc_fmt.name.upper()} words of"
     elif cfg.fp_words:  # exact fixed-point accumulation
-        result = "signed acc_bits integers (units of 2^-24) of"
+        result = f"signed acc_bits integers (units of 2^{cfg.fixed_lsb}) of"
     else:
         result = "signed acc_bits ="
     cmd = "one command per output tile: n_slices (runtime K / K)"

@@ -296,8 +296,8 @@ def offset_dequant(cfg, acc, total, zero, scale) -> np.ndarray:
     k = np.broadcast_to(cfg.offset_coefficient - 2 * zero, acc.shape)
     scale = np.broadcast_to(np.asarray(scale, np.int64), acc.shape)
     if cfg.fixed_acc:  # integers in units of 2**FIXED_LSB: the integer tile's offset term
-        ints = (acc + k * total)[..., None]  # |acc|, |S| < 2**53 for any k below 2**20
-        return dequant(ints, scale[..., None], FIXED_LSB - 1, cfg.out_fmt)
+        ints = (acc + k * total)[..., None]  # below 2**63 for any runtime k below 2**20
+        return dequant(ints, scale[..., None], cfg.fixed_lsb - 1, cfg.out_fmt)
     fields = [decode(v, f) for v, f in ((acc, cfg.acc_fmt), (total, cfg.acc_fmt), (scale, FP16))]
     out = np.empty(acc.shape, np.int64)
     for idx in np.ndindex(acc.shape):

@@ -101,20 +101,9 @@ SMALL["fplut_k8_fixed_pipe0"] = SMALL["fplut_k8_offout_pipe0"].replace(acc_forma
 SMALL["fplut_signed4_p2_fixed_pipe2"] = SMALL["fplut_signed4_p2_pipe2"].replace(
     offset="output", acc_format="fixed"
 )
-# ...and on the FP16 MAC: pipelined (its three stages), and signed 3-bit unpipelined
+# ...and on the FP16 MAC: pipelined (its three stages), and signed 4-bit unpipelined
 SMALL["fpmac_w2_fixed"] = SMALL["fpmac_w2"].replace(acc_format="fixed")
-SMALL["fpmac_signed3_fixed_pipe0"] = tile_config(
-    "fpmac",
-    M=1,
-    N=2,
-    K=3,
-    w_bits=3,
-    planes_per_cycle=3,
-    weight_format="signed",
-    pipeline=0,
-    max_k=36,
-    acc_format="fixed",
-)
+SMALL["fpmac_signed4_fixed_pipe0"] = SMALL["fpmac_signed4_pipe0"].replace(acc_format="fixed")
 # ...and on the integer tile (block-FP activations, the dequant converter applies it)
 SMALL["lut_offout_w3_pipe2"] = tile_config(
     M=2,
@@ -209,7 +198,7 @@ def test_fp_offset_out_at_the_fp16_extremes(name):
         "fplut_k8_fixed_pipe0",
         "fplut_signed4_p2_fixed_pipe2",
         "fpmac_w2_fixed",
-        "fpmac_signed3_fixed_pipe0",
+        "fpmac_signed4_fixed_pipe0",
     ],
 )
 def test_fixed_accumulation_is_the_exact_matmul(name):

@@ -103,6 +103,9 @@ class FpMacConfig(TileConfig, FpAccumulation):
 
     def derived_summary(self) -> str:
         acc, beats = self.acc_format.upper(), self.beats_per_slice
+        if self.fixed_acc:
+            acc = f"exact fixed-point ({self.acc_bits}-bit integers of 2**{self.fixed_lsb})"
+            return f"FP16 activations, {acc} accumulation, beats/slice = {beats}"
         return f"FP16 activations, {acc} accumulation and results, beats/slice = {beats}"
 
 
