@@ -380,11 +380,7 @@ def fixed_units(words: np.ndarray) -> np.ndarray:
     after the converters' rule (:func:`finite_fp16`: an infinity counts as +-65504, a NaN as
     0)."""
     sign, sig, exp, _ = decode(finite_fp16(words), FP16)
-    ints = [
-        (-int(m) if s else int(m)) << int(e - FIXED_LSB)
-        for s, m, e in zip(sign.ravel(), sig.ravel(), exp.ravel(), strict=True)
-    ]
-    return np.array(ints, dtype=object).reshape(sign.shape)
+    return _fixed_ints(sign, sig, exp, object)
 
 
 def fixed_dot(a_words: np.ndarray, w_words: np.ndarray) -> np.ndarray:
@@ -537,7 +533,13 @@ def fplut_matmul(cfg, a_words: np.ndarray, codes: np.ndarray, zero) -> np.ndarra
 def fixed_sum(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray) -> np.ndarray:
     """The exact sum over the last axis of ``(-1)**sign * sig * 2**exp`` as integers in units
     of ``2**FIXED_LSB`` (the fixed-point accumulators, ``acc_format = "fixed"``)."""
-    if (exp < FIXED_LSB).any():
+    return _fixed_ints(sign, sig, exp, np.int64).sum(axis=-1)
+
+
+def _fixed_ints(sign: np.ndarray, sig: np.ndarray, exp: np.ndarray, dtype) -> np.ndarray:
+    """``(-1)**sign * sig * 2**exp`` as integers of ``2**FIXED_LSB`` (``dtype`` int64, or
+    object for Python integers)."""
+    if (np.asarray(exp) < FIXED_LSB).any():
         raise ValueError(f"a term below the fixed-point LSB 2**{FIXED_LSB}")
-    value = np.where(sign == 1, -sig, sig).astype(np.int64) << (exp - FIXED_LSB)
-    return value.sum(axis=-1)
+    value = np.where(sign == 1, -sig, sig).astype(dtype)
+    return value << (np.asarray(exp) - FIXED_LSB).astype(dtype)
