@@ -634,10 +634,23 @@ class SramBanks:
         return self.chunks
 
     @property
-    def sram_rows(self) -> int:
-        """Words per SRAM bank: the ``entries`` of one chunk for each of the ``max_slices``
-        K-slices (slice ``s``, entry ``e`` at row ``s * entries + e``)."""
+    def table_rows(self) -> int:
+        """Rows of a bank holding tables: the ``entries`` of one chunk for each of the
+        ``max_slices`` K-slices (slice ``s``, entry ``e`` at row ``s * entries + e``)."""
         return self.max_slices * self.entries
+
+    @property
+    def region_rows(self) -> int:
+        """Rows of a bank above the tables holding the in-memory conversions' bit planes
+        (:mod:`lutcore.hw.pim_bank_convert`)."""
+        from .pim_programs import region_rows  # the programs need this module's formats
+
+        return region_rows(self)
+
+    @property
+    def sram_rows(self) -> int:
+        """Words per SRAM bank: the tables, then the conversion region."""
+        return self.table_rows + self.region_rows
 
     @property
     def sram_word_bits(self) -> int:
@@ -667,8 +680,8 @@ class TileConfig(TileShape, Weights):
     fp_tables: ClassVar[bool] = False
     #: the command carries per-column FP16 scales (the FP16 baseline)
     scale_in_command: ClassVar[bool] = False
-    #: the command has a ``load`` bit (the PIM tile)
-    load_command: ClassVar[bool] = False
+    #: the command has an opcode (the PIM tile: load, compute, convert, memory read and write)
+    opcode_command: ClassVar[bool] = False
     #: the tile takes ``weight_format = "ternary"`` (the integer LUT and MAC tiles)
     takes_ternary: ClassVar[bool] = False
 

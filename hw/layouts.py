@@ -8,11 +8,13 @@ element ``[m][k]`` at bit offset ``(m*K + k) * width(x)``.
 from __future__ import annotations
 
 from amaranth.hdl import signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import enum, stream, wiring
 from amaranth.lib.data import ArrayLayout, StructLayout
 from amaranth.lib.wiring import In, Out
 
 from .config import LARGEST_FIXED, SramBanks, TileConfig
+from .pim_isa import EXP_BITS
+from .pim_programs import Conversion
 
 __all__ = [
     "act_layout",
@@ -30,7 +32,8 @@ __all__ = [
     "fp_act_layout",
     "bfp_layout",
     "dequant_item_layout",
-    "mem_request_layout",
+    "PimOp",
+    "response_layout",
     "step_layout",
     "sram_signature",
 ]
@@ -54,21 +57,53 @@ def weight_layout(cfg: TileConfig) -> ArrayLayout:
     return ArrayLayout(ArrayLayout(unsigned(width), cfg.planes_per_cycle), cfg.N)
 
 
+class PimOp(enum.Enum, shape=unsigned(3)):
+    """The PIM tile's command opcodes (SAIL's single instruction; codes 5..7 are taken and
+    do nothing)."""
+
+    #: one output tile of ``N`` columns over the resident tables (``n_slices`` unused)
+    COMPUTE = 0
+    #: write the tables of ``n_slices`` activation beats into the banks
+    LOAD = 1
+    #: run conversion ``program`` on the banks' conversion region; one response (``exp``)
+    CONVERT = 2
+    #: memory mode: write ``wdata`` at (``bank``, ``row``)
+    WRITE = 3
+    #: memory mode: read (``bank``, ``row``); one response (``word``)
+    READ = 4
+
+
 def cmd_layout(cfg: TileConfig) -> StructLayout:
-    """One output tile's command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1, a
-    value above ``max_slices`` as ``max_slices``) and,
-    for unsigned weights, the per-column zero point ``zero[n]`` (unsigned ``w_bits``); for the
-    FP16 baseline the per-column FP16 scale ``scale[n]``; for the PIM tile ``load`` (1: write
-    the tables of ``n_slices`` activation beats into the SRAM; 0: compute one output tile
-    of ``N`` columns over all the resident tables, ``n_slices`` unused)."""
+    """One command: ``n_slices`` (runtime K / K, 1..max_slices; 0 acts as 1, a value above
+    ``max_slices`` as ``max_slices``) and, for unsigned weights, the per-column zero point
+    ``zero[n]`` (unsigned ``w_bits``); for the FP16 baseline the per-column FP16 scale
+    ``scale[n]``. The PIM tile's command also carries its opcode ``op``
+    (:class:`PimOp`), the memory-mode ``bank``, ``row`` (rows at or above ``sram_rows`` and
+    banks at or above ``banks`` do not exist: a write there is dropped, a read returns 0)
+    and ``wdata`` (one word), and the conversion ``program``
+    (:class:`~lutcore.hw.pim_programs.Conversion`)."""
     members = {"n_slices": unsigned(cfg.slice_count_bits)}
-    if cfg.load_command:  # 1: write the tables of n_slices activation beats; 0: compute
-        members["load"] = unsigned(1)
+    if cfg.opcode_command:
+        members = {"op": PimOp, **members}
     if cfg.zero_in_tile:
         members["zero"] = ArrayLayout(unsigned(cfg.w_bits), cfg.N)
     if cfg.scale_in_command:
         members["scale"] = ArrayLayout(unsigned(16), cfg.N)
+    if cfg.opcode_command:
+        members |= {
+            "bank": unsigned(max(1, (cfg.banks - 1).bit_length())),
+            "row": unsigned(_sram_address_bits(cfg)),
+            "wdata": unsigned(cfg.sram_word_bits),
+            "program": Conversion,
+        }
     return StructLayout(members)
+
+
+def response_layout(cfg: TileConfig) -> StructLayout:
+    """The PIM tile's response to a ``READ`` (``word``: the SRAM word, ``exp`` 0) or a
+    ``CONVERT`` (``exp``: the recorded register, the block exponent field of an FP16 ->
+    block-FP conversion; ``word`` 0)."""
+    return StructLayout({"word": unsigned(cfg.sram_word_bits), "exp": unsigned(EXP_BITS)})
 
 
 def result_layout(cfg: TileConfig, *, row_sums: bool = True):
@@ -179,10 +214,8 @@ class TileSignature(wiring.Signature):
         One command per output tile.
     y : ``Out(stream.Signature(result_layout(cfg)))``
         One result per output tile.
-    mem : ``In(stream.Signature(mem_request_layout(cfg)))``
-        Tiles with SRAM banks only: memory-mode requests to the banks.
-    mem_rsp : ``Out(stream.Signature(sram_word_bits))``
-        Tiles with SRAM banks only: one response per memory-mode read.
+    rsp : ``Out(stream.Signature(response_layout(cfg)))``
+        Tiles with SRAM banks only: one response per ``READ`` or ``CONVERT`` command.
     sram : ``Out(sram_signature(cfg))``
         With ``external_sram`` only: the banks' ports (the ASIC flow's SRAM macros).
     """
@@ -197,8 +230,7 @@ class TileSignature(wiring.Signature):
             "y": Out(stream.Signature(result_layout(cfg))),
         }
         if isinstance(cfg, SramBanks):
-            members["mem"] = In(stream.Signature(mem_request_layout(cfg)))
-            members["mem_rsp"] = Out(stream.Signature(cfg.sram_word_bits))
+            members["rsp"] = Out(stream.Signature(response_layout(cfg)))
             if external_sram:
                 members["sram"] = Out(sram_signature(cfg))
         super().__init__(members)
@@ -367,20 +399,6 @@ def _sram_address_bits(cfg: TileConfig) -> int:
     return max(1, (cfg.sram_rows - 1).bit_length())
 
 
-def mem_request_layout(cfg: TileConfig) -> StructLayout:
-    """One memory-mode request to the PIM tile's SRAM: ``bank``, ``row`` (rows at or above
-    ``sram_rows`` and banks at or above ``banks`` do not exist: a write there is dropped, a
-    read returns 0), ``write`` (1 write ``wdata``, 0 read) and ``wdata`` (one word)."""
-    return StructLayout(
-        {
-            "bank": unsigned(max(1, (cfg.banks - 1).bit_length())),
-            "row": unsigned(_sram_address_bits(cfg)),
-            "write": unsigned(1),
-            "wdata": unsigned(cfg.sram_word_bits),
-        }
-    )
-
-
 def step_layout(cfg: TileConfig) -> StructLayout:
     """One PIM lookup step (one weight plane of one K-slice for the ``N`` columns):
     ``planes[n]`` (``K`` bits of column ``n``'s plane), ``base`` (the slice's first SRAM
@@ -400,9 +418,10 @@ def step_layout(cfg: TileConfig) -> StructLayout:
 
 def sram_signature(cfg: TileConfig) -> wiring.Signature:
     """The PIM tile's SRAM banks as seen from its logic: per bank ``read_ports`` synchronous
-    read ports (``rd_addr``, ``rd_en`` out; ``rd_data`` in, valid the cycle after) and one
-    write port (``wr_addr``, ``wr_en``, ``wr_data``). Each bank is one ``sram_rows`` x
-    ``sram_word_bits`` macro."""
+    read ports (``rd_addr``, ``rd_en`` out; ``rd_data`` in, valid the cycle after, the
+    word before a write in the same cycle) and one write port (``wr_addr``, ``wr_data``,
+    ``wr_en`` one enable per bit: the conversions' masked writes). Each bank is one
+    ``sram_rows`` x ``sram_word_bits`` bit-write macro."""
     addr = unsigned(_sram_address_bits(cfg))
     word = unsigned(cfg.sram_word_bits)
     ports, banks = cfg.read_ports, cfg.banks
@@ -412,7 +431,7 @@ def sram_signature(cfg: TileConfig) -> wiring.Signature:
             "rd_en": Out(ArrayLayout(unsigned(ports), banks)),
             "rd_data": In(ArrayLayout(ArrayLayout(word, ports), banks)),
             "wr_addr": Out(ArrayLayout(addr, banks)),
-            "wr_en": Out(unsigned(banks)),
+            "wr_en": Out(ArrayLayout(word, banks)),
             "wr_data": Out(ArrayLayout(word, banks)),
         }
     )

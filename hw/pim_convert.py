@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from .pim_isa import EXP_BITS, BSource, CarryMode, OpKind, Program, TagMode, op_layout
 from .util import select
 
-__all__ = ["PimConvert", "RowPort"]
+__all__ = ["Latches", "PimConvert", "RowPort", "execute"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,60 @@ class RowPort:
     addr: Value
     data: Value
     en: Value
+
+
+@dataclass(frozen=True)
+class Latches:
+    """The engine's state besides the rows: per column the carry ``C`` and tag ``T``
+    latches, and the recorded register ``E`` (:data:`~lutcore.hw.pim_isa.EXP_BITS`)."""
+
+    carry: Signal
+    tag: Signal
+    recorded: Signal
+
+
+def execute(m: Module, q: Value, row_a: Value, row_b: Value, latches: Latches, valid) -> Signal:
+    """One micro-op ``q`` (:func:`~lutcore.hw.pim_isa.op_layout`) on every column: operand A
+    the row ``row_a`` (inverted with ``ainv``), operand B the row ``row_b``, the constant or
+    a recorded bit (``bsrc``); returns the row it computes and, when ``valid``, updates
+    ``latches`` (shared by the engines on their own subarray and on the tile's banks)."""
+    cols = len(latches.carry)
+    ones = Const((1 << cols) - 1, cols)
+    carry, tag, recorded = latches.carry, latches.tag, latches.recorded
+    a = Mux(q.ainv, ~row_a, row_a)
+    k_word = Mux(q.k, ones, 0)
+    e_bit = Mux(select([recorded[i] for i in range(EXP_BITS)], q.b[:3]), ones, 0)
+    b = Mux(q.bsrc == BSource.ROW, row_b, Mux(q.bsrc == BSource.CONST, k_word, e_bit))
+    cin = Mux(q.cmode == CarryMode.CONST, k_word, carry)
+    tt = q.tt
+    logic = (
+        (Mux(tt[0], ones, 0) & ~a & ~b)
+        | (Mux(tt[1], ones, 0) & ~a & b)
+        | (Mux(tt[2], ones, 0) & a & ~b)
+        | (Mux(tt[3], ones, 0) & a & b)
+    )
+    x = a ^ b
+    out = Signal(cols)
+    m.d.comb += out.eq(Mux(q.kind == OpKind.BOOL, logic, x ^ cin))
+    narrowed = tag & a
+    with m.If(valid):
+        with m.Switch(q.kind):
+            with m.Case(OpKind.ADD):
+                m.d.sync += carry.eq((a & b) | (a & cin) | (b & cin))
+            with m.Case(OpKind.XADD):
+                m.d.sync += carry.eq(x & cin)
+            with m.Case(OpKind.NARROW):
+                found = narrowed.any()
+                m.d.sync += recorded.eq((recorded << 1) | found)
+                with m.If(found):
+                    m.d.sync += tag.eq(narrowed)
+        with m.If(q.cmode == CarryMode.FROM_A):
+            m.d.sync += carry.eq(a)
+        with m.If(q.tmode == TagMode.SET):
+            m.d.sync += tag.eq(out)
+        with m.Elif(q.tmode == TagMode.AND):
+            m.d.sync += tag.eq(tag & out)
+    return out
 
 
 class PimConvert(wiring.Component):
@@ -123,41 +177,10 @@ class PimConvert(wiring.Component):
         m.d.sync += [q.eq(op), valid.eq(issue)]
         with m.If(running & ~issue & ~valid):
             m.d.sync += running.eq(0)
-        carry, tag = Signal(cols), Signal(cols)
+        latches = Latches(Signal(cols, name="carry"), Signal(cols, name="tag"), recorded)
         m.d.comb += self.exp.eq(recorded)
-        a = Mux(q.ainv, ~rd_a.data, rd_a.data)
-        k_word = Mux(q.k, ones, 0)
-        e_bit = Mux(select([recorded[i] for i in range(EXP_BITS)], q.b[:3]), ones, 0)
-        b = Mux(q.bsrc == BSource.ROW, rd_b.data, Mux(q.bsrc == BSource.CONST, k_word, e_bit))
-        cin = Mux(q.cmode == CarryMode.CONST, k_word, carry)
-        tt = q.tt
-        logic = (
-            (Mux(tt[0], ones, 0) & ~a & ~b)
-            | (Mux(tt[1], ones, 0) & ~a & b)
-            | (Mux(tt[2], ones, 0) & a & ~b)
-            | (Mux(tt[3], ones, 0) & a & b)
-        )
-        x = a ^ b
-        out = Signal(cols)
-        m.d.comb += out.eq(Mux(q.kind == OpKind.BOOL, logic, x ^ cin))
-        narrowed = tag & a
-        with m.If(valid):
-            with m.Switch(q.kind):
-                with m.Case(OpKind.ADD):
-                    m.d.sync += carry.eq((a & b) | (a & cin) | (b & cin))
-                with m.Case(OpKind.XADD):
-                    m.d.sync += carry.eq(x & cin)
-                with m.Case(OpKind.NARROW):
-                    found = narrowed.any()
-                    m.d.sync += recorded.eq((recorded << 1) | found)
-                    with m.If(found):
-                        m.d.sync += tag.eq(narrowed)
-            with m.If(q.cmode == CarryMode.FROM_A):
-                m.d.sync += carry.eq(a)
-            with m.If(q.tmode == TagMode.SET):
-                m.d.sync += tag.eq(out)
-            with m.Elif(q.tmode == TagMode.AND):
-                m.d.sync += tag.eq(tag & out)
+        out = execute(m, q, rd_a.data, rd_b.data, latches, valid)
+        tag = latches.tag
         m.d.comb += [
             wr.addr.eq(Mux(valid, q.dst, self.host_addr)),
             wr.data.eq(Mux(valid, out, self.host_wdata)),

@@ -4,7 +4,10 @@ FP16 -> block floating point, and integer -> FP16, each bit-exact against
 
 from __future__ import annotations
 
-from .config import FP16
+from amaranth.hdl import unsigned
+from amaranth.lib import enum
+
+from .config import FP16, TileConfig
 from .pim_isa import (
     AND,
     ANDN,
@@ -19,7 +22,45 @@ from .pim_isa import (
     TagMode,
 )
 
-__all__ = ["conversion_cycles", "fp16_to_bfp_program", "int_to_fp16_program"]
+__all__ = [
+    "Conversion",
+    "conversion_cycles",
+    "convert_programs",
+    "fp16_to_bfp_program",
+    "int_to_fp16_program",
+    "int_width",
+    "region_rows",
+]
+
+
+class Conversion(enum.Enum, shape=unsigned(2)):
+    """The PIM tile's in-memory conversions (a ``convert`` command's ``program``; codes 2
+    and 3 run nothing)."""
+
+    #: FP16 words (rows 0..15: fraction, field, sign) -> block-FP mantissas of ``a_bits``
+    #: bits (the tile's activations) sharing one exponent field (the response)
+    FP16_TO_BFP = 0
+    #: signed integers of the tile's ``acc_bits`` (clamped to 12..32) -> FP16 words
+    INT_TO_FP16 = 1
+
+
+def int_width(cfg: TileConfig) -> int:
+    """Width of the integers the integer -> FP16 conversion takes: the tile's ``acc_bits``,
+    clamped to 12..32."""
+    return min(32, max(12, cfg.acc_bits))
+
+
+def convert_programs(cfg: TileConfig) -> dict[Conversion, Program]:
+    """The micro-programs of ``cfg``'s in-memory conversions."""
+    return {
+        Conversion.FP16_TO_BFP: fp16_to_bfp_program(cfg.a_bits),
+        Conversion.INT_TO_FP16: int_to_fp16_program(int_width(cfg)),
+    }
+
+
+def region_rows(cfg: TileConfig) -> int:
+    """Rows the conversions need above the tables (the largest program's)."""
+    return max(len(p.rows) for p in convert_programs(cfg).values())
 
 
 def fp16_to_bfp_program(a_bits: int) -> Program:

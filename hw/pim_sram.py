@@ -34,7 +34,7 @@ class TableSram(wiring.Component):
         for b in range(cfg.banks):
             mem = Memory(shape=cfg.sram_word_bits, depth=cfg.sram_rows, init=[])
             m.submodules[f"bank{b}"] = mem
-            wr = mem.write_port()
+            wr = mem.write_port(granularity=1)  # bit-write: the conversions mask writes
             m.d.comb += [
                 wr.addr.eq(bus.wr_addr[b]),
                 wr.data.eq(bus.wr_data[b]),

@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .accumulate import AccumulatePorts, accumulate
 from .config import TileConfig
 from .layouts import TileSignature, result_layout
+from .pim_bank_convert import BankConvert
 from .pim_control import PimControl
 from .pim_lookup import PimLookup, lookup_beat_layout
 from .pim_sram import TableSram
@@ -57,24 +58,24 @@ class PimTile(wiring.Component):
     """The PIM tile: ``Y[m, n] = sum_k A[m, k] * W[k, n]`` for a batch of ``M`` activation
     vectors whose tables live in SRAM.
 
-    Protocol (all :mod:`amaranth.lib.stream`): a ``cmd`` with ``load = 1`` takes
-    ``n_slices`` activation beats on ``a`` (one K-slice of the ``M`` rows each) and writes
-    their tables into the banks (``entries`` cycles a slice; slice ``s`` at rows
-    ``s*entries ..``); each ``cmd`` with ``load = 0`` then computes one output tile of ``N``
-    columns over the loaded slices: ``n_slices * w_bits`` weight beats on ``w`` (as the LUT
-    tile's, one plane per beat) and one result on ``y``.
-    The tables stay until the next load, so every column group of a layer reuses them.
-
-    Memory mode: ``mem`` (bank, row, write, wdata) and ``mem_rsp`` (read data) reach the
-    same banks while the tile is idle; during a run requests stall (see
-    :class:`~lutcore.hw.pim_control.PimControl`).
+    Protocol (all :mod:`amaranth.lib.stream`): one command stream ``cmd`` with an opcode
+    (:class:`~lutcore.hw.layouts.PimOp`), run in order: ``LOAD`` takes ``n_slices``
+    activation beats on ``a`` (one K-slice of the ``M`` rows each) and writes their tables
+    into the banks (``entries`` cycles a slice; slice ``s`` at rows ``s*entries ..``);
+    ``COMPUTE`` computes one output tile of ``N`` columns over the loaded slices:
+    ``n_slices * w_bits`` weight beats on ``w`` (as the LUT tile's, one plane per beat) and
+    one result on ``y``. The tables stay until the next load, so every column group of a
+    layer reuses them. ``CONVERT`` runs an in-memory conversion on the banks' region above
+    the tables (:class:`~lutcore.hw.pim_bank_convert.BankConvert`) and answers on ``rsp``;
+    ``WRITE`` and ``READ`` reach the same banks as plain memory (``READ`` answers on
+    ``rsp``). See :class:`~lutcore.hw.pim_control.PimControl`.
 
     ``external_sram``: the banks are left out and their ports become the ``sram`` member
     (the ASIC flow's view: SRAM macros beside the synthesized logic).
     """
 
     #: synthesized blocks (``<top>__<block>``); ``table_sram`` is the SRAM macro estimate
-    BLOCKS = ("precompute", "control", "lookup", "pim_array")
+    BLOCKS = ("precompute", "control", "lookup", "pim_array", "convert")
 
     def __init__(self, cfg: TileConfig, *, external_sram: bool = False):
         self.cfg = cfg
@@ -88,6 +89,7 @@ class PimTile(wiring.Component):
         m.submodules.control = control = PimControl(cfg)
         m.submodules.lookup = lookup = PimLookup(cfg)
         m.submodules.pim_array = array = PimArray(cfg)
+        m.submodules.convert = engine = BankConvert(cfg)
         if self.external_sram:
             bus = self.sram
         else:
@@ -99,8 +101,7 @@ class PimTile(wiring.Component):
         connect(m, wiring.flipped(self.cmd), control.cmd)
         connect(m, wiring.flipped(self.w), control.w)
         connect(m, control.step, lookup.step)
-        connect(m, wiring.flipped(self.mem), control.mem)
-        connect(m, control.mem_rsp, wiring.flipped(self.mem_rsp))
+        connect(m, control.rsp, wiring.flipped(self.rsp))
         connect(m, array.o, wiring.flipped(self.y))
         m.d.comb += [
             array.beat.valid.eq(lookup.o.valid),
@@ -108,30 +109,30 @@ class PimTile(wiring.Component):
             array.zero.eq(control.zero),
             array.totals.eq(control.totals),
             control.result_done.eq(self.y.valid & self.y.ready),
+            engine.start.eq(control.convert_start),
+            engine.program.eq(control.convert_program),
+            control.convert_busy.eq(engine.busy),
+            control.convert_exp.eq(engine.exp),
         ]
-        # SRAM ports: writes from the control; read port 0 of each bank is the lookup unit's
-        # while computing and memory mode's otherwise
+        # SRAM ports: the engine's while converting; otherwise writes from the control, and
+        # read port 0 of each bank the lookup unit's while computing and memory mode's else
+        converting = control.converting
         m.d.comb += [
-            bus.wr_addr.eq(control.wr_addr),
-            bus.wr_en.eq(control.wr_en),
-            bus.wr_data.eq(control.wr_data),
+            bus.wr_addr.eq(Mux(converting, engine.wr_addr.as_value(), control.wr_addr)),
+            bus.wr_en.eq(Mux(converting, engine.wr_en.as_value(), control.wr_en)),
+            bus.wr_data.eq(Mux(converting, engine.wr_data.as_value(), control.wr_data)),
             lookup.rd_data.eq(bus.rd_data),
+            engine.rd_data.eq(bus.rd_data),
         ]
         for b in range(cfg.banks):
             m.d.comb += control.rd_data0[b].eq(bus.rd_data[b][0])
             for r in range(cfg.read_ports):
-                if r:
-                    m.d.comb += [
-                        bus.rd_addr[b][r].eq(lookup.rd_addr[b][r]),
-                        bus.rd_en[b][r].eq(lookup.rd_en[b][r]),
-                    ]
-                    continue
+                addr, en = lookup.rd_addr[b][r], lookup.rd_en[b][r]
+                if not r:
+                    addr = Mux(control.computing, addr, control.mem_rd_addr)
+                    en = Mux(control.computing, en, control.mem_rd_en[b])
                 m.d.comb += [
-                    bus.rd_addr[b][0].eq(
-                        Mux(control.computing, lookup.rd_addr[b][0], control.mem_rd_addr)
-                    ),
-                    bus.rd_en[b][0].eq(
-                        Mux(control.computing, lookup.rd_en[b][0], control.mem_rd_en[b])
-                    ),
+                    bus.rd_addr[b][r].eq(Mux(converting, engine.rd_addr[b][r], addr)),
+                    bus.rd_en[b][r].eq(Mux(converting, engine.rd_en[b][r], en)),
                 ]
         return m

@@ -24,6 +24,7 @@ __all__ = [
     "payload_fields",
     "port_rows",
     "wavedrom_gemv",
+    "wavedrom_pim",
 ]
 
 #: the committed interface documents (``make ports``): file in ``docs/`` -> preset
@@ -51,7 +52,7 @@ def diagram_configs() -> list[TileConfig]:
     return list(first.values())
 
 
-INDEX_NAMES = {"a": "mk", "w": "nj", "y": "mn", "cmd": "n", "mem": "b", "mem_rsp": ""}
+INDEX_NAMES = {"a": "mk", "w": "nj", "y": "mn", "cmd": "n", "rsp": ""}
 FLAG_DOCS = {
     "valid": "the source offers a beat",
     "ready": "the sink accepts the beat (transfer when valid and ready at a rising edge)",
@@ -68,8 +69,13 @@ def port_docs(cfg: TileConfig) -> dict[str, str]:
     else:
         result = "signed acc_bits ="
     cmd = "one command per output tile: n_slices (runtime K / K)"
-    if cfg.load_command:
-        cmd += ", load (1: write the tables of n_slices activation beats; 0: compute)"
+    if cfg.opcode_command:
+        cmd = (
+            "one command stream, run in order: op (0 COMPUTE, 1 LOAD, 2 CONVERT, 3 WRITE, "
+            "4 READ; 5..7 do nothing), n_slices (LOAD: runtime K / K), bank, row, wdata "
+            "(WRITE, READ: rows/banks beyond the banks: a write is dropped, a read gives 0), "
+            "program (CONVERT: 0 FP16 -> block FP, 1 integer -> FP16, 2..3 nothing)"
+        )
     if cfg.has_zero_point:
         cmd += ", zero[n] (unsigned weights' zero points)"
     if cfg.scale_in_command:
@@ -104,11 +110,10 @@ def port_docs(cfg: TileConfig) -> dict[str, str]:
         "y": f"one result per output tile: payload[m][n] {result} sum_k A[m,k]*W[k,n]",
     }
     if isinstance(cfg, SramBanks):
-        docs["mem"] = (
-            "memory-mode request to the SRAM banks (bank, row, write, wdata); stalls while "
-            "the tile computes; rows/banks beyond the banks: a write is dropped, a read gives 0"
+        docs["rsp"] = (
+            "one response per READ (word: the SRAM word) and per CONVERT (exp: the block "
+            "exponent field of an FP16 -> block FP conversion), in command order"
         )
-        docs["mem_rsp"] = "one SRAM word per memory-mode read, in request order"
     return docs
 
 
@@ -228,6 +233,10 @@ def wavedrom_gemv(cfg: TileConfig) -> dict:
     jobs = gemm_jobs(cfg, sc.a, sc.codes, sc.zero, scale=sc.scale)
     trace: list[dict[str, int]] = []
     simulate_jobs(cfg, jobs, trace=trace)
+    return _wave(trace, f"GEMV: 1 x {2 * cfg.K} activations, {cfg.N} columns, one tile")
+
+
+def _wave(trace: list[dict[str, int]], head: str) -> dict:
     signals = []
     for name in trace[0]:
         bits = [row[name] for row in trace] + [0, 0]
@@ -235,8 +244,30 @@ def wavedrom_gemv(cfg: TileConfig) -> dict:
         signals.append({"name": name.replace(".", "__"), "wave": wave})
     return {
         "signal": [{"name": "clk", "wave": "p" + "." * (len(trace) + 1)}, *signals],
-        "head": {"text": f"GEMV: 1 x {2 * cfg.K} activations, {cfg.N} columns, one tile"},
+        "head": {"text": head},
     }
+
+
+def wavedrom_pim(cfg: TileConfig) -> dict:
+    """WaveDrom of a short PIM program (a one-slice load, a compute, a memory write and
+    read) in Amaranth's simulator, all streams unthrottled."""
+    import numpy as np
+
+    from lutcore.sim import pim_driver
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(*cfg.a_range, (cfg.M, cfg.K), endpoint=True)
+    codes = rng.integers(0, 1 << cfg.w_bits, (cfg.K, cfg.N))
+    row = cfg.table_rows  # the region's first row
+    program = [
+        pim_driver.Load(a),
+        pim_driver.Compute(codes),
+        pim_driver.Write(0, row, 1),
+        pim_driver.Read(0, row),
+    ]
+    trace: list[dict[str, int]] = []
+    pim_driver.run_program(cfg, program, waves=trace)
+    return _wave(trace, "LOAD (1 slice), COMPUTE (1 tile), WRITE, READ")
 
 
 def interface_markdown(cfg: TileConfig) -> str:
@@ -266,7 +297,7 @@ def interface_markdown(cfg: TileConfig) -> str:
         lines += [f"### `{name}__payload`", "", "| field | bit offset | shape |", "|---|---|---|"]
         lines += [f"| `{f}` | {o} | {s} |" for f, o, s in payload_fields(layout, INDEX_NAMES[name])]
         lines.append("")
-    lines += _pim_protocol(cfg) if cfg.load_command else _stream_protocol(cfg)
+    lines += _pim_protocol(cfg) if cfg.opcode_command else _stream_protocol(cfg)
     return "\n".join(lines)
 
 
@@ -361,20 +392,37 @@ def _stream_protocol(cfg: TileConfig) -> list[str]:
     ]
 
 
+def _rows(program, names: list[str]) -> str:
+    """Region rows of ``names`` in ``program``: ``a..b`` when consecutive."""
+    rows = [program.rows[n] for n in names]
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return f"{rows[0]}..{rows[-1]}"
+    return ", ".join(map(str, rows))
+
+
 def _pim_protocol(cfg: TileConfig) -> list[str]:
-    """The protocol of the PIM tile: table loads, computes over resident tables, memory
-    mode."""
+    """The protocol of the PIM tile: one command stream (table loads, computes over resident
+    tables, conversions in the banks, memory mode)."""
+    from lutcore.hw.pim_bank_convert import bank_cycles
+    from lutcore.hw.pim_programs import Conversion, convert_programs
+
+    programs = convert_programs(cfg)
+    bfp, ints = programs[Conversion.FP16_TO_BFP], programs[Conversion.INT_TO_FP16]
+    cols = cfg.banks * cfg.sram_word_bits
+    base = cfg.table_rows
     return [
         "## Stream protocol",
         "",
         "All interfaces are `amaranth.lib.stream` valid/ready streams: a beat transfers on a "
-        "rising edge where `valid` and `ready` are both high.",
+        "rising edge where `valid` and `ready` are both high. `cmd` is the tile's one "
+        "instruction (SAIL's): a command is taken only while the tile is idle and no "
+        "response waits on `rsp`, so commands run one after another, in order.",
         "",
-        "1. Load: a `cmd` beat with `load = 1` and `n_slices`, then `n_slices` beats on `a` "
+        "1. `LOAD` (op 1) with `n_slices`, then `n_slices` beats on `a` "
         f"(one K-slice of the {cfg.M} batch rows each). Their tables are written into the "
         f"{cfg.banks} SRAM bank(s), {cfg.entries} rows a slice (slice `s` at rows "
         f"`s*{cfg.entries}` ..); a slice takes {cfg.entries} cycles.",
-        "2. Compute: each `cmd` beat with `load = 0` (and, for unsigned weights, `zero[n]`) "
+        "2. `COMPUTE` (op 0; for unsigned weights with `zero[n]`) "
         f"computes one output tile of {cfg.N} columns over all the loaded slices: "
         f"`n_slices * {cfg.w_bits}` weight beats on `w` (one bit plane of a K-slice each, "
         "least significant first; the signed top plane last) and one `y` beat, "
@@ -388,9 +436,23 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
             else "; every lookup is read"
         )
         + ".",
-        "4. Memory mode: `mem` requests (bank, row, write, wdata) reach the same banks while "
-        "the tile is idle (they stall during a load or a compute); each read answers one "
-        "`mem_rsp` beat, in order.",
+        f"4. `CONVERT` (op 2) with `program` runs an in-memory conversion on the banks' "
+        f"region, rows {base}..{cfg.sram_rows - 1} of every bank: the region holds "
+        f"{cols} words in bit-sliced layout, column `c` = bit `c % {cfg.sram_word_bits}` of "
+        f"bank `c // {cfg.sram_word_bits}`'s row, region row `r` (bank row {base} + r) one "
+        "bit of every word. Program 0 (FP16 -> block FP) reads FP16 words from region rows "
+        f"{_rows(bfp, [f'f{i}' for i in range(10)] + [f'e{i}' for i in range(5)] + ['s'])} "
+        f"(bit 0 first) and writes their {cfg.a_bits}-bit mantissas, sharing one exponent, "
+        f"to rows {_rows(bfp, [f'q{j}' for j in range(cfg.a_bits)])}; the response's `exp` "
+        "is the largest effective exponent field (subnormals 1, infinity 30; 0 when every "
+        f"word is zero or NaN); {bank_cycles(bfp, cfg.read_ports)} cycles. Program 1 "
+        f"(integer -> FP16) reads signed {len([r for r in ints.rows if r.startswith('i')])}"
+        f"-bit integers from rows {_rows(ints, [r for r in ints.rows if r.startswith('i')])} "
+        f"and writes FP16 words to rows {_rows(ints, [f'h{j}' for j in range(16)])} (`exp` "
+        f"0); {bank_cycles(ints, cfg.read_ports)} cycles. Other region rows are the "
+        "programs' scratch. The words go in and out with `WRITE` and `READ`.",
+        "5. `WRITE` (op 3) writes `wdata` at (`bank`, `row`) in one cycle; `READ` (op 4) "
+        "answers one `rsp` beat with the word (`word`).",
         "",
         "## Inputs outside the contract",
         "",
@@ -400,8 +462,24 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
         "- `a` beats outside a load and `w` beats outside a compute are not taken (`ready` "
         "stays low) until the command that needs them.",
         "- A compute's `n_slices` is not used: it runs over the slices of the last load.",
+        "- Opcodes 5..7 are taken and do nothing; `CONVERT` with program 2 or 3 runs "
+        "nothing and answers `exp` 0. A `WRITE` or `READ` of a bank or row beyond the SRAM "
+        "does nothing or answers 0 (it does not wrap onto a real word).",
+        "- A conversion reads whatever its input rows hold; rows it did not write keep their "
+        "words except its scratch rows. A `LOAD` overwrites only the table rows, so words in "
+        "the region survive loads and computes.",
         "",
-        "`lutcore.sim.pim_model` is the cycle model the RTL is held to; "
+        "`lutcore.sim.pim_model` is the cycle model the RTL is held to (and, "
+        "`convert_region`, the conversions' golden model); "
         "`lutcore.sim.pim_driver` drives these streams from NumPy matrices.",
+        "",
+        "## Waveform of a short program",
+        "",
+        "From Amaranth's simulator of this configuration (paste into wavedrom.com). A "
+        "`CONVERT` holds `cmd__ready` low for its cycles, then answers on `rsp`.",
+        "",
+        "```wavedrom",
+        json.dumps(wavedrom_pim(cfg), indent=None),
+        "```",
         "",
     ]

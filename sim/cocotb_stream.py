@@ -1,8 +1,8 @@
 """cocotb testbench of a stream component's emitted Verilog: payloads in on each input stream
 with random idle gaps, every output stream read with random backpressure, each output
 payload compared in order with the expected one (from the golden model). Used for the
-converters (``i`` -> ``o``) and for the PIM tile (``cmd``, ``a``, ``w``, ``mem`` in;
-``y``, ``mem_rsp`` out).
+converters (``i`` -> ``o``) and for the PIM tile (``cmd``, ``a``, ``w`` in; ``y``,
+``rsp`` out).
 
 The data (hex payloads per stream, seed, throttling) come from the JSON file named by
 ``LUTCORE_SCENARIO``; measurements go to the JSON file named by ``LUTCORE_REPORT``.

@@ -10,26 +10,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
 from lutcore.hw.config import TileConfig
-from lutcore.hw.layouts import act_layout, cmd_layout, mem_request_layout
+from lutcore.hw.layouts import PimOp, act_layout, cmd_layout
+from lutcore.hw.pim_programs import Conversion
 from lutcore.hw.pim_tile import PimTile
 
-from . import golden
+from . import golden, pim_model
 from .harness import receive_beat, send_beat
 from .streams import decode_result, encode_weights, pack
 
 __all__ = [
     "Compute",
+    "Convert",
     "Load",
     "Read",
     "Trace",
+    "Undefined",
     "Write",
+    "bit_planes",
+    "conversion_ops",
+    "convert_in_banks",
     "convert_in_memory",
     "encode_acts",
     "encode_command",
-    "encode_request",
     "expected_result",
     "fp16_gemv",
     "program_streams",
@@ -50,8 +56,8 @@ class Load:
 @dataclass
 class Compute:
     """One output tile: ``codes[k, N]`` over the resident tables (``k`` the last load's);
-    with ``probe_mem`` a memory-mode read of bank 0, row 0 is offered throughout the run (it
-    must stall until the result has been read)."""
+    with ``probe_mem`` a ``READ`` of bank 0, row 0 is offered as the next command from the
+    start of the run (it must wait until the result has been read)."""
 
     codes: np.ndarray
     zero: np.ndarray | None = None
@@ -72,31 +78,59 @@ class Read:
 
 
 @dataclass
+class Convert:
+    """Run an in-memory conversion on the banks' region; its response's ``exp`` is traced.
+    ``program`` a :class:`Conversion` or a raw 2-bit code (2, 3: no program)."""
+
+    program: Conversion | int
+
+
+@dataclass
+class Undefined:
+    """A command whose opcode ``code`` (5..7) is none of :class:`PimOp` (it must do
+    nothing)."""
+
+    code: int
+
+
+@dataclass
 class Trace:
     """What the program saw: ``results`` (one ``[M, N]`` per compute), ``reads`` (one word per
-    read), ``step_gaps`` (per compute, cycles between consecutive weight beats accepted),
-    ``stalled`` (per probing compute: the memory request was never accepted during it)."""
+    read), ``exps`` and ``convert_cycles`` (per conversion: the response's ``exp``, cycles
+    from the command taken to the response offered), ``step_gaps`` (per compute, cycles between
+    consecutive weight beats accepted), ``stalled`` (per probing compute: the memory request
+    was never accepted during it)."""
 
     results: list = field(default_factory=list)
     reads: list = field(default_factory=list)
+    exps: list = field(default_factory=list)
+    convert_cycles: list = field(default_factory=list)
     step_gaps: list = field(default_factory=list)
     stalled: list = field(default_factory=list)
     cycles: int = 0
 
 
-def encode_command(cfg: TileConfig, load: bool, n_slices: int, zero=None) -> int:
-    """A ``cmd`` payload: a table load of ``n_slices`` slices, or a compute with zero points."""
-    fields = {"n_slices": n_slices, "load": int(load)}
-    if cfg.has_zero_point:
-        fields["zero"] = [0] * cfg.N if zero is None else [int(z) for z in zero]
+def encode_command(cfg: TileConfig, op) -> int:
+    """The ``cmd`` payload of one operation of a host program."""
+    fields = {"op": PimOp.COMPUTE, "n_slices": 0}
+    if isinstance(op, Load):
+        fields |= {"op": PimOp.LOAD, "n_slices": op.a.shape[1] // cfg.K}
+    elif isinstance(op, Compute):
+        fields["n_slices"] = op.codes.shape[0] // cfg.K
+        if cfg.has_zero_point:
+            fields["zero"] = [0] * cfg.N if op.zero is None else [int(z) for z in op.zero]
+    elif isinstance(op, Convert | Undefined):
+        layout = cmd_layout(cfg)
+        code, field = (op.program, "program") if isinstance(op, Convert) else (op.code, "op")
+        value = layout.const(fields | {"op": PimOp.CONVERT}).as_value().value
+        offset, bits = layout[field].offset, Shape.cast(layout[field].shape).width
+        code = code.value if isinstance(code, Conversion) else code
+        return value & ~(((1 << bits) - 1) << offset) | (code << offset)
+    else:
+        write = isinstance(op, Write)
+        fields |= {"op": PimOp.WRITE if write else PimOp.READ, "bank": op.bank, "row": op.row}
+        fields["wdata"] = op.data if write else 0
     return cmd_layout(cfg).const(fields).as_value().value
-
-
-def encode_request(cfg: TileConfig, op: Write | Read) -> int:
-    """A ``mem`` payload for a memory-mode write or read."""
-    write = isinstance(op, Write)
-    fields = {"bank": op.bank, "row": op.row, "write": int(write), "wdata": op.data if write else 0}
-    return mem_request_layout(cfg).const(fields).as_value().value
 
 
 def encode_acts(cfg: TileConfig, a: np.ndarray) -> list[int]:
@@ -111,44 +145,69 @@ def encode_acts(cfg: TileConfig, a: np.ndarray) -> list[int]:
 def program_streams(cfg: TileConfig, program: list) -> tuple[dict, dict]:
     """The payloads of each input stream and the expected payloads of each output stream for
     a program run with every stream driven at once (the cocotb bench). The tile orders the
-    streams itself (activation beats only during a load, weights only during a compute,
-    memory requests only while idle), so the program's memory operations must not touch
-    rows a load writes, and may only read words the program wrote."""
-    inputs: dict[str, list[int]] = {"cmd": [], "a": [], "w": [], "mem": []}
-    expected: dict[str, list[int]] = {"y": [], "mem_rsp": []}
-    written: dict[tuple[int, int], int] = {}
+    streams itself (commands one after another, activation beats only during a load,
+    weights only during a compute); a ``Read`` may only read a word the program wrote and
+    no later load overwrote, or a conversion output (from the golden model,
+    :func:`lutcore.sim.pim_model.convert_region`)."""
+    inputs: dict[str, list[int]] = {"cmd": [], "a": [], "w": []}
+    expected: dict[str, list[int]] = {"y": [], "rsp": []}
+    memory: dict[tuple[int, int], int] = {}
+    exp_shift = cfg.sram_word_bits  # response: word, then exp
     acts = None
     for op in program:
+        inputs["cmd"].append(encode_command(cfg, op))
         if isinstance(op, Load):
             acts = op.a
-            inputs["cmd"].append(encode_command(cfg, True, op.a.shape[1] // cfg.K))
             inputs["a"] += encode_acts(cfg, op.a)
+            tables = (op.a.shape[1] // cfg.K) * cfg.entries
+            memory = {key: w for key, w in memory.items() if key[1] >= tables}
         elif isinstance(op, Compute):
-            inputs["cmd"].append(encode_command(cfg, False, op.codes.shape[0] // cfg.K, op.zero))
             for s in range(0, op.codes.shape[0], cfg.K):
                 inputs["w"] += encode_weights(cfg, op.codes[s : s + cfg.K])
             expected["y"].append(pack(expected_result(cfg, acts, op), cfg.acc_bits))
-        else:
-            inputs["mem"].append(encode_request(cfg, op))
-            if isinstance(op, Write):
-                written[op.bank, op.row] = op.data
+        elif isinstance(op, Convert):
+            code = op.program.value if isinstance(op.program, Conversion) else op.program
+            if code in {c.value for c in Conversion}:
+                memory, exp = pim_model.convert_region(cfg, Conversion(code), memory)
             else:
-                expected["mem_rsp"].append(written[op.bank, op.row])
+                exp = 0  # no program: nothing runs
+            expected["rsp"].append(exp << exp_shift)
+        elif isinstance(op, Undefined):
+            pass
+        elif isinstance(op, Write):
+            if op.bank < cfg.banks and op.row < cfg.sram_rows:
+                memory[op.bank, op.row] = op.data
+        else:
+            exists = op.bank < cfg.banks and op.row < cfg.sram_rows
+            expected["rsp"].append(memory[op.bank, op.row] if exists else 0)
     return inputs, expected
 
 
-def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_stall=0.0):
+def run_program(
+    cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_stall=0.0, waves=None
+):
     """Run the operations one after another on :class:`~lutcore.hw.pim_tile.PimTile` in
     Amaranth's simulator (each producer idles before a beat with probability ``p_gap``,
-    each consumer drops ``ready`` with probability ``p_stall``) and return a :class:`Trace`."""
+    each consumer drops ``ready`` with probability ``p_stall``) and return a :class:`Trace`.
+    ``waves``: a list that gets, per cycle, ``{"<stream>.valid"/".ready": bit}`` of every
+    stream (the ports document's waveform)."""
     dut = PimTile(cfg)
     rng = np.random.default_rng(seed)
     trace = Trace()
     clock = {"cycle": 0}
+    streams = ("cmd", "a", "w", "y", "rsp")
 
     async def counter(ctx):
         async for _ in ctx.tick():
             clock["cycle"] += 1
+            if waves is not None:
+                waves.append(
+                    {
+                        f"{name}.{flag}": ctx.get(getattr(getattr(dut, name), flag))
+                        for name in streams
+                        for flag in ("valid", "ready")
+                    }
+                )
 
     async def send(ctx, stream, value):
         await send_beat(ctx, stream, value, rng, p_gap, stream.payload.as_value())
@@ -157,37 +216,41 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
     async def receive(ctx, stream):
         return await receive_beat(ctx, stream, rng, p_stall)
 
+    async def respond(ctx):
+        payload = int(await receive(ctx, dut.rsp))
+        return payload & ((1 << cfg.sram_word_bits) - 1), payload >> cfg.sram_word_bits
+
     async def bench(ctx):
         for op in program:
+            taken = await send(ctx, dut.cmd, encode_command(cfg, op))
             if isinstance(op, Load):
-                n = op.a.shape[1] // cfg.K
-                await send(ctx, dut.cmd, encode_command(cfg, True, n))
                 for beat in encode_acts(cfg, op.a):
                     await send(ctx, dut.a, beat)
                 await ctx.tick().until(dut.cmd.ready)  # back to idle: the tables are written
             elif isinstance(op, Compute):
                 n = op.codes.shape[0] // cfg.K
-                await send(ctx, dut.cmd, encode_command(cfg, False, n, op.zero))
-                if op.probe_mem:
-                    ctx.set(dut.mem.payload.as_value(), encode_request(cfg, Read(0, 0)))
-                    ctx.set(dut.mem.valid, 1)
-                accepted, taken = [], False
+                if op.probe_mem:  # offered as the next command from the start of the run
+                    ctx.set(dut.cmd.payload.as_value(), encode_command(cfg, Read(0, 0)))
+                    ctx.set(dut.cmd.valid, 1)
+                accepted, probe_taken = [], False
                 for s in range(n):
                     for beat in encode_weights(cfg, op.codes[s * cfg.K : (s + 1) * cfg.K]):
                         accepted.append(await send(ctx, dut.w, beat))
-                        taken |= bool(ctx.get(dut.mem.ready)) and op.probe_mem
+                        probe_taken |= bool(ctx.get(dut.cmd.ready)) and op.probe_mem
                 payload = await receive(ctx, dut.y)
                 trace.results.append(decode_result(cfg, payload))
                 trace.step_gaps.append(np.diff(accepted))
                 if op.probe_mem:  # the request waits for the run, then is served
-                    await ctx.tick().until(dut.mem.ready)
-                    ctx.set(dut.mem.valid, 0)
-                    trace.stalled.append(not taken)
-                    trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
-            else:
-                await send(ctx, dut.mem, encode_request(cfg, op))
-                if isinstance(op, Read):
-                    trace.reads.append(int(await receive(ctx, dut.mem_rsp)))
+                    await ctx.tick().until(dut.cmd.ready)
+                    ctx.set(dut.cmd.valid, 0)
+                    trace.stalled.append(not probe_taken)
+                    trace.reads.append((await respond(ctx))[0])
+            elif isinstance(op, Convert):
+                await ctx.tick().until(dut.rsp.valid)
+                trace.convert_cycles.append(clock["cycle"] - taken)
+                trace.exps.append((await respond(ctx))[1])
+            elif isinstance(op, Read):
+                trace.reads.append((await respond(ctx))[0])
         trace.cycles = clock["cycle"]
 
     sim = Simulator(dut)
@@ -196,6 +259,64 @@ def run_program(cfg: TileConfig, program: list, *, seed: int = 0, p_gap=0.0, p_s
     sim.add_testbench(bench)
     sim.run()
     return trace
+
+
+def conversion_ops(cfg: TileConfig, program: Conversion, words) -> list:
+    """The host program of one conversion on the banks of a block of ``banks *
+    sram_word_bits`` words (one word per column, column ``c`` in bank ``c //
+    sram_word_bits``): ``WRITE`` commands put the words' bits as bit planes into the
+    region's input rows, ``CONVERT`` runs it, ``READ`` commands fetch its output rows
+    (:func:`lutcore.sim.pim_model.conversion_io`, bit 0 first, bank by bank)."""
+    from lutcore.hw.pim_programs import convert_programs
+
+    rows = convert_programs(cfg)[program].rows
+    inputs, outputs = pim_model.conversion_io(cfg, program)
+    width, banks, base = cfg.sram_word_bits, cfg.banks, cfg.table_rows
+    words = np.asarray(words, np.int64)
+    if words.shape != (banks * width,):
+        raise ValueError(f"a block is {banks * width} words (banks x sram_word_bits)")
+    planes = bit_planes(words, len(inputs), width)
+    ops = [
+        Write(b, base + rows[name], planes[i][b])
+        for i, name in enumerate(inputs)
+        for b in range(banks)
+    ]
+    ops.append(Convert(program))
+    return ops + [Read(b, base + rows[name]) for name in outputs for b in range(banks)]
+
+
+def convert_in_banks(cfg: TileConfig, program: Conversion, blocks, **run):
+    """Run conversion ``program`` on the PIM tile's own banks for each block of words, all
+    in one host program (:func:`conversion_ops`). Returns ``(words_out, exp, cycles)`` per
+    block, ``cycles`` from the command taken to its response offered."""
+    ops = [op for words in blocks for op in conversion_ops(cfg, program, words)]
+    trace = run_program(cfg, ops, **run)
+    width, banks = cfg.sram_word_bits, cfg.banks
+    outputs = pim_model.conversion_io(cfg, program)[1]
+    per_block = len(outputs) * banks
+    results = []
+    for n in range(len(blocks)):
+        reads = trace.reads[n * per_block : (n + 1) * per_block]
+        out = np.zeros(banks * width, np.int64)
+        for i in range(len(outputs)):
+            for b in range(banks):
+                bits = (reads[i * banks + b] >> np.arange(width)) & 1
+                out[b * width : (b + 1) * width] |= bits << i
+        results.append((out, trace.exps[n], trace.convert_cycles[n]))
+    return results
+
+
+def bit_planes(words: np.ndarray, bits: int, width: int) -> list[list[int]]:
+    """``[i][b]``: bit ``i`` of every word as bank ``b``'s word (``width`` columns a bank)."""
+    shifts = np.arange(width)
+    banks = len(words) // width
+    return [
+        [
+            int((((words[b * width : (b + 1) * width] >> i) & 1) << shifts).sum())
+            for b in range(banks)
+        ]
+        for i in range(bits)
+    ]
 
 
 def expected_result(cfg: TileConfig, a: np.ndarray, op: Compute) -> np.ndarray:

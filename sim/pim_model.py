@@ -3,17 +3,24 @@ load, of an output tile and of a batched GEMV, defined from the lookups themselv
 is held to it cycle for cycle (``tests/test_pim.py``).
 
 The results of the PIM tile are exact integers, so its golden model is the integer matmul
-(:func:`lutcore.sim.golden.reference_matmul`); what is specific to it is this schedule.
+(:func:`lutcore.sim.golden.reference_matmul`); what is specific to it is this schedule,
+and the in-memory conversions on its banks' region (:func:`convert_region`, from the
+formats' definitions in :mod:`lutcore.sim.fpgolden`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lutcore.hw.config import TileConfig
+from lutcore.hw.config import FP16, TileConfig
+from lutcore.hw.pim_programs import Conversion, convert_programs, int_width
+
+from . import fpgolden
 
 __all__ = [
     "COMPUTE_OVERHEAD",
+    "conversion_io",
+    "convert_region",
     "gemv_cycles",
     "load_cycles",
     "step_cycles",
@@ -77,3 +84,67 @@ def gemv_cycles(cfg: TileConfig, codes: np.ndarray, *, pattern_aware: bool | Non
     steps = step_cycles(cfg, idx, pattern_aware=pattern_aware)  # [groups, s, b]
     compute = int(steps.sum()) + COMPUTE_OVERHEAD * (pad // cfg.N)
     return load_cycles(cfg, k // cfg.K), compute
+
+
+def conversion_io(cfg: TileConfig, program: Conversion) -> tuple[list[str], list[str]]:
+    """The region rows a conversion reads its words from and writes its results to, bit 0
+    first: FP16 -> block FP reads ``f0..f9, e0..e4, s`` (an FP16 word) and writes
+    ``q0..q{a_bits-1}``; integer -> FP16 reads ``i0..`` (``int_width`` bits) and writes
+    ``h0..h15``."""
+    if program == Conversion.FP16_TO_BFP:
+        inputs = [f"f{i}" for i in range(10)] + [f"e{i}" for i in range(5)] + ["s"]
+        return inputs, [f"q{j}" for j in range(cfg.a_bits)]
+    return [f"i{j}" for j in range(int_width(cfg))], [f"h{j}" for j in range(16)]
+
+
+def _exponent_field(word: int) -> int | None:
+    """The effective exponent field of an FP16 word whose significand is not zero
+    (subnormals 1, infinity 30: it becomes the largest finite value), ``None`` for a zero
+    or a NaN (NaN becomes 0)."""
+    field, frac = (word >> 10) & 31, word & 1023
+    if field == 31:
+        return None if frac else 30
+    if field == 0:
+        return 1 if frac else None
+    return field
+
+
+def convert_region(cfg: TileConfig, program: Conversion, memory: dict) -> tuple[dict, int]:
+    """What a ``CONVERT`` leaves in the banks and answers, from the formats' definitions:
+    ``memory[(bank, row)]`` holds the words written so far; the conversion reads each
+    column's word from its input rows (all must have been written), writes its result's
+    bits into the output rows, and every other region row becomes unknown (removed; the
+    programs' temporaries). Returns ``(memory, exp)``: ``exp`` the largest effective
+    exponent field of the block (0 if every word is zero or NaN) for FP16 -> block FP, 0
+    for integer -> FP16."""
+    rows = convert_programs(cfg)[program].rows
+    inputs, outputs = conversion_io(cfg, program)
+    width, banks, base = cfg.sram_word_bits, cfg.banks, cfg.table_rows
+    words = np.zeros(banks * width, np.int64)
+    for i, name in enumerate(inputs):
+        for b in range(banks):
+            key = (b, base + rows[name])
+            if key not in memory:
+                raise ValueError(f"conversion input row {name} (bank {b}, row {key[1]}) unwritten")
+            bits = (memory[key] >> np.arange(width)) & 1
+            words[b * width : (b + 1) * width] |= bits << i
+    if program == Conversion.FP16_TO_BFP:
+        q, _, _, _ = fpgolden.to_bfp(words, FP16, len(words), cfg.a_bits, "rne")
+        out = np.asarray(q, np.int64) & ((1 << cfg.a_bits) - 1)
+        fields = [f for f in map(_exponent_field, words.tolist()) if f is not None]
+        exp = max(fields, default=0)
+    else:
+        bits = len(inputs)
+        signed = np.where(words >> (bits - 1), words - (1 << bits), words)
+        out = np.array([fpgolden.round_to_format(int(v), 0, FP16) for v in signed], np.int64)
+        exp = 0
+    kept = {
+        key: w
+        for key, w in memory.items()
+        if key[1] < base or key[1] - base in {rows[n] for n in inputs}
+    }
+    for j, name in enumerate(outputs):
+        for b in range(banks):
+            plane = ((out[b * width : (b + 1) * width] >> j) & 1) << np.arange(width)
+            kept[b, base + rows[name]] = int(plane.sum())
+    return kept, exp

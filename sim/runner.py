@@ -229,7 +229,7 @@ def run_streams(
 ) -> dict:
     """:func:`run_stream` with several streams: each input stream (by name, e.g. ``"cmd"``)
     driven with its payloads concurrently, each output stream's payloads compared in order
-    with its expected list (the PIM tile's ``y`` and ``mem_rsp``)."""
+    with its expected list (the PIM tile's ``y`` and ``rsp``)."""
     data = {
         "inputs": {k: [hex(v) for v in vs] for k, vs in inputs.items()},
         "expected": {k: [hex(v) for v in vs] for k, vs in expected.items()},

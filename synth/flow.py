@@ -47,6 +47,7 @@ from lutcore.hw.units import UNITS
 from .fanout import find_buffer, repair_fanout
 from .liberty import DEFAULT_LIBERTY, check_liberty, read_liberty_text
 from .netlist import FlopCount, check_resets, hierarchy, modules
+from .sram import bank_figures, timed_top
 
 __all__ = [
     "SynthResult",
@@ -144,18 +145,37 @@ def _path_figures(section: str) -> dict:
     }
 
 
-def sta_timing(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) -> dict:
+def sta_timing(
+    netlist: Path,
+    lib: Path,
+    top: str,
+    clock_ns: float,
+    work: Path,
+    *,
+    macros: tuple[str, str, str] | None = None,
+    name: str = "sta",
+) -> dict:
     """Time ``netlist`` with OpenSTA: the worst setup path of the ``clk`` path group sets the
     critical path (a recovery check of an asynchronous reset is in another group and is
-    reported apart, with the removal check)."""
-    tcl = work / "sta.tcl"
+    reported apart, with the removal check).
+
+    ``macros``: (top module, Verilog, liberty) of a wrapper that instantiates ``top`` with
+    macro cells on some of its ports (the PIM tile's SRAM banks,
+    :func:`~lutcore.synth.sram.timed_top`); the wrapper is then what is timed. ``name``
+    names the script and log (``<name>.tcl``, ``<name>.log`` in ``work``)."""
+    reads = [f"read_liberty {lib.name}", f"read_verilog {netlist.name}"]
+    if macros:
+        top, verilog, liberty = macros
+        (work / f"{name}_macros.lib").write_text(liberty)
+        (work / f"{name}_macros.v").write_text(verilog)
+        reads += [f"read_liberty {name}_macros.lib", f"read_verilog {name}_macros.v"]
+    tcl = work / f"{name}.tcl"
     tcl.write_text(
         "\n".join(
             [
                 # names relative to `work` (OpenSTA globs the path of read_liberty: a folder
                 # name with brackets would not be found)
-                f"read_liberty {lib.name}",
-                f"read_verilog {netlist.name}",
+                *reads,
                 f"link_design {top}",
                 f"create_clock -name clk -period {clock_ns} [get_ports clk]",
                 "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]",
@@ -171,11 +191,12 @@ def sta_timing(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) 
     )
     proc = procs.run(["sta", "-no_init", "-no_splash", "-exit", tcl.name], cwd=work)
     text = proc.stdout
-    (work / "sta.log").write_text(text + proc.stderr)
+    log = work / f"{name}.log"
+    log.write_text(text + proc.stderr)
     setup, _, hold = text.partition("== hold")
     setup, hold = _sta_paths(setup), _sta_paths(hold)
     if proc.returncode or "clk" not in setup or "Error" in proc.stderr + text:
-        raise RuntimeError(f"OpenSTA failed (log {work / 'sta.log'}): {proc.stderr[-500:]}")
+        raise RuntimeError(f"OpenSTA failed (log {log}): {proc.stderr[-500:]}")
     worst = _path_figures(setup["clk"])
     delay = clock_ns - worst.pop("slack_ns")
     timing = {
@@ -193,6 +214,33 @@ def sta_timing(netlist: Path, lib: Path, top: str, clock_ns: float, work: Path) 
     }
     if asynchronous:  # slack at the clock target, as OpenSTA states it
         timing["async_reset_checks"] = asynchronous
+    return timing
+
+
+def _with_sram(
+    logic: dict, netlist: Path, lib: Path, top: str, clock_ns: float, work: Path, cfg
+) -> dict:
+    """The timing with the SRAM banks' model (:mod:`lutcore.synth.sram`) on the ports:
+    the worst path through a bank's read or into its inputs, and Fmax no higher than the
+    macros' minimum period allows."""
+    figures = bank_figures(cfg)
+    timing = sta_timing(
+        netlist,
+        lib,
+        top,
+        clock_ns,
+        work,
+        macros=timed_top(netlist.read_text(), top, cfg),
+        name="sta_sram",
+    )
+    paths = timing["fmax_mhz"]
+    timing["fmax_mhz"] = min(paths, figures["fmax_limit_mhz"])
+    timing["limited_by"] = "paths" if paths <= figures["fmax_limit_mhz"] else "sram min period"
+    timing["sram_model"] = figures
+    timing["logic_only"] = {
+        k: logic[k]
+        for k in ("critical_path_ns", "fmax_mhz", "startpoint", "endpoint", "logic_levels")
+    }
     return timing
 
 
@@ -253,6 +301,7 @@ def synthesize(
         clock_ns=clock_ns,
         progress=progress,
         flatten_blocks=units == "flat",
+        sram=cfg if arch_of(cfg).macro_tile is not None and part == "tile" else None,
     )
 
 
@@ -267,9 +316,15 @@ def synthesize_verilog(
     clock_ns: float = 5.0,
     progress=print,
     flatten_blocks: bool = False,
+    sram: TileConfig | None = None,
 ) -> SynthResult:
     """Map the Verilog text ``verilog`` (top module ``top``, submodules ``<top>__<block>``
     for each of ``blocks``; what is left of the top is ``glue``) and time it.
+
+    ``sram``: the configuration whose SRAM banks are the netlist's ``sram__*`` ports; the
+    netlist is then timed twice, with the banks' timing model on those ports (the figures
+    reported: the SRAM read and the macros' minimum period included) and, for comparison,
+    with the ports free (``timing["logic_only"]``).
 
     Modules below a block (an array's columns) are mapped once however often they are
     instantiated, and counted per instance; ``flatten_blocks`` flattens each block into one
@@ -363,6 +418,8 @@ def synthesize_verilog(
         progress(f"[synth] {top}: OpenSTA timing at {clock_ns} ns ...")
         with procs.peak_memory() as sta_peak:
             timing = sta_timing(netlist, lib, top, clock_ns, work)
+            if sram is not None:
+                timing = _with_sram(timing, netlist, lib, top, clock_ns, work, sram)
     else:
         delay = _abc_delay(log)
         timing = {

@@ -137,6 +137,18 @@ def report_markdown(rep: dict) -> str:
             f"Path: `{timing['startpoint']}` -> `{timing['endpoint']}`, "
             f"{timing['logic_levels']} logic levels."
         )
+    if "sram_model" in timing:
+        model, logic = timing["sram_model"], timing["logic_only"]
+        limit = "paths" if timing["limited_by"] == "paths" else "macros' minimum period"
+        lines.append(
+            f"SRAM read included: each bank is a `{model['cell']}` macro cell (read access "
+            f"{', '.join(map(str, model['access_ns']))} ns from the rising edge, setup "
+            f"{', '.join(map(str, model['setup_ns']))} ns, minimum period "
+            f"{model['min_period_ns']} ns = {model['fmax_limit_mhz']} MHz; figures of "
+            f"{model['source']}); Fmax is set by the {limit}. "
+            f"With the banks' ports untimed: {logic['critical_path_ns']} ns "
+            f"({logic['fmax_mhz']} MHz), `{logic['startpoint']}` -> `{logic['endpoint']}`."
+        )
     for part, t in timing.get("parts", {}).items():
         lines.append(
             f"- {part}: {t['critical_path_ns']} ns ({t['fmax_mhz']} MHz), "
@@ -182,7 +194,8 @@ def report_markdown(rep: dict) -> str:
             f"({sram['bits']:,} bits, {sram['read_ports_per_bank']} read port(s) per bank): "
             f"**{sram['area_um2']:,.1f} um^2** estimated ({sram['area_per_bank_um2']:,.1f} per "
             f"bank). Model: {sram['model']}. The logic above is synthesized with the banks as "
-            "external macros; their access time is not in the timing. Logic + SRAM estimate: "
+            "external macros; the timing includes their read (see Timing). Logic + SRAM "
+            "estimate: "
             f"**{area['total_with_sram_estimate']:,.1f} um^2**.",
         ]
     lines += [

@@ -338,7 +338,16 @@ def _with_converters(row: dict) -> str:
 def pim_section(rows: list[dict]) -> list[str]:
     """Markdown lines for the PIM tile's points: per batch B (= M) and read ports, the
     synthesized logic, the SRAM estimate and the density with and without the SRAM."""
-    pts = sorted(ok_rows(rows, arch="pim"), key=lambda r: (r["M"], r["N"], r["read_ports"]))
+    pts = sorted(
+        ok_rows(rows, arch="pim"),
+        key=lambda r: (
+            r.get("sram_banks", 0),
+            r["M"],
+            r["N"],
+            r["read_ports"],
+            r.get("sram_bits", 0),
+        ),
+    )
     if not pts:
         return []
     lines = [
@@ -348,16 +357,24 @@ def pim_section(rows: list[dict]) -> list[str]:
         "Logic from Yosys; the SRAM banks are an analytic estimate (see the reports). The "
         "data-independent throughput (a step takes ceil(N / read ports) cycles); pattern-aware "
         "lookups shorten steps (measured by `make pim`). *Logic only* is what the PIM "
-        "function adds to an SRAM that is there anyway (SAIL's cache).",
+        "function adds to an SRAM that is there anyway (SAIL's cache); *overhead* is the "
+        f"logic's area as a share of the SRAM's (SAIL: {PAPERS['sail_overhead'].value:g}%). "
+        "Fmax includes the banks' read (their timing model); in brackets, with the banks' "
+        "ports untimed.",
         "",
-        "| point | B | N x R | logic um^2 | SRAM estimate um^2 | Fmax MHz | TOPS/mm^2 "
-        "(logic + SRAM) | TOPS/mm^2 (logic only) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| point | B | banks x KB | N x R | logic um^2 | SRAM estimate um^2 | overhead | "
+        "Fmax MHz | TOPS/mm^2 (logic + SRAM) | TOPS/mm^2 (logic only) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in pts:
+        # rows of sweeps from before the bank columns existed show no bank shape
+        banks = r.get("sram_banks") or 0
+        shape = f"{banks} x {r['sram_bits'] / banks / 8192:.1f}" if banks else "-"
+        logic_only = f" ({r['fmax_logic_only_mhz']:.0f})" if r.get("fmax_logic_only_mhz") else ""
         lines.append(
-            f"| `{r['slug']}` | {r['M']} | {r['N']} x {r['read_ports']} | "
-            f"{r['area_um2']:,.0f} | {r['sram_area_um2']:,.0f} | {r['fmax_mhz']:.0f} | "
+            f"| `{r['slug']}` | {r['M']} | {shape} | "
+            f"{r['N']} x {r['read_ports']} | {r['area_um2']:,.0f} | {r['sram_area_um2']:,.0f} | "
+            f"{100 * r['area_um2'] / r['sram_area_um2']:.1f}% | {r['fmax_mhz']:.0f}{logic_only} | "
             f"{r['tops_per_mm2']:.4f} | {r['tops_per_mm2_logic']:.4f} |"
         )
     return lines

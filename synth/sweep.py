@@ -102,7 +102,10 @@ COLUMNS = [
     "tops",
     "tops_per_mm2",
     "sram_area_um2",
+    "sram_banks",
+    "sram_bits",
     "tops_per_mm2_logic",
+    "fmax_logic_only_mhz",
     "seconds",
     "error",
 ]
@@ -275,7 +278,15 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 #: sources whose change changes a point's result: the generator and the synthesis flow
-_RESULT_SOURCES = ("flow.py", "fanout.py", "liberty.py", "netlist.py", "report.py", "power.py")
+_RESULT_SOURCES = (
+    "flow.py",
+    "fanout.py",
+    "liberty.py",
+    "netlist.py",
+    "report.py",
+    "power.py",
+    "sram.py",
+)
 
 
 def _tools() -> dict:
@@ -353,7 +364,11 @@ def run_point(cfg: TileConfig, reports: Path, liberty: Path, clock_ns: float, po
         # the PIM tile's SRAM is an estimate beside the synthesized logic (the density above
         # includes it); the logic-only density is what a PIM cache adds to its SRAM
         "sram_area_um2": rep.get("sram", {}).get("area_um2", 0.0),
+        "sram_banks": rep.get("sram", {}).get("banks", 0),
+        "sram_bits": rep.get("sram", {}).get("bits", 0),
         "tops_per_mm2_logic": round(thr["tops"] / (rep["area_um2"]["total"] * 1e-6), 4),
+        # the PIM tile is timed with its banks' read; this is its Fmax with the ports free
+        "fmax_logic_only_mhz": rep["timing"].get("logic_only", {}).get("fmax_mhz", ""),
         **extra,
         "seconds": round(time.perf_counter() - started, 1),
         "error": "",

@@ -223,9 +223,15 @@ def test_pim_tile_verilog():
     """The PIM tile on Verilator with every stream driven at once (random gaps and
     backpressure): one table load of a batch of four, five output tiles (extreme codes and
     repeated patterns among them), and memory-mode writes and reads of rows above the
-    tables; every result word and every read word equals the golden model's."""
+    tables, and both in-memory conversions on the banks' region (FP16 -> block FP with
+    special words, integer -> FP16); every result word, read word and conversion exponent
+    equals the golden model's."""
     require_tool("verilator")
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_programs import Conversion
     from lutcore.sim import pim_driver
+
+    from .support import special_blocks
 
     rng = np.random.default_rng(12)
     k = 64  # the load uses rows below 64 / K * entries; memory mode works above them
@@ -245,6 +251,17 @@ def test_pim_tile_verilog():
     words = rng.integers(0, 1 << PIM.sram_word_bits, 6)
     program += [pim_driver.Write(b, r, int(w)) for (b, r), w in zip(picks, words, strict=True)]
     program += [pim_driver.Read(b, r) for b, r in picks]
+    # both conversions in the banks' region: FP16 words with the special cases in as bit
+    # planes, the results read back (checked against lutcore.sim.pim_model.convert_region)
+    cols = PIM.banks * PIM.sram_word_bits
+    fp16 = special_blocks(FP16, cols, rng)[[0, 5, 7]]
+    ints = rng.integers(-(1 << 17), 1 << 17, (1, cols)) >> rng.integers(0, 18, cols)
+    reads = 0
+    for conversion, blocks in ((Conversion.FP16_TO_BFP, fp16), (Conversion.INT_TO_FP16, ints)):
+        for words in blocks:
+            ops = pim_driver.conversion_ops(PIM, conversion, words)
+            program += ops
+            reads += sum(isinstance(op, pim_driver.Read | pim_driver.Convert) for op in ops)
     inputs, expected = pim_driver.program_streams(PIM, program)
     report = run_streams(build(PIM, "verilator"), inputs, expected, p_gap=0.2, p_stall=0.3)
-    assert report["outputs"] == 5 + 6
+    assert report["outputs"] == 5 + 6 + reads

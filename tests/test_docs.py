@@ -30,9 +30,10 @@ def test_each_architecture_documents_its_own_ports():
     mac = {row[0] for row in port_rows(PRESETS["mac_paper"])}
     pim = {row[0]: row for row in port_rows(PRESETS["pim_b4"])}
     fpmac = dict((row[0], row[3]) for row in port_rows(PRESETS["fpmac_w2"]))
-    assert "mem__payload" not in mac and {"mem__payload", "mem_rsp__payload"} <= set(pim)
+    assert "rsp__payload" not in mac and "rsp__payload" in pim and "mem__payload" not in pim
     assert "scale[n]" in fpmac["cmd__payload"] and "FP16 words" in fpmac["a__payload"]
-    assert "load" in pim["cmd__payload"][3] and pim["mem_rsp__payload"][1] == "output"
+    assert all(op in pim["cmd__payload"][3] for op in ("LOAD", "COMPUTE", "CONVERT", "READ"))
+    assert pim["rsp__payload"][1] == "output"
     assert "scale" not in dict((r[0], r[3]) for r in port_rows(DEFAULT))["cmd__payload"]
 
 

@@ -148,7 +148,8 @@ def test_pim_load_beyond_the_sram_is_clamped():
         ctx.set(stream.valid, 0)
 
     async def bench(ctx):
-        await send(ctx, dut.cmd, pim_driver.encode_command(cfg, True, cfg.max_slices + 1))
+        beyond = pim_driver.Load(np.zeros((cfg.M, (cfg.max_slices + 1) * cfg.K), np.int64))
+        await send(ctx, dut.cmd, pim_driver.encode_command(cfg, beyond))
         for beat in pim_driver.encode_acts(cfg, a):
             await send(ctx, dut.a, beat)
         ctx.set(dut.a.valid, 1)  # one beat more than the SRAM holds: must not be taken
@@ -160,7 +161,8 @@ def test_pim_load_beyond_the_sram_is_clamped():
                 break
         ctx.set(dut.a.valid, 0)
         out["extra_taken"], out["idle"] = taken, idle
-        await send(ctx, dut.cmd, pim_driver.encode_command(cfg, False, cfg.max_slices, zero))
+        job = pim_driver.Compute(codes[: cfg.max_slices * cfg.K], zero)
+        await send(ctx, dut.cmd, pim_driver.encode_command(cfg, job))
         for s in range(cfg.max_slices):
             for beat in encode_weights(cfg, codes[s * cfg.K : (s + 1) * cfg.K]):
                 await send(ctx, dut.w, beat)

@@ -108,8 +108,12 @@ def test_netlist_on_verilator_from_random_flip_flop_values(compact_reports, tmp_
 
 def test_pim_netlist_with_the_banks_behavioural_model(gate_build):
     """The PIM tile's netlist with its SRAM banks as the RTL's memory model: a table load,
-    two output tiles and memory-mode traffic, every word equal to the golden model's."""
+    two output tiles, memory-mode traffic and an FP16 -> block-FP conversion in the banks,
+    every word equal to the golden model's."""
     _simulators("icarus")
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_programs import Conversion
+    from lutcore.sim import fpgolden as fg
     from lutcore.sim import pim_driver
 
     rng = np.random.default_rng(7)
@@ -124,10 +128,16 @@ def test_pim_netlist_with_the_banks_behavioural_model(gate_build):
     words = [int(w) for w in rng.integers(0, 1 << PIM.sram_word_bits, 2)]
     program += [pim_driver.Write(1, row, words[0]), pim_driver.Write(0, row + 1, words[1])]
     program += [pim_driver.Read(0, row + 1), pim_driver.Read(1, row)]
+    # an FP16 -> block FP conversion on the banks (the engine's netlist)
+    cols = PIM.banks * PIM.sram_word_bits
+    fp16 = fg.to_bits(rng.standard_normal(cols) * 2.0 ** rng.integers(-8, 8, cols), FP16)
+    convert = pim_driver.conversion_ops(PIM, Conversion.FP16_TO_BFP, fp16)
+    program += convert
     inputs, expected = pim_driver.program_streams(PIM, program)
     built = gate_build("pim", "icarus")
     report = run_streams(built, inputs, expected, p_gap=0.2, p_stall=0.3)
-    assert report["outputs"] == 2 + 2
+    responses = sum(isinstance(op, pim_driver.Read | pim_driver.Convert) for op in convert)
+    assert report["outputs"] == 2 + 2 + responses
 
 
 def test_cell_models_come_from_the_liberty(tmp_path):

@@ -169,21 +169,22 @@ def test_memory_request_during_a_run_stalls_then_is_served():
 
 
 def test_memory_requests_beyond_the_sram_change_nothing():
-    """Three banks (the bank field holds 0..3) and 3 * 15 rows (the row field 0..63): a
-    write to bank 3 or to row 45 is dropped (it does not wrap onto a real word), a read
-    there returns 0."""
+    """Three banks (the bank field holds 0..3) and 3 * 15 table rows plus the conversion
+    region (the row field 0..127): a write to bank 3 or to the row after the SRAM is
+    dropped (it does not wrap onto a real word), a read there returns 0."""
     cfg = tile_config(arch="pim", M=1, N=2, K=12, symmetric=False, max_k=36)
-    assert cfg.banks == 3 and cfg.sram_rows == 45
-    ops = [pim_driver.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44)]
+    assert cfg.banks == 3 and cfg.table_rows == 45 and cfg.sram_rows < 128  # row field: 7 bits
+    last = cfg.sram_rows - 1
+    ops = [pim_driver.Write(b, r, 0x155 + b + r) for b in range(3) for r in (1, 44, last)]
     ops += [
         pim_driver.Write(0, cfg.sram_rows, 0x2AA),  # no such row
         pim_driver.Write(3, 1, 0x2AA),  # no such bank
-        *[pim_driver.Read(b, r) for b in range(3) for r in (1, 44)],
+        *[pim_driver.Read(b, r) for b in range(3) for r in (1, 44, last)],
         pim_driver.Read(0, cfg.sram_rows),
         pim_driver.Read(3, 1),
     ]
     trace = pim_driver.run_program(cfg, ops)
-    assert trace.reads == [0x155 + b + r for b in range(3) for r in (1, 44)] + [0, 0]
+    assert trace.reads == [0x155 + b + r for b in range(3) for r in (1, 44, last)] + [0, 0]
 
 
 def test_pattern_awareness_saves_more_on_real_weights_than_on_random_ones():
@@ -267,6 +268,120 @@ def test_in_memory_integer_to_fp16_matches_golden(width):
     if width > 17:  # the corners reached their cases
         h = runs[-1][0]
         assert 0x7C00 in h and 0xFC00 in h and h[7] == 0x6800 and h[8] == 0x6802
+
+
+# ---- the same conversions on the tile's own banks, through its command stream ---------------
+
+
+@pytest.mark.parametrize("name", ["b1", "b4_signed_r2"])
+def test_fp16_to_block_fp_in_the_table_banks(name):
+    """``CONVERT`` on the tile's own banks (one read port: two banks side by side; two read
+    ports: one bank): FP16 words written as bit planes with ``WRITE`` into the region,
+    every special case of :func:`special_blocks`, the mantissas read back with ``READ``
+    equal :func:`fpgolden.to_bfp` and the response's exponent field is the block's
+    largest, under random gaps and backpressure; the run takes the schedule's cycles."""
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_bank_convert import bank_cycles
+    from lutcore.hw.pim_programs import Conversion, convert_programs
+    from lutcore.sim import fpgolden as fg
+
+    from .support import special_blocks
+
+    cfg = CFGS[name]
+    cols = cfg.banks * cfg.sram_word_bits
+    blocks = special_blocks(FP16, cols, np.random.default_rng(5))[:9]
+    runs = pim_driver.convert_in_banks(
+        cfg, Conversion.FP16_TO_BFP, list(blocks), seed=2, p_gap=0.2, p_stall=0.2
+    )
+    program = convert_programs(cfg)[Conversion.FP16_TO_BFP]
+    for b, (words, (q, field, cycles)) in enumerate(zip(blocks, runs, strict=True)):
+        want, x, _, _ = fg.to_bfp(words, FP16, cols, cfg.a_bits, "rne")
+        q = np.where(q >> (cfg.a_bits - 1), q - (1 << cfg.a_bits), q)
+        assert first_mismatch(q, want) is None, f"block {b}: {first_mismatch(q, want)}"
+        offset = FP16.bias + FP16.frac_bits + (cfg.a_bits - 2 - FP16.frac_bits)
+        assert max(field, 1) - offset == x[0], f"block {b}"
+        assert cycles == bank_cycles(program, cfg.read_ports)
+    # the field from the definition: the all-zero block answers 0, the -inf block 30
+    assert runs[3][1] == 0 and runs[0][1] == 30
+
+
+def test_integer_to_fp16_in_the_table_banks():
+    """The integer -> FP16 program on the banks: random integers of the tile's width at every
+    scale and the corners (the most negative, zero, +-1) equal
+    :func:`fpgolden.round_to_format`; ``exp`` answers 0."""
+    from lutcore.hw.config import FP16
+    from lutcore.hw.pim_programs import Conversion
+    from lutcore.sim import fpgolden as fg
+
+    cfg = CFGS["b1"]
+    cols = cfg.banks * cfg.sram_word_bits
+    width = len(pim_model.conversion_io(cfg, Conversion.INT_TO_FP16)[0])
+    rng = np.random.default_rng(6)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    blocks = [rng.integers(lo, hi, cols, endpoint=True) >> rng.integers(0, width, cols)]
+    corner = rng.integers(lo, hi, cols, endpoint=True)
+    corner[:5] = [lo, hi, 0, 1, -1]
+    blocks.append(corner)
+    runs = pim_driver.convert_in_banks(cfg, Conversion.INT_TO_FP16, blocks)
+    for b, (words, (h, exp, _)) in enumerate(zip(blocks, runs, strict=True)):
+        want = np.array([fg.round_to_format(int(v), 0, FP16) for v in words])
+        assert first_mismatch(h, want) is None, f"block {b}: {first_mismatch(h, want)}"
+        assert exp == 0
+
+
+def test_bank_schedule_costs_against_the_separate_subarray():
+    """The schedule on the banks: with two read ports each op takes one cycle plus a bubble
+    where it reads its predecessor's result; with one, a second cycle for each op whose B
+    operand is a row. Never faster than the subarray engine (transparent, two reads a
+    cycle), and every bubble is a real hazard."""
+    from lutcore.hw.pim_bank_convert import bank_cycles, bank_schedule
+    from lutcore.hw.pim_isa import BSource
+    from lutcore.hw.pim_programs import conversion_cycles, fp16_to_bfp_program
+
+    program = fp16_to_bfp_program(8)
+    ops = program.ops
+    rows_b = sum(op.bsrc == BSource.ROW for op in ops)
+    for ports in (1, 2):
+        slots = bank_schedule(program, ports)
+        executed = [s.op for s in slots if s.op is not None]
+        assert executed == ops  # every op once, in order
+        bubbles = sum(s.op is None and not s.hold_a for s in slots)
+        holds = sum(s.hold_a for s in slots)
+        assert holds == (rows_b if ports == 1 else 0)
+        assert len(slots) == len(ops) + holds + bubbles
+        assert bank_cycles(program, ports) >= conversion_cycles(program)
+        # a bubble precedes exactly the slots that read the row the previous op writes
+        last = None
+        for i, s in enumerate(slots):
+            if s.op is None and not s.hold_a:
+                nxt = slots[i + 1]
+                assert last is not None and last.write and last.dst in (nxt.rd0, nxt.rd1)
+            if s.op is not None:
+                last = s.op
+            elif s.hold_a:
+                last = None
+
+
+def test_region_words_survive_loads_and_computes_and_bad_codes_do_nothing():
+    """Words in the conversion region survive a load and a compute (the tables are below
+    it); opcodes 5..7 and conversion programs 2..3 change nothing (a program 2 answers
+    exp 0 at once) and the compute after them is exact."""
+    cfg = CFGS["b1"]
+    rng = np.random.default_rng(8)
+    a = rng.integers(*cfg.a_range, (cfg.M, cfg.max_k), endpoint=True)
+    job = pim_driver.Compute(_codes(cfg, cfg.max_k, rng), _zero(cfg, rng))
+    rows = [cfg.table_rows, cfg.sram_rows - 1]
+    words = [int(w) for w in rng.integers(0, 1 << cfg.sram_word_bits, len(rows))]
+    ops = [pim_driver.Write(0, r, w) for r, w in zip(rows, words, strict=True)]
+    ops += [pim_driver.Load(a), job, pim_driver.Convert(2), pim_driver.Convert(3)]
+    ops += [pim_driver.Undefined(code) for code in (5, 6, 7)]
+    ops += [pim_driver.Read(0, r) for r in rows] + [job]
+    trace = pim_driver.run_program(cfg, ops, seed=1, p_gap=0.3, p_stall=0.3)
+    assert trace.reads == words and trace.exps == [0, 0]
+    assert max(trace.convert_cycles) < 8  # nothing ran
+    want = pim_driver.expected_result(cfg, a, job)
+    for result in trace.results:
+        assert first_mismatch(result, want) is None
 
 
 def test_fp16_gemv_through_in_memory_conversion_and_the_pim_tile():

@@ -139,6 +139,10 @@ def test_grid_expansion():
     small = {(4, 4, 4), (8, 2, 4), (2, 4, 8), (4, 2, 8), (8, 1, 8)}
     assert {(c.M, c.N, c.K) for c in pts} == small | {(8, 4, 4), (4, 4, 8), (8, 2, 8)}
     assert len(load_spec(DEFAULT_SPEC.with_name("full.toml")).points) >= 379
+    # the PIM sweep reaches cache scale: 8 and 16 banks of 16-32 KB each
+    pim = load_spec(DEFAULT_SPEC.with_name("pim.toml")).points
+    cache = {(c.banks, c.sram_rows * c.sram_word_bits // 8192) for c in pim if c.banks >= 8}
+    assert {b for b, _ in cache} == {8, 16} and all(16 <= kb <= 32 for _, kb in cache), cache
     ternary = load_spec(DEFAULT_SPEC.with_name("ternary.toml")).points
     for _, match in TERNARY_DESIGNS:  # every design of the ternary table has a point
         assert any(all(c.to_dict().get(k) == v for k, v in match.items()) for c in ternary)
@@ -341,14 +345,20 @@ def test_summary_lists_pim_points_with_and_without_the_sram(tmp_path):
     pim = {"symmetric": False, "N": 8, "K": 8, "max_k": 1024}
     rows = [
         _row("lut", 2, 0.20),
-        _row("pim", 2, 0.0013, M=4, **pim) | {"sram_area_um2": 2.0e6, "tops_per_mm2_logic": 0.0128},
+        _row("pim", 2, 0.0013, M=4, **pim)
+        | {"sram_area_um2": 2.0e6, "tops_per_mm2_logic": 0.0128, "fmax_logic_only_mhz": 150.0}
+        | {"sram_banks": 2, "sram_bits": 2 * 1920 * 40},
         _row("pim", 2, 0.0009, M=1, read_ports=2, **pim)
-        | {"sram_area_um2": 1.0e6, "tops_per_mm2_logic": 0.0051},
+        | {"sram_area_um2": 1.0e6, "tops_per_mm2_logic": 0.0051},  # a row of an older sweep
     ]
     text = summarize(rows, "pim")
     assert "## PIM tile" in text
     lines = [ln for ln in text.splitlines() if ln.startswith("| `pim_")]
     assert [ln.split(" | ")[1] for ln in lines] == ["1", "4"]  # ordered by B
     assert "| 8 x 2 |" in lines[0] and "| 2,000,000 |" in lines[1] and "0.0128" in lines[1]
+    # bank shape (2 x 1920 words x 40 bits = 9.4 KB each), logic / SRAM = 3e5 / 2e6, and
+    # the Fmax with the banks' read beside the one with their ports free
+    assert "| 2 x 9.4 |" in lines[1] and "| 15.0% |" in lines[1] and "| 100 (150) |" in lines[1]
+    assert "| - |" in lines[0] and "| 100 |" in lines[0]
     assert "## PIM tile" not in summarize(rows[:1], "no pim")
     assert all(p.stat().st_size > 1000 for p in write_plots(rows, tmp_path))

@@ -275,14 +275,15 @@ def test_pim_report_synthesizes_logic_and_estimates_the_sram(tmp_path):
     """The PIM tile's banks are not synthesized (no flip-flop memory in the netlist): the
     report has the logic by block and the SRAM estimate beside it, and the density counts
     both, at ceil(N / read_ports) cycles a step."""
-    from lutcore.synth.sram import CALIBRATION, macro_area, sram_estimate
+    from lutcore.synth.sram import BANK_TIMING, CALIBRATION, macro_area, sram_estimate
 
     cfg = tile_config(arch="pim", M=2, N=2, K=4, symmetric=False, w_bits=2, max_k=64)
     rep = run_synth(cfg, tmp_path, progress=lambda _: None)
     blocks = rep["area_um2"]["by_block"]
-    assert set(blocks) == {"precompute", "control", "lookup", "pim_array", "top_glue"}
+    assert set(blocks) == {"precompute", "control", "lookup", "pim_array", "convert", "top_glue"}
     sram = rep["sram"]
-    assert sram == sram_estimate(cfg) and sram["banks"] == 1 and sram["words_per_bank"] == 240
+    assert sram == sram_estimate(cfg) and sram["banks"] == 1 and cfg.table_rows == 240
+    assert sram["words_per_bank"] == 240 + cfg.region_rows  # the tables, then the region
     logic = rep["area_um2"]["total"]
     # a flip-flop memory of 240 x 20 bits would be far larger than the whole logic here
     assert rep["cells"].get("sky130_fd_sc_hd__dfxtp_1", 0) < 240 * 20 / 4
@@ -293,10 +294,69 @@ def test_pim_report_synthesizes_logic_and_estimates_the_sram(tmp_path):
     density = want / ((logic + sram["area_um2"]) * 1e-6)
     assert thr["tops_per_mm2"] == pytest.approx(density, abs=1e-4)  # rounded to 4 places
     assert "SRAM (estimate, not synthesized)" in (tmp_path / cfg.slug / "report.md").read_text()
+    # timed with the banks' read: never faster than with their ports free, a path from a
+    # bank takes at least its access time, and no faster than the macros' minimum period
+    timing = rep["timing"]
+    assert timing["sram_model"]["access_ns"] == [round(BANK_TIMING.access_ns(0), 4)]
+    assert timing["critical_path_ns"] >= timing["logic_only"]["critical_path_ns"]
+    if timing["startpoint"].startswith("bank"):
+        assert timing["critical_path_ns"] > BANK_TIMING.access_ns(0)
+    assert timing["fmax_mhz"] <= 1000 / BANK_TIMING.min_period_ns
     # the model reproduces both calibration macros and grows with words and width
     for _, words, width, area in CALIBRATION:
         assert macro_area(words, width) == pytest.approx(area, rel=1e-3)
     assert macro_area(512, 40) > macro_area(256, 40) > macro_area(256, 32)
+
+
+@pytest.mark.parametrize("read_ports", [1, 2])
+def test_sram_timing_wrapper_connects_each_bank_as_the_rtl_packs_it(read_ports):
+    """The timed wrapper puts bank ``b``'s pins on the bits the RTL's SRAM signature gives
+    that bank and port (offsets from Amaranth's own layouts), every ``sram__*`` bit exactly
+    once; the other ports pass through; the bank liberty's read arc is the access time."""
+    from amaranth.hdl import Shape
+
+    from lutcore.hw.layouts import sram_signature
+    from lutcore.synth.sram import BANK_TIMING, bank_cell, timed_top
+
+    cfg = tile_config(
+        arch="pim", M=2, N=2, K=8, symmetric=False, w_bits=2, max_k=64, read_ports=read_ports
+    )
+    members = sram_signature(cfg).members
+    widths = {name: Shape.cast(members[name].shape).width for name in members}
+    ports = ["  input clk;", "  output \\y__valid ;"]
+    for name, width in widths.items():
+        direction = "input" if name == "rd_data" else "output"
+        ports += [f"  {direction} \\sram__{name}[{i}] ;" for i in range(width)]
+    netlist = "module top(clk);\n" + "\n".join(ports) + "\nendmodule\n"
+    name, verilog, liberty = timed_top(netlist, "top", cfg)
+    assert name == "top__with_sram" and verilog.count(f"{bank_cell(cfg)} bank") == cfg.banks
+    header = verilog.splitlines()[0]
+    assert "clk" in header and "y__valid" in header and "sram__" not in header
+    used = re.findall(r"\.\w+\(\\sram__(\w+\[\d+\]) \)", verilog)
+    assert sorted(used) == sorted(f"{n}[{i}]" for n, w in widths.items() for i in range(w))
+    banks = re.split(r"\n  \w+ bank\d+ \(", verilog)[1:]
+    assert len(banks) == cfg.banks
+    for b, text in enumerate(banks):
+        wired = dict(re.findall(r"\.(\w+)\(\\sram__(\w+\[\d+\]) \)", text))
+        for r in range(read_ports):
+            data = members["rd_data"].shape[b].shape[r]
+            offset = members["rd_data"].shape[b].offset + data.offset
+            for j in (0, cfg.sram_word_bits - 1):
+                assert wired[f"rd_data{r}_{j}"] == f"rd_data[{offset + j}]"
+            en = members["rd_en"].shape[b].offset + r
+            assert wired[f"rd_en{r}"] == f"rd_en[{en}]"
+        for j in (0, cfg.sram_word_bits - 1):  # one enable per bit (bit-write banks)
+            assert wired[f"wr_en_{j}"] == f"wr_en[{members['wr_en'].shape[b].offset + j}]"
+        assert wired["wr_data_0"] == f"wr_data[{members['wr_data'].shape[b].offset}]"
+    arc = r'pin \(rd_data0_0\) \{.*?cell_rise\(scalar\) \{ values\("([\d.]+)'
+    access = re.search(arc, liberty, re.S)
+    assert float(access.group(1)) == pytest.approx(BANK_TIMING.access_ns(0), abs=1e-4)
+    assert BANK_TIMING.access_ns(0) == pytest.approx(
+        BANK_TIMING.min_period_ns / 2 + BANK_TIMING.dout_after_fall_ns[0]
+    )
+    last = f"  input \\sram__rd_data[{widths['rd_data'] - 1}] ;\n"
+    with pytest.raises(ValueError, match="sram__"):  # a bank's word short
+        timed_top(netlist.replace(last, ""), "top", cfg)
 
 
 @pytest.mark.parametrize("name", ["m1n8k8_utable_w1", "m2n16k8_g2_signed4_pipe2"])

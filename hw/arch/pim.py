@@ -27,8 +27,9 @@ class PimConfig(TileConfig, Tables, SramBanks):
 
     arch: ClassVar[str] = "pim"
     uses_tables: ClassVar[bool] = True
-    #: the command has a ``load`` bit (write tables, or compute over the resident ones)
-    load_command: ClassVar[bool] = True
+    #: the command has an opcode (:class:`~lutcore.hw.layouts.PimOp`): load tables, compute
+    #: over the resident ones, convert in the banks, memory read and write
+    opcode_command: ClassVar[bool] = True
 
     N: int = 8
     K: int = 8

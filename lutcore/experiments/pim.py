@@ -51,6 +51,7 @@ def conversion_comparison(work: Path, progress=print) -> list[dict]:
     of the same FP path (the default tile with FP16 activations and 16-bit mantissas),
     per block of 128 words."""
     from lutcore.hw.emit import PIM_CONVERT_COLUMNS
+    from lutcore.hw.pim_bank_convert import bank_cycles
     from lutcore.hw.pim_programs import (
         conversion_cycles,
         fp16_to_bfp_program,
@@ -87,6 +88,11 @@ def conversion_comparison(work: Path, progress=print) -> list[dict]:
             {
                 "conversion": what,
                 "in-memory cycles / 128 words": conversion_cycles(program),
+                # the same program on the PIM tile's banks (any number of columns), engine
+                # start to idle as above: one read port, then two
+                "in banks, 1 / 2 read ports": " / ".join(
+                    str(bank_cycles(program, ports) - 1) for ports in (1, 2)
+                ),
                 "in-memory logic um^2": round(engine.area_total),
                 "in-memory subarray um^2 (estimate)": round(subarray),
                 "in-memory Fmax MHz": engine.timing["fmax_mhz"],
@@ -223,7 +229,11 @@ def _write(out_dir: Path, patterns: list[dict], gemv: list[dict], conversions: l
             "cycle); its logic synthesized, its subarray an SRAM estimate (`synth/sram.py`). "
             "Dedicated: the activation converter and the dequant converter of the default tile "
             "with FP16 activations (the dequant converter also multiplies by the scale; the "
-            "in-memory integer -> FP16 program converts only). Same flow and library.",
+            "in-memory integer -> FP16 program converts only). Same flow and library. "
+            "*In banks*: the same program on the PIM tile's own table banks "
+            "(`hw/pim_bank_convert.py`, macros without a same-cycle bypass: one read port "
+            "reads operand B a cycle after A, and an op that reads its predecessor's result "
+            "waits a cycle), start to idle like the subarray engine's.",
             "",
             *_table(conversions),
         ]
