@@ -1,4 +1,6 @@
-"""An analytic area model of the PIM tile's SRAM banks (an estimate, not a synthesized figure).
+"""Models of the PIM tile's SRAM banks: an analytic area model (an estimate, not a
+synthesized figure) and a timing model (a liberty cell per bank shape with stated figures,
+and the wrapper OpenSTA times the netlist in, so the SRAM read is on the critical path).
 
 Yosys has no SRAM macros for sky130, and mapping the banks to flip-flops would describe a
 different design, so the ASIC flow synthesizes the PIM tile's logic with the banks as
@@ -15,6 +17,11 @@ periphery and the macro's control, spread over the word width) are fitted to the
 OpenRAM sky130 1rw1r macros with 32-bit words in the SkyWater PDK: 256 words, outline
 479.78 x 397.5 um (190,712 um^2); 512 words, 683.1 x 416.54 um (284,539 um^2). Both are
 reproduced within 0.1%. Wider or much deeper banks than these are extrapolation.
+
+Timing (:data:`BANK_TIMING`, :func:`bank_liberty`, :func:`timed_top`): the read access from
+the rising edge, the inputs' setup and hold and the minimum period of the slowest of the
+OpenRAM sky130 1rw1r macros' typical-corner characterizations (:data:`CHARACTERIZED`),
+for every bank whatever its depth.
 """
 
 from __future__ import annotations
