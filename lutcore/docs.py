@@ -405,9 +405,11 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
     tables, conversions in the banks, memory mode)."""
     from lutcore.hw.pim_bank_convert import bank_cycles
     from lutcore.hw.pim_programs import Conversion, convert_programs
+    from lutcore.sim.pim_model import conversion_io
 
     programs = convert_programs(cfg)
     bfp, ints = programs[Conversion.FP16_TO_BFP], programs[Conversion.INT_TO_FP16]
+    (bfp_in, bfp_out), (int_in, int_out) = (conversion_io(cfg, c) for c in programs)
     cols = cfg.banks * cfg.sram_word_bits
     base = cfg.table_rows
     return [
@@ -441,14 +443,14 @@ def _pim_protocol(cfg: TileConfig) -> list[str]:
         f"{cols} words in bit-sliced layout, column `c` = bit `c % {cfg.sram_word_bits}` of "
         f"bank `c // {cfg.sram_word_bits}`'s row, region row `r` (bank row {base} + r) one "
         "bit of every word. Program 0 (FP16 -> block FP) reads FP16 words from region rows "
-        f"{_rows(bfp, [f'f{i}' for i in range(10)] + [f'e{i}' for i in range(5)] + ['s'])} "
+        f"{_rows(bfp, bfp_in)} "
         f"(bit 0 first) and writes their {cfg.a_bits}-bit mantissas, sharing one exponent, "
-        f"to rows {_rows(bfp, [f'q{j}' for j in range(cfg.a_bits)])}; the response's `exp` "
+        f"to rows {_rows(bfp, bfp_out)}; the response's `exp` "
         "is the largest effective exponent field (subnormals 1, infinity 30; 0 when every "
         f"word is zero or NaN); {bank_cycles(bfp, cfg.read_ports)} cycles. Program 1 "
-        f"(integer -> FP16) reads signed {len([r for r in ints.rows if r.startswith('i')])}"
-        f"-bit integers from rows {_rows(ints, [r for r in ints.rows if r.startswith('i')])} "
-        f"and writes FP16 words to rows {_rows(ints, [f'h{j}' for j in range(16)])} (`exp` "
+        f"(integer -> FP16) reads signed {len(int_in)}"
+        f"-bit integers from rows {_rows(ints, int_in)} "
+        f"and writes FP16 words to rows {_rows(ints, int_out)} (`exp` "
         f"0); {bank_cycles(ints, cfg.read_ports)} cycles. Other region rows are the "
         "programs' scratch. The words go in and out with `WRITE` and `READ`.",
         "5. `WRITE` (op 3) writes `wdata` at (`bank`, `row`) in one cycle; `READ` (op 4) "

@@ -387,14 +387,11 @@ def fp16_gemv(cfg: TileConfig, x_words: np.ndarray, codes: np.ndarray, zero, *, 
     if cfg.a_bits != 16 or block % cfg.K:
         raise ValueError(f"fp16_gemv: needs a_bits=16 and a block that is a multiple of K={cfg.K}")
     program = fp16_to_bfp_program(16)
-    inputs = [f"f{i}" for i in range(10)] + [f"e{i}" for i in range(5)] + ["s"]
+    inputs, outputs = pim_model.conversion_io(cfg, Conversion.FP16_TO_BFP)  # a_bits = 16
     rows, k = x_words.shape
     blocks = x_words.reshape(rows, k // block, block)
     runs = convert_in_memory(
-        program,
-        [blocks[r, j] for r in range(rows) for j in range(k // block)],
-        inputs,
-        [f"q{j}" for j in range(16)],
+        program, [blocks[r, j] for r in range(rows) for j in range(k // block)], inputs, outputs
     )
     q = np.array([out for out, _, _ in runs]).reshape(rows, k)
     q = np.where(q >> 15, q - (1 << 16), q)

@@ -138,11 +138,8 @@ def convert_region(cfg: TileConfig, program: Conversion, memory: dict) -> tuple[
         signed = np.where(words >> (bits - 1), words - (1 << bits), words)
         out = np.array([fpgolden.round_to_format(int(v), 0, FP16) for v in signed], np.int64)
         exp = 0
-    kept = {
-        key: w
-        for key, w in memory.items()
-        if key[1] < base or key[1] - base in {rows[n] for n in inputs}
-    }
+    unchanged = {base + rows[n] for n in inputs}  # the tables and the input rows
+    kept = {key: w for key, w in memory.items() if key[1] < base or key[1] in unchanged}
     for j, name in enumerate(outputs):
         for b in range(banks):
             plane = ((out[b * width : (b + 1) * width] >> j) & 1) << np.arange(width)
